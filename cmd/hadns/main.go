@@ -1,0 +1,31 @@
+// Command hadns is CoreDNS with the hadns plugin compiled in: an
+// authoritative DNS server whose answers follow its own health checks.
+package main
+
+import (
+	"slices"
+
+	"github.com/coredns/coredns/core/dnsserver"
+	_ "github.com/coredns/coredns/core/plugin" // CoreDNS's standard plugins
+	"github.com/coredns/coredns/coremain"
+
+	_ "github.com/hadns/hadns/plugin" // the hadns directive
+)
+
+func init() {
+	if err := dnsserver.SetDirectives(directives(dnsserver.Directives)); err != nil {
+		panic(err)
+	}
+}
+
+// directives puts hadns just before cache: cache keys answers by name and
+// type only, so it would hand one site's answer to clients of another.
+func directives(d []string) []string {
+	i := slices.Index(d, "cache")
+	if i < 0 {
+		i = len(d)
+	}
+	return slices.Insert(slices.Clone(d), i, "hadns")
+}
+
+func main() { coremain.Run() }

@@ -1,0 +1,79 @@
+package healthcheck
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/miekg/dns"
+)
+
+// DNSProber is kind dns: a query over UDP for QName and QType whose answer
+// carries the expected RCode.
+type DNSProber struct{}
+
+// Check sends one query to t. Use it through a Checker, which binds the
+// query once per target; called directly it builds it each time.
+func (DNSProber) Check(ctx context.Context, t Target) error {
+	p, err := DNSProber{}.bind(t)
+	if err != nil {
+		return err
+	}
+	return p.Check(ctx, t)
+}
+
+func (DNSProber) bind(t Target) (Prober, error) {
+	s := t.Spec.WithDefaults()
+	qtype, ok := dnsType(s.QType)
+	if !ok {
+		return nil, &ProbeError{Op: "dns", Err: fmt.Errorf("unknown qtype %q", s.QType)}
+	}
+	rcode, ok := dnsRcode(s.RCode)
+	if !ok {
+		return nil, &ProbeError{Op: "dns", Err: fmt.Errorf("unknown rcode %q", s.RCode)}
+	}
+	if s.QName == "" {
+		return nil, &ProbeError{Op: "dns", Err: fmt.Errorf("no qname")}
+	}
+	return &dnsCheck{
+		client: &dns.Client{Net: "udp"},
+		addr:   t.ProbeAddr().String(),
+		qname:  dns.Fqdn(s.QName),
+		qtype:  qtype,
+		rcode:  rcode,
+	}, nil
+}
+
+type dnsCheck struct {
+	client *dns.Client
+	addr   string
+	qname  string
+	qtype  uint16
+	rcode  int
+}
+
+func (p *dnsCheck) Check(ctx context.Context, _ Target) error {
+	m := new(dns.Msg)
+	m.SetQuestion(p.qname, p.qtype)
+	m.RecursionDesired = false
+	resp, _, err := p.client.ExchangeContext(ctx, m, p.addr)
+	if err != nil {
+		return probeErr("dns", err)
+	}
+	if resp.Rcode != p.rcode {
+		return &ProbeError{Op: "dns", Err: fmt.Errorf("rcode %s, want %s", dns.RcodeToString[resp.Rcode], dns.RcodeToString[p.rcode])}
+	}
+	return nil
+}
+
+// dnsType parses a query type name such as "A" or "SOA".
+func dnsType(s string) (uint16, bool) {
+	t, ok := dns.StringToType[strings.ToUpper(s)]
+	return t, ok
+}
+
+// dnsRcode parses a response code name such as "NOERROR" or "NXDOMAIN".
+func dnsRcode(s string) (int, bool) {
+	r, ok := dns.StringToRcode[strings.ToUpper(s)]
+	return r, ok
+}

@@ -1,0 +1,102 @@
+package healthcheck
+
+import (
+	"net/netip"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Target is one thing to check: an address and how to check it.
+type Target struct {
+	// Addr is the backend's address and service port.
+	Addr netip.AddrPort
+	// Spec is the check. Set fills its defaults.
+	Spec Spec
+}
+
+// ProbeAddr is the address the probe connects to: Addr, with its port
+// replaced by Spec.Port when that is set.
+func (t Target) ProbeAddr() netip.AddrPort {
+	if t.Spec.Port != 0 {
+		return netip.AddrPortFrom(t.Addr.Addr(), uint16(t.Spec.Port))
+	}
+	return t.Addr
+}
+
+// Key identifies the probe loop of t: the probe address and the defaulted
+// spec, every field, in a fixed order with map keys sorted, so it is
+// canonical and stable across reloads. Two targets that probe the same
+// address the same way share a key (and a loop) even if their service ports
+// differ, or one spells out a default the other leaves zero.
+//
+// It looks like "tcp://127.0.0.1:80?interval=1s&timeout=800ms&...".
+func (t Target) Key() string {
+	s := t.Spec.WithDefaults()
+	a := t.ProbeAddr()
+	var b strings.Builder
+	b.Grow(128)
+	b.WriteString(s.Kind)
+	b.WriteString("://")
+	b.WriteString(a.String())
+	sep := byte('?')
+	add := func(name, val string) {
+		if val == "" {
+			return
+		}
+		b.WriteByte(sep)
+		sep = '&'
+		b.WriteString(name)
+		b.WriteByte('=')
+		b.WriteString(url.QueryEscape(val))
+	}
+	dur := func(d time.Duration) string {
+		if d == 0 {
+			return ""
+		}
+		return d.String()
+	}
+	num := func(n int) string {
+		if n == 0 {
+			return ""
+		}
+		return strconv.Itoa(n)
+	}
+	add("interval", dur(s.Interval))
+	add("timeout", dur(s.Timeout))
+	add("fast_interval", dur(s.FastInterval))
+	add("down_interval", dur(s.DownInterval))
+	add("rise", num(s.Rise))
+	add("fall", num(s.Fall))
+	add("method", s.Method)
+	add("path", s.Path)
+	add("host", s.Host)
+	if len(s.Headers) > 0 {
+		names := make([]string, 0, len(s.Headers))
+		for k := range s.Headers {
+			names = append(names, k)
+		}
+		slices.Sort(names)
+		for _, k := range names {
+			add("header."+k, s.Headers[k])
+		}
+	}
+	add("status", strings.Join(s.Status, ","))
+	add("body", s.Body)
+	add("body_regexp", s.BodyRegexp)
+	add("server_name", s.ServerName)
+	add("ca_file", s.CAFile)
+	if s.Insecure {
+		add("insecure", "true")
+	}
+	add("qname", s.QName)
+	add("qtype", s.QType)
+	add("rcode", s.RCode)
+	add("send", s.Send)
+	add("expect", s.Expect)
+	add("keepalive_interval", dur(s.KeepaliveInterval))
+	add("keepalive_count", num(s.KeepaliveCount))
+	return b.String()
+}

@@ -1,0 +1,155 @@
+package healthcheck
+
+import (
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// watchSpec polls so rarely that any detection within the test's limits can
+// only come from the held connection.
+var watchSpec = Spec{Kind: "watch", Interval: time.Minute, Timeout: time.Second, FastInterval: 50 * time.Millisecond, DownInterval: 200 * time.Millisecond}
+
+// TestWatchKilledProcess kills a real backend process with SIGKILL: the
+// kernel resets its connections, and the target is Down at once, with no
+// probe interval in between.
+func TestWatchKilledProcess(t *testing.T) {
+	cmd, addr := startBackendProcess(t)
+	tg := Target{Addr: addr, Spec: watchSpec}
+	c, w := runChecker(t, tg)
+	w.next(t, Up, 5*time.Second)
+
+	killed := time.Now()
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	e := w.next(t, Down, 5*time.Second)
+	lat := e.Time.Sub(killed)
+	t.Logf("SIGKILL to down: %v (%s)", lat, e.Reason)
+	if lat > time.Second {
+		t.Fatalf("down %v after the kill; a held connection should see it at once", lat)
+	}
+	if e.Reason != "watch: connection reset" && e.Reason != "watch: connection closed by peer" {
+		t.Fatalf("reason %q", e.Reason)
+	}
+	if c.State(tg.Key()) != Down {
+		t.Fatalf("state %v", c.State(tg.Key()))
+	}
+}
+
+// closableBackend accepts connections on a loopback port and can drop them
+// all and stop listening (a crash), then listen again on the same port.
+type closableBackend struct {
+	t     *testing.T
+	addr  netip.AddrPort
+	mu    sync.Mutex
+	ln    net.Listener
+	conns []net.Conn
+}
+
+func newClosableBackend(t *testing.T) *closableBackend {
+	b := &closableBackend{t: t}
+	b.start("127.0.0.1:0")
+	b.addr = addrOf(t, b.ln.Addr())
+	t.Cleanup(b.crash)
+	return b
+}
+
+func (b *closableBackend) start(addr string) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	b.mu.Lock()
+	b.ln = ln
+	b.mu.Unlock()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			b.mu.Lock()
+			b.conns = append(b.conns, c)
+			b.mu.Unlock()
+			go serveLines(c)
+		}
+	}()
+}
+
+func (b *closableBackend) crash() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.ln != nil {
+		b.ln.Close()
+	}
+	for _, c := range b.conns {
+		c.(*net.TCPConn).SetLinger(0)
+		c.Close()
+	}
+	b.conns = nil
+}
+
+func (b *closableBackend) connCount() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.conns)
+}
+
+// TestWatchRecovers: a crash is down at once; once the backend listens
+// again, the target is up after rise good reconnects, and holds the last.
+func TestWatchRecovers(t *testing.T) {
+	b := newClosableBackend(t)
+	tg := Target{Addr: b.addr, Spec: watchSpec}
+	c, w := runChecker(t, tg)
+	w.next(t, Up, 5*time.Second)
+
+	b.crash()
+	crashed := time.Now()
+	e := w.next(t, Down, 5*time.Second)
+	if lat := e.Time.Sub(crashed); lat > time.Second {
+		t.Fatalf("down %v after the crash", lat)
+	}
+	b.start(b.addr.String())
+	e = w.next(t, Up, 5*time.Second)
+	if e.Old != Down {
+		t.Fatalf("recovery event %+v", e)
+	}
+	st, _ := c.Status(tg.Key())
+	if st.Successes < 2 {
+		t.Fatalf("up after %d good reconnects, rise is 2", st.Successes)
+	}
+	// The first good reconnect was closed again; the one that made it Up is
+	// held: a new crash is again seen at once.
+	b.crash()
+	w.next(t, Down, 5*time.Second)
+}
+
+func TestWatchSendExpect(t *testing.T) {
+	b := newClosableBackend(t)
+	ok := Target{Addr: b.addr, Spec: Spec{Kind: "watch", Send: "ping", Expect: "pong"}}
+	wantErr(t, probe(t, ok, 2*time.Second), "")
+	bad := Target{Addr: b.addr, Spec: Spec{Kind: "watch", Send: "ping", Expect: "ready"}}
+	wantErr(t, probe(t, bad, 2*time.Second), `watch: expected "ready", got "pong"`)
+	silent := Target{Addr: b.addr, Spec: Spec{Kind: "watch", Expect: "hello"}}
+	err := probe(t, silent, 300*time.Millisecond)
+	if err == nil || !strings.Contains(err.Error(), "timeout") {
+		t.Fatalf("expect from a silent backend: %v", err)
+	}
+	wantErr(t, probe(t, Target{Addr: boundSocket(t), Spec: Spec{Kind: "watch"}}, time.Second), "connect: connection refused")
+}
+
+// TestWatchHoldsOneConnection: while up, the watch holds exactly one
+// connection and does not poll.
+func TestWatchHoldsOneConnection(t *testing.T) {
+	b := newClosableBackend(t)
+	_, w := runChecker(t, Target{Addr: b.addr, Spec: watchSpec})
+	w.next(t, Up, 5*time.Second)
+	if n := b.connCount(); n != 1 {
+		t.Fatalf("%d connections accepted, want 1", n)
+	}
+}

@@ -1,0 +1,383 @@
+package hadns
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/miekg/dns"
+)
+
+// Health is what answer selection knows of a backend: the checker's state
+// folded with the operator's overrides.
+type Health uint8
+
+// Backend health as selection sees it.
+const (
+	Healthy Health = iota // up, forced up, or not yet checked (unknown counts as healthy)
+	Suspect               // up, but the last probe failed: handed out with TTL 1 s
+	Down                  // confirmed down, or forced down
+	Drained               // taken out by the operator; still probed
+)
+
+// suspectTTL is the TTL of an answer that holds a suspect backend: if the
+// backend is confirmed down a moment later, caches drop it within a second.
+const suspectTTL = 1
+
+// EDE codes (RFC 8914). Of the registry's codes only Not Ready describes an
+// authoritative server's health state; the rest of our degraded answers use
+// Other with an EXTRA-TEXT that says why.
+const (
+	edeOther    = dns.ExtendedErrorCodeOther
+	edeNotReady = dns.ExtendedErrorCodeNotReady
+)
+
+// degradation says why an answer is not the healthy local one.
+type degradation struct {
+	code uint16
+	text string
+	kind string // "fallback", "fail_open", "nodata", "servfail", "not_ready": for metrics
+}
+
+// siteOrder is the order of sites a client of one site gets: its own site,
+// then its fallbacks, then every other site in the default order, so that no
+// healthy backend is ever out of reach.
+type siteOrder struct {
+	site  string // the client's site; "" for clients no network matches
+	order []string
+}
+
+// answerSet is a service's precomputed answers for every site order.
+type answerSet struct {
+	bySite []siteAnswers // indexed like the site table's orders
+}
+
+type siteAnswers struct {
+	a, aaaa rrAnswer
+	srv     []rrAnswer // one per SRV owner
+}
+
+// rrAnswer is one precomputed answer. For A and AAAA each rotation is a
+// complete answer; a query takes the next one, so load spreads without a
+// per-query copy.
+type rrAnswer struct {
+	result    Result // Success, NoData or ServerFailure
+	rotations [][]dns.RR
+	extra     []dns.RR
+	degraded  *degradation
+	served    string // the site that served (first tier used), for metrics
+}
+
+// answer returns the current answer for qtype (A, AAAA or SRV at SRV owner
+// srvIdx) for a client of site. negSOA goes in authority of empty answers.
+func (s *service) answer(qtype uint16, site, srvIdx int, negSOA []dns.RR) lookupResult {
+	set := s.answers.Load()
+	if set == nil || site >= len(set.bySite) {
+		return lookupResult{result: ServerFailure}
+	}
+	sa := &set.bySite[site]
+	var ra *rrAnswer
+	switch qtype {
+	case dns.TypeA:
+		ra = &sa.a
+	case dns.TypeAAAA:
+		ra = &sa.aaaa
+	default:
+		ra = &sa.srv[srvIdx]
+	}
+	res := lookupResult{result: ra.result, extra: ra.extra, degraded: ra.degraded, scoped: true}
+	switch len(ra.rotations) {
+	case 0:
+	case 1:
+		res.answer = ra.rotations[0]
+	default:
+		res.answer = ra.rotations[int(s.rot.Add(1))%len(ra.rotations)]
+	}
+	if ra.result == NoData {
+		res.ns = negSOA
+	}
+	return res
+}
+
+// computeAnswers builds a service's answers for every site order from the
+// backends' health. It is pure: the same inputs give the same answers.
+func computeAnswers(s *service, health []Health, orders []siteOrder) *answerSet {
+	set := &answerSet{bySite: make([]siteAnswers, len(orders))}
+	for i, o := range orders {
+		sa := siteAnswers{
+			a:    selectAddrs(s, health, o, dns.TypeA),
+			aaaa: selectAddrs(s, health, o, dns.TypeAAAA),
+			srv:  make([]rrAnswer, len(s.srv)),
+		}
+		for j := range s.srv {
+			sa.srv[j] = selectSRV(s, j, health, o)
+		}
+		set.bySite[i] = sa
+	}
+	return set
+}
+
+// tier is the backends of one site, in configuration order.
+type tier struct {
+	site     string
+	backends []int // indexes into s.backends
+}
+
+// tiers groups backends by site in the client's order, keeping only sites
+// that have a backend matching keep.
+func tiers(s *service, o siteOrder, keep func(*backend) bool) []tier {
+	var out []tier
+	for _, site := range o.order {
+		t := tier{site: site}
+		for i, b := range s.backends {
+			if b.site == site && keep(b) {
+				t.backends = append(t.backends, i)
+			}
+		}
+		if len(t.backends) > 0 {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+func usable(h Health) bool { return h == Healthy || h == Suspect }
+
+// selectAddrs chooses the A or AAAA answer: the healthy backends of the
+// client's first tier, topped up from the next tiers until min_healthy is
+// met, at most max_answers per answer.
+func selectAddrs(s *service, health []Health, o siteOrder, family uint16) rrAnswer {
+	ts := tiers(s, o, func(b *backend) bool { return b.family() == family })
+	if len(ts) == 0 {
+		// No backend of this family at all: a plain NODATA, not a degradation.
+		return rrAnswer{result: NoData}
+	}
+	var pool []int
+	used := 0
+	for i, t := range ts {
+		for _, bi := range t.backends {
+			if usable(health[bi]) {
+				pool = append(pool, bi)
+			}
+		}
+		used = i
+		if len(pool) >= s.minHealthy {
+			break
+		}
+	}
+	if len(pool) == 0 {
+		return allDown(s, ts, health, family)
+	}
+	ttl := s.ttl
+	var deg *degradation
+	if !tierHasUsable(ts[0], health) || used > 0 && poolBeyond(pool, ts[0]) {
+		ttl = s.degradedTTL
+		deg = fallbackDegradation(o, ts, health)
+	}
+	if anySuspect(pool, health) {
+		ttl = suspectTTL
+	}
+	return rrAnswer{result: Success, rotations: rotations(s, pool, ttl), degraded: deg, served: ts[firstUsableTier(ts, health)].site}
+}
+
+func tierHasUsable(t tier, health []Health) bool {
+	for _, bi := range t.backends {
+		if usable(health[bi]) {
+			return true
+		}
+	}
+	return false
+}
+
+func firstUsableTier(ts []tier, health []Health) int {
+	for i, t := range ts {
+		if tierHasUsable(t, health) {
+			return i
+		}
+	}
+	return 0
+}
+
+// poolBeyond reports whether pool holds a backend from outside the first tier.
+func poolBeyond(pool []int, first tier) bool {
+	for _, bi := range pool {
+		if !slices.Contains(first.backends, bi) {
+			return true
+		}
+	}
+	return false
+}
+
+func anySuspect(pool []int, health []Health) bool {
+	for _, bi := range pool {
+		if health[bi] == Suspect {
+			return true
+		}
+	}
+	return false
+}
+
+func fallbackDegradation(o siteOrder, ts []tier, health []Health) *degradation {
+	first := ts[0].site
+	served := ts[firstUsableTier(ts, health)].site
+	var text string
+	if tierHasUsable(ts[0], health) {
+		text = fmt.Sprintf("fallback: too few healthy backends in site %s; adding site %s", first, ts[len(ts)-1].site)
+		for i := 1; i < len(ts); i++ {
+			if tierHasUsable(ts[i], health) {
+				text = fmt.Sprintf("fallback: too few healthy backends in site %s; adding site %s", first, ts[i].site)
+				break
+			}
+		}
+	} else {
+		text = fmt.Sprintf("fallback: no healthy backend in site %s; answering from site %s", first, served)
+	}
+	return &degradation{code: edeOther, text: text, kind: "fallback"}
+}
+
+// allDown applies on_all_down when no backend of the family is healthy.
+func allDown(s *service, ts []tier, health []Health, family uint16) rrAnswer {
+	switch s.onAllDown {
+	case noData:
+		return rrAnswer{result: NoData, degraded: &degradation{code: edeOther, text: "nodata: no healthy backend in any site", kind: "nodata"}}
+	case servFail:
+		return rrAnswer{result: ServerFailure, degraded: &degradation{code: edeOther, text: "servfail: no healthy backend in any site", kind: "servfail"}}
+	}
+	// Fail open: every backend of the first tier, except drained ones (an
+	// operator took those out on purpose), unless nothing else is left.
+	pool := failOpenPool(ts[0], health)
+	return rrAnswer{
+		result:    Success,
+		rotations: rotations(s, pool, s.degradedTTL),
+		degraded:  &degradation{code: edeOther, text: "fail-open: no healthy backend in any site", kind: "fail_open"},
+		served:    ts[0].site,
+	}
+}
+
+func failOpenPool(t tier, health []Health) []int {
+	var pool []int
+	for _, bi := range t.backends {
+		if health[bi] != Drained {
+			pool = append(pool, bi)
+		}
+	}
+	if len(pool) == 0 {
+		pool = t.backends
+	}
+	return pool
+}
+
+// rotations builds one answer per starting offset in pool, each at most
+// max_answers long, with the TTL set.
+func rotations(s *service, pool []int, ttl uint32) [][]dns.RR {
+	recs := make([]dns.RR, len(pool))
+	for i, bi := range pool {
+		recs[i] = withTTL(s.backends[bi].a, ttl)
+	}
+	n := min(len(recs), s.maxAnswers)
+	out := make([][]dns.RR, len(recs))
+	for r := range recs {
+		ans := make([]dns.RR, n)
+		for j := range n {
+			ans[j] = recs[(r+j)%len(recs)]
+		}
+		out[r] = ans
+	}
+	return out
+}
+
+func withTTL(rr dns.RR, ttl uint32) dns.RR {
+	c := dns.Copy(rr)
+	c.Header().Ttl = ttl
+	return c
+}
+
+// selectSRV builds the SRV answer: every healthy backend, each site a
+// priority tier in the client's order, so an SRV-aware client can fail over
+// to the next tier with no new query.
+func selectSRV(s *service, owner int, health []Health, o siteOrder) rrAnswer {
+	so := s.srv[owner]
+	ts := tiers(s, o, func(*backend) bool { return true })
+	if len(ts) == 0 {
+		return rrAnswer{result: NoData}
+	}
+	type pick struct {
+		prio uint16
+		bi   int
+	}
+	var picks []pick
+	prio := uint16(0)
+	for _, t := range ts {
+		var in []int
+		for _, bi := range t.backends {
+			if usable(health[bi]) {
+				in = append(in, bi)
+			}
+		}
+		if len(in) == 0 {
+			continue
+		}
+		prio++
+		for _, bi := range in {
+			picks = append(picks, pick{prio, bi})
+		}
+	}
+	ttl := s.ttl
+	var deg *degradation
+	served := ""
+	if len(picks) == 0 {
+		switch s.onAllDown {
+		case noData, servFail:
+			r := allDown(s, ts, health, 0)
+			r.rotations = nil
+			return r
+		}
+		for _, bi := range failOpenPool(ts[0], health) {
+			picks = append(picks, pick{1, bi})
+		}
+		ttl = s.degradedTTL
+		deg = &degradation{code: edeOther, text: "fail-open: no healthy backend in any site", kind: "fail_open"}
+		served = ts[0].site
+	} else {
+		if !tierHasUsable(ts[0], health) {
+			ttl = s.degradedTTL
+			deg = fallbackDegradation(o, ts, health)
+		}
+		served = ts[firstUsableTier(ts, health)].site
+		for _, p := range picks {
+			if health[p.bi] == Suspect {
+				ttl = suspectTTL
+			}
+		}
+	}
+	// Count targets per tier: RFC 2782 asks for weight 0 when there is no
+	// choice to make.
+	perTier := map[uint16]int{}
+	for _, p := range picks {
+		perTier[p.prio]++
+	}
+	var answer, extra []dns.RR
+	seenGlue := map[string]bool{}
+	for _, p := range picks {
+		b := s.backends[p.bi]
+		w := b.weight
+		if perTier[p.prio] == 1 {
+			w = 0
+		}
+		port := so.port
+		if port == 0 {
+			port = b.port
+		}
+		answer = append(answer, &dns.SRV{
+			Hdr:      dns.RR_Header{Name: so.name, Rrtype: dns.TypeSRV, Class: dns.ClassINET, Ttl: ttl},
+			Priority: p.prio, Weight: w, Port: port, Target: b.target,
+		})
+		if b.generated {
+			key := b.glue.String()
+			if !seenGlue[key] {
+				seenGlue[key] = true
+				extra = append(extra, withTTL(b.glue, ttl))
+			}
+		}
+	}
+	return rrAnswer{result: Success, rotations: [][]dns.RR{answer}, extra: extra[:len(extra):len(extra)], degraded: deg, served: served}
+}

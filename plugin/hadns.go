@@ -1,0 +1,192 @@
+// Package hadns is a CoreDNS plugin that serves zones authoritatively and
+// answers A, AAAA and SRV queries for services with only the backends its
+// own health checker sees as healthy, the client's site first.
+package hadns
+
+import (
+	"context"
+	"strings"
+	"sync/atomic"
+
+	"github.com/coredns/coredns/plugin"
+	"github.com/coredns/coredns/plugin/pkg/fall"
+	"github.com/miekg/dns"
+)
+
+// maxUDPSize is the largest UDP reply we send, whatever the client offers:
+// the DNS flag day 2020 value, which avoids IP fragmentation.
+const maxUDPSize = 1232
+
+// Hadns is the plugin handler.
+type Hadns struct {
+	Next plugin.Handler
+	Fall fall.F
+
+	snap atomic.Pointer[snapshot]
+	// ready is set once every health target has a first result, or the
+	// start-up timeout passed; until then service answers say Not Ready.
+	ready atomic.Bool
+}
+
+// snapshot is everything a query reads, swapped whole on reload.
+type snapshot struct {
+	zones map[string]*Zone // by origin
+	sites *siteTable
+}
+
+// zoneFor returns the zone that holds qname (lowercase), longest match first.
+func (s *snapshot) zoneFor(qname string) *Zone {
+	for off, end := 0, false; !end; off, end = dns.NextLabel(qname, off) {
+		if z, ok := s.zones[qname[off:]]; ok {
+			return z
+		}
+	}
+	if z, ok := s.zones["."]; ok {
+		return z
+	}
+	return nil
+}
+
+// Name implements plugin.Handler.
+func (h *Hadns) Name() string { return pluginName }
+
+const pluginName = "hadns"
+
+// ServeDNS implements plugin.Handler.
+func (h *Hadns) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (int, error) {
+	if len(r.Question) != 1 {
+		return writeError(w, r, dns.RcodeFormatError, nil)
+	}
+	if r.Opcode != dns.OpcodeQuery {
+		return writeError(w, r, dns.RcodeNotImplemented, nil)
+	}
+	snap := h.snap.Load()
+	q := r.Question[0]
+	qname := lower(q.Name)
+	var z *Zone
+	if snap != nil {
+		z = snap.zoneFor(qname)
+	}
+	if z == nil {
+		if h.Next != nil && h.Fall.Through(qname) {
+			return plugin.NextOrFailure(h.Name(), h.Next, ctx, w, r)
+		}
+		return writeError(w, r, dns.RcodeRefused, nil)
+	}
+	reqOpt := r.IsEdns0()
+	ecs, err := queryECS(reqOpt)
+	if err != nil {
+		return writeError(w, r, dns.RcodeFormatError, reqOpt)
+	}
+	switch q.Qtype {
+	case dns.TypeAXFR, dns.TypeIXFR:
+		// No zone transfers: every instance loads the same files itself.
+		return writeError(w, r, dns.RcodeRefused, reqOpt)
+	case dns.TypeOPT, dns.TypeTSIG, dns.TypeTKEY, dns.TypeMAILA, dns.TypeMAILB:
+		return writeError(w, r, dns.RcodeFormatError, reqOpt)
+	}
+
+	client := remoteAddr(w.RemoteAddr())
+	if ecs != nil && ecs.prefix.Bits() > 0 {
+		client = ecs.prefix.Addr()
+	}
+	site, bits := snap.sites.defaultIdx(), -1
+	if client.IsValid() {
+		site, bits = snap.sites.match(client)
+	}
+	res := z.lookup(qname, q.Qtype, site)
+
+	m := new(dns.Msg)
+	m.SetReply(r)
+	m.Authoritative = true
+	m.RecursionAvailable = false
+	m.Answer, m.Ns, m.Extra = res.answer, res.ns, res.extra
+	switch res.result {
+	case NameError:
+		m.Rcode = dns.RcodeNameError
+	case Delegation:
+		m.Authoritative = false
+	case ServerFailure:
+		m.Rcode = dns.RcodeServerFailure
+		m.Answer, m.Ns, m.Extra = nil, nil, nil
+	}
+	if reqOpt != nil {
+		opt := replyOpt(reqOpt)
+		if ecs != nil {
+			scope := uint8(0)
+			if res.scoped && ecs.prefix.Bits() > 0 {
+				if bits >= 0 {
+					scope = uint8(bits)
+				} else {
+					scope = uint8(ecs.prefix.Bits())
+				}
+			}
+			opt.Option = append(opt.Option, ecs.replyECS(scope))
+		}
+		deg := res.degraded
+		if deg == nil && res.scoped && !h.ready.Load() {
+			deg = notReady
+		}
+		if deg != nil {
+			opt.Option = append(opt.Option, &dns.EDNS0_EDE{InfoCode: deg.code, ExtraText: deg.text})
+		}
+		m.Extra = append(m.Extra[:len(m.Extra):len(m.Extra)], opt)
+	}
+	if isUDP(w) {
+		m.Truncate(udpSize(reqOpt))
+	}
+	w.WriteMsg(m)
+	return dns.RcodeSuccess, nil
+}
+
+var notReady = &degradation{code: edeNotReady, text: "not ready: health checks have not finished their first round", kind: "not_ready"}
+
+// replyOpt is our OPT record: version 0, our buffer size, the DO bit echoed.
+func replyOpt(req *dns.OPT) *dns.OPT {
+	o := &dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT}}
+	o.SetUDPSize(maxUDPSize)
+	if req.Do() {
+		o.SetDo()
+	}
+	return o
+}
+
+// udpSize is the most a UDP reply may hold: the client's buffer (at least
+// 512), at most ours.
+func udpSize(opt *dns.OPT) int {
+	if opt == nil {
+		return dns.MinMsgSize
+	}
+	return int(min(max(opt.UDPSize(), dns.MinMsgSize), maxUDPSize))
+}
+
+func isUDP(w dns.ResponseWriter) bool {
+	a := w.RemoteAddr()
+	return a != nil && a.Network() == "udp"
+}
+
+// writeError answers with rcode and no records (FORMERR, NOTIMP, REFUSED).
+func writeError(w dns.ResponseWriter, r *dns.Msg, rcode int, reqOpt *dns.OPT) (int, error) {
+	m := new(dns.Msg)
+	m.SetRcode(r, rcode)
+	m.RecursionAvailable = false
+	if len(r.Question) > 1 {
+		m.Question = nil
+	}
+	if reqOpt != nil {
+		m.Extra = []dns.RR{replyOpt(reqOpt)}
+	}
+	w.WriteMsg(m)
+	// The reply is written: tell CoreDNS not to write one of its own.
+	return dns.RcodeSuccess, nil
+}
+
+// lower returns s in lower case, without allocating when it already is.
+func lower(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 'A' && c <= 'Z' {
+			return strings.ToLower(s)
+		}
+	}
+	return s
+}

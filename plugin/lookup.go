@@ -1,0 +1,218 @@
+package hadns
+
+import (
+	"slices"
+
+	"github.com/miekg/dns"
+)
+
+// Result says what kind of answer a lookup found; one place (ServeDNS) maps
+// it to an rcode and flags.
+type Result uint8
+
+// Lookup results.
+const (
+	Success       Result = iota // records in the answer section (possibly a CNAME chain)
+	NameError                   // NXDOMAIN: the name does not exist
+	NoData                      // the name exists but has no records of the type
+	Delegation                  // a referral: NS in authority, not authoritative
+	ServerFailure               // a service configured to answer SERVFAIL when nothing is healthy
+)
+
+// maxChase bounds CNAME chains inside a zone.
+const maxChase = 8
+
+// lookupResult is what ServeDNS writes. Slices may be shared with the zone
+// and must not be written to; full slice expressions keep appends off them.
+type lookupResult struct {
+	result Result
+	answer []dns.RR
+	ns     []dns.RR
+	extra  []dns.RR
+	// degraded is set when a service answer came from a fallback tier, failed
+	// open or is not yet backed by health results.
+	degraded *degradation
+	// scoped is set when the answer depended on the client's site, so the ECS
+	// scope must be the matched prefix length.
+	scoped bool
+}
+
+// lookup answers qname (lowercase) and qtype from the zone for a client in
+// site (an index into the site orders). CNAMEs are followed inside the zone;
+// a chain that ends in NXDOMAIN keeps that rcode (RFC 6604), one that ends in
+// a referral keeps its CNAMEs and the referral.
+func (z *Zone) lookup(qname string, qtype uint16, site int) lookupResult {
+	var chain []dns.RR
+	var scoped bool
+	var deg *degradation
+	for i := 0; ; i++ {
+		r := z.lookupOne(qname, qtype, site)
+		scoped = scoped || r.scoped
+		if deg == nil {
+			deg = r.degraded
+		}
+		if len(chain) > 0 {
+			r.answer = append(chain, r.answer...)
+		}
+		r.scoped, r.degraded = scoped, deg
+		if !r.cnameOnly || i == maxChase-1 {
+			return r.lookupResult
+		}
+		target := dns.CanonicalName(r.answer[len(r.answer)-1].(*dns.CNAME).Target)
+		if !dns.IsSubDomain(z.origin, target) || inChain(r.answer, target) {
+			return r.lookupResult // outside the zone, or a loop: the resolver's problem
+		}
+		chain = r.answer[:len(r.answer):len(r.answer)]
+		qname = target
+	}
+}
+
+// inChain reports whether a CNAME chain already visited name.
+func inChain(chain []dns.RR, name string) bool {
+	for _, rr := range chain {
+		if dns.CanonicalName(rr.Header().Name) == name {
+			return true
+		}
+	}
+	return false
+}
+
+type oneResult struct {
+	lookupResult
+	cnameOnly bool // the answer is the CNAME at the name, to be followed
+}
+
+func (z *Zone) lookupOne(qname string, qtype uint16, site int) oneResult {
+	// A delegation above (or at) the name wins, except the DS at the cut,
+	// which belongs to the parent side.
+	if cut := z.cutAbove(qname); cut != "" && !(cut == qname && qtype == dns.TypeDS) {
+		return oneResult{lookupResult: z.referral(cut)}
+	}
+	n, ok := z.nodes[qname]
+	owner := qname
+	if !ok {
+		// RFC 4592: the closest encloser's wildcard synthesizes the answer.
+		ce := z.closestEncloser(qname)
+		wc := "*." + ce
+		n, ok = z.nodes[wc]
+		if !ok {
+			return oneResult{lookupResult: lookupResult{result: NameError, ns: z.negSOA}}
+		}
+		owner = wc
+	}
+	r := z.answerNode(n, qname, owner, qtype, site)
+	return r
+}
+
+// closestEncloser returns the longest existing ancestor of qname.
+func (z *Zone) closestEncloser(qname string) string {
+	for p := parent(qname); p != ""; p = parent(p) {
+		if _, ok := z.nodes[p]; ok {
+			return p
+		}
+		if p == z.origin {
+			return p
+		}
+	}
+	return z.origin
+}
+
+func (z *Zone) answerNode(n *node, qname, owner string, qtype uint16, site int) oneResult {
+	if n.svc != nil && (qtype == dns.TypeA || qtype == dns.TypeAAAA) {
+		return oneResult{lookupResult: n.svc.answer(qtype, site, 0, z.negSOA)}
+	}
+	if n.srvOf != nil && qtype == dns.TypeSRV {
+		return oneResult{lookupResult: n.srvOf.answer(qtype, site, n.srvIdx, z.negSOA)}
+	}
+	if qtype == dns.TypeANY {
+		return oneResult{lookupResult: z.answerANY(n, qname, owner, site)}
+	}
+	if set := n.rrsets[qtype]; len(set) > 0 {
+		return oneResult{lookupResult: lookupResult{result: Success, answer: synth(set, qname, owner), extra: n.extra[qtype]}}
+	}
+	if cn := n.rrsets[dns.TypeCNAME]; len(cn) > 0 {
+		return oneResult{lookupResult: lookupResult{result: Success, answer: synth(cn, qname, owner)}, cnameOnly: true}
+	}
+	return oneResult{lookupResult: lookupResult{result: NoData, ns: z.negSOA}}
+}
+
+// answerANY answers ANY with one RRset, as RFC 8482 allows, rather than
+// everything at the name: ANY is a favourite of amplification attacks.
+func (z *Zone) answerANY(n *node, qname, owner string, site int) lookupResult {
+	if n.svc != nil {
+		r := n.svc.answer(dns.TypeA, site, 0, z.negSOA)
+		if r.result == Success && len(r.answer) > 0 {
+			return r
+		}
+		if r := n.svc.answer(dns.TypeAAAA, site, 0, z.negSOA); r.result == Success && len(r.answer) > 0 {
+			return r
+		}
+	}
+	if n.srvOf != nil {
+		if r := n.srvOf.answer(dns.TypeSRV, site, n.srvIdx, z.negSOA); r.result == Success && len(r.answer) > 0 {
+			return r
+		}
+	}
+	best := uint16(0)
+	for t := range n.rrsets {
+		if best == 0 || t < best {
+			best = t
+		}
+	}
+	if best == 0 {
+		return lookupResult{result: NoData, ns: z.negSOA}
+	}
+	return lookupResult{result: Success, answer: synth(n.rrsets[best], qname, owner)}
+}
+
+// synth returns set, renamed to qname when it came from a wildcard. The
+// shared set is returned as is (capacity capped) when no renaming is needed.
+func synth(set []dns.RR, qname, owner string) []dns.RR {
+	if qname == owner {
+		return set[:len(set):len(set)]
+	}
+	out := make([]dns.RR, len(set))
+	for i, rr := range set {
+		c := dns.Copy(rr)
+		c.Header().Name = qname
+		out[i] = c
+	}
+	return out
+}
+
+// referral answers for a name at or below the delegation at cut.
+func (z *Zone) referral(cut string) lookupResult {
+	n := z.nodes[cut]
+	ns := n.rrsets[dns.TypeNS]
+	return lookupResult{result: Delegation, ns: ns[:len(ns):len(ns)], extra: n.extra[dns.TypeNS]}
+}
+
+// additional returns in-zone addresses for the targets of NS, MX and SRV
+// records (RFC 1034 section 4.3.2 step 6), and the glue of a delegation
+// (whose addresses sit below the cut, where lookups would only refer).
+func (z *Zone) additional(set []dns.RR, cut bool) []dns.RR {
+	var out []dns.RR
+	for _, rr := range set {
+		var target string
+		switch rr := rr.(type) {
+		case *dns.NS:
+			target = rr.Ns
+		case *dns.MX:
+			target = rr.Mx
+		case *dns.SRV:
+			target = rr.Target
+		default:
+			return nil
+		}
+		target = dns.CanonicalName(target)
+		if !dns.IsSubDomain(z.origin, target) || (!cut && z.cutAbove(target) != "") {
+			continue
+		}
+		for _, a := range z.addrs(target) {
+			if !slices.ContainsFunc(out, func(o dns.RR) bool { return dns.IsDuplicate(o, a) }) {
+				out = append(out, a)
+			}
+		}
+	}
+	return out[:len(out):len(out)]
+}

@@ -1,0 +1,272 @@
+package hadns
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/miekg/dns"
+	"go.yaml.in/yaml/v3"
+)
+
+// service is a name whose A, AAAA (and SRV at its SRV owners) answers are
+// chosen from healthy backends. Its configuration is immutable; answers holds
+// the current precomputed answer set, swapped whole when health changes.
+type service struct {
+	name        string // absolute, lowercase
+	srv         []srvOwner
+	ttl         uint32
+	degradedTTL uint32
+	port        uint16
+	minHealthy  int
+	maxAnswers  int
+	onAllDown   string
+	budget      time.Duration
+	check       yaml.Node // the service's check section, decoded by the checker glue
+	backends    []*backend
+	line        int
+	file        string
+
+	answers atomic.Pointer[answerSet]
+	// rot spreads A/AAAA answers over the pool: each query takes the next rotation.
+	rot atomic.Uint32
+}
+
+// srvOwner is a name with SRV records for the service.
+type srvOwner struct {
+	name string // absolute, lowercase
+	port uint16 // 0: each backend's port
+}
+
+// backend is one configured address of a service.
+type backend struct {
+	addr      netip.Addr
+	port      uint16 // effective port: the backend's own or the service's
+	site      string
+	weight    uint16
+	target    string // SRV target name, absolute
+	generated bool   // target is a name hadns made up and answers itself
+	check     yaml.Node
+	line      int
+
+	a    dns.RR // the address record with owner = service name (TTL set per answer)
+	glue dns.RR // the address record with owner = target
+}
+
+func (b *backend) family() uint16 {
+	if b.addr.Is4() {
+		return dns.TypeA
+	}
+	return dns.TypeAAAA
+}
+
+// ID names the backend in logs, status and metrics: address, or address:port.
+func (b *backend) ID() string {
+	if b.port == 0 {
+		return b.addr.String()
+	}
+	return netip.AddrPortFrom(b.addr, b.port).String()
+}
+
+// owners returns every name the service answers at.
+func (s *service) owners() []string {
+	out := []string{s.name}
+	for _, o := range s.srv {
+		out = append(out, o.name)
+	}
+	return out
+}
+
+// configuredAddrs returns the address records of every backend.
+func (s *service) configuredAddrs() []dns.RR {
+	out := make([]dns.RR, 0, len(s.backends))
+	for _, b := range s.backends {
+		out = append(out, b.a)
+	}
+	return out
+}
+
+// generatedName is the in-zone SRV target of a backend without a hostname:
+// its address with dots and colons as dashes, under the service name, so it
+// stays the same when backends are reordered (127-0-1-1.api.example.test.).
+func generatedName(addr netip.Addr, svcName string) string {
+	s := addr.StringExpanded()
+	if addr.Is4() {
+		s = addr.String()
+	}
+	s = strings.NewReplacer(".", "-", ":", "-").Replace(s)
+	return s + "." + svcName
+}
+
+func buildService(sc *serviceConfig, origin string, errs *errorList) *service {
+	if sc.Name == "" {
+		errs.addf(sc.line, "service needs a name")
+		return nil
+	}
+	name := absName(sc.Name, origin)
+	if !validName(name) || !dns.IsSubDomain(origin, name) {
+		errs.addf(sc.line, "service name %q is not a name inside %s", sc.Name, origin)
+		return nil
+	}
+	s := &service{
+		name:       name,
+		ttl:        uint32(orDefault(sc.TTL, defaultServiceTTL)),
+		port:       sc.Port,
+		minHealthy: sc.MinHealthy,
+		maxAnswers: sc.MaxAnswers,
+		onAllDown:  sc.OnAllDown,
+		budget:     sc.FailoverBudget,
+		check:      sc.Check,
+		line:       sc.line,
+		file:       errs.file,
+	}
+	s.degradedTTL = sc.DegradedTTL
+	if s.degradedTTL == 0 {
+		s.degradedTTL = max(s.ttl/2, 1)
+	}
+	if s.degradedTTL > s.ttl {
+		errs.addf(sc.line, "service %s: degraded_ttl %d is above ttl %d; degraded answers should expire sooner", name, s.degradedTTL, s.ttl)
+	}
+	if s.minHealthy == 0 {
+		s.minHealthy = defaultMinHealthy
+	}
+	if s.maxAnswers == 0 {
+		s.maxAnswers = defaultMaxAnswers
+	}
+	if s.minHealthy < 0 || s.maxAnswers < 0 {
+		errs.addf(sc.line, "service %s: min_healthy and max_answers must be positive", name)
+	}
+	switch s.onAllDown {
+	case "":
+		s.onAllDown = failOpen
+	case failOpen, noData, servFail:
+	default:
+		errs.addf(sc.line, "service %s: on_all_down %q is not one of fail_open, nodata, servfail", name, sc.OnAllDown)
+	}
+	for _, o := range sc.SRV {
+		if !strings.HasPrefix(o.Name, "_") || dns.IsFqdn(o.Name) {
+			errs.addf(sc.line, "service %s: srv owner %q should be relative to the service name and start with _ (like _http._tcp)", name, o.Name)
+			continue
+		}
+		owner := dns.CanonicalName(o.Name + "." + name)
+		if !validName(owner) {
+			errs.addf(sc.line, "service %s: srv owner %q is not a valid name", name, o.Name)
+			continue
+		}
+		s.srv = append(s.srv, srvOwner{name: owner, port: o.Port})
+	}
+	if len(sc.Backends) == 0 {
+		errs.addf(sc.line, "service %s has no backends", name)
+	}
+	seen := map[string]int{}
+	for i := range sc.Backends {
+		bc := &sc.Backends[i]
+		b, err := buildBackend(bc, s, origin)
+		if err != nil {
+			errs.addf(bc.line, "service %s: %v", name, err)
+			continue
+		}
+		if l, dup := seen[b.ID()]; dup {
+			errs.addf(bc.line, "service %s: backend %s is listed twice (first on line %d)", name, b.ID(), l)
+			continue
+		}
+		seen[b.ID()] = bc.line
+		if b.port == 0 && slices.ContainsFunc(s.srv, func(o srvOwner) bool { return o.port == 0 }) {
+			errs.addf(bc.line, "service %s: backend %s needs a port for SRV (set port on the service or the backend)", name, b.addr)
+		}
+		s.backends = append(s.backends, b)
+	}
+	return s
+}
+
+func buildBackend(bc *backendConfig, s *service, origin string) (*backend, error) {
+	addr, err := validAddr(bc.Address)
+	if err != nil {
+		return nil, err
+	}
+	if bc.Site == "" {
+		return nil, fmt.Errorf("backend %s needs a site", addr)
+	}
+	b := &backend{addr: addr, port: bc.Port, site: bc.Site, weight: defaultBackendWeigh, check: bc.Check, line: bc.line}
+	if b.port == 0 {
+		b.port = s.port
+	}
+	if bc.Weight != nil {
+		if *bc.Weight == 0 {
+			return nil, fmt.Errorf("backend %s: weight must be 1 to 65535 (hadns gives weight 0 itself to a target alone in its tier, as RFC 2782 asks)", addr)
+		}
+		b.weight = *bc.Weight
+	}
+	if bc.Hostname != "" {
+		b.target = absName(bc.Hostname, origin)
+		if !validName(b.target) {
+			return nil, fmt.Errorf("backend %s: hostname %q is not a valid name", addr, bc.Hostname)
+		}
+	} else {
+		b.target = generatedName(addr, s.name)
+		b.generated = true
+	}
+	hdr := dns.RR_Header{Name: s.name, Class: dns.ClassINET, Ttl: s.ttl}
+	ghdr := hdr
+	ghdr.Name = b.target
+	if addr.Is4() {
+		hdr.Rrtype, ghdr.Rrtype = dns.TypeA, dns.TypeA
+		b.a = &dns.A{Hdr: hdr, A: addr.AsSlice()}
+		b.glue = &dns.A{Hdr: ghdr, A: addr.AsSlice()}
+	} else {
+		hdr.Rrtype, ghdr.Rrtype = dns.TypeAAAA, dns.TypeAAAA
+		b.a = &dns.AAAA{Hdr: hdr, AAAA: addr.AsSlice()}
+		b.glue = &dns.AAAA{Hdr: ghdr, AAAA: addr.AsSlice()}
+	}
+	return b, nil
+}
+
+// addService puts a service's names into the zone, refusing clashes with
+// static records.
+func (z *Zone) addService(s *service, errs *errorList) {
+	n := z.node(s.name)
+	for _, t := range []uint16{dns.TypeA, dns.TypeAAAA, dns.TypeCNAME} {
+		if len(n.rrsets[t]) > 0 {
+			errs.addf(s.line, "service %s clashes with the static %s record on line %d", s.name, dns.TypeToString[t], n.lines[t])
+		}
+	}
+	n.svc = s
+	for i, o := range s.srv {
+		sn := z.node(o.name)
+		for _, t := range []uint16{dns.TypeSRV, dns.TypeCNAME} {
+			if len(sn.rrsets[t]) > 0 {
+				errs.addf(s.line, "srv owner %s clashes with the static %s record on line %d", o.name, dns.TypeToString[t], sn.lines[t])
+			}
+		}
+		sn.srvOf, sn.srvIdx = s, i
+	}
+	// Generated SRV targets answer their own address.
+	for _, b := range s.backends {
+		if !b.generated {
+			continue
+		}
+		gn := z.node(b.target)
+		if gn.svc != nil || len(gn.rrsets[dns.TypeCNAME]) > 0 {
+			errs.addf(b.line, "generated name %s for backend %s clashes with another name", b.target, b.addr)
+			continue
+		}
+		if gn.rrsets == nil {
+			gn.rrsets = map[uint16][]dns.RR{}
+			gn.lines = map[uint16]int{}
+		}
+		dup := false
+		for _, o := range gn.rrsets[b.family()] {
+			if dns.IsDuplicate(o, b.glue) {
+				dup = true
+			}
+		}
+		if !dup {
+			gn.rrsets[b.family()] = append(gn.rrsets[b.family()], b.glue)
+			gn.lines[b.family()] = b.line
+		}
+	}
+	z.services = append(z.services, s)
+}

@@ -1,0 +1,145 @@
+package hadns
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"sort"
+)
+
+// siteConfig is one `site` line of the Corefile.
+type siteConfig struct {
+	name     string
+	networks []netip.Prefix
+	fallback []string
+}
+
+// siteTable maps client addresses to sites and sites to their orders.
+// Lookups mask the address once per distinct prefix length, longest first,
+// and probe a map: no allocation, no lock, a handful of map reads.
+type siteTable struct {
+	names  []string
+	orders []siteOrder // one per site, then the default order last
+	// byLen[i] holds the networks of prefix length lens[i]; lens is sorted
+	// longest first, v4 and v6 apart.
+	v4, v6 []prefixBucket
+}
+
+type prefixBucket struct {
+	bits int
+	nets map[netip.Prefix]int // masked network → site index
+}
+
+// defaultIdx is the order index for clients that no network matches.
+func (t *siteTable) defaultIdx() int { return len(t.orders) - 1 }
+
+// newSiteTable builds the table from the Corefile's sites, or, when none are
+// configured, from the sites that backends name (in order of first mention),
+// so a single-site or site-less setup needs no site lines at all.
+func newSiteTable(cfg []siteConfig, defaultOrder []string, backendSites []string) (*siteTable, error) {
+	if len(cfg) == 0 {
+		for _, s := range backendSites {
+			if !slices.ContainsFunc(cfg, func(c siteConfig) bool { return c.name == s }) {
+				cfg = append(cfg, siteConfig{name: s})
+			}
+		}
+	}
+	t := &siteTable{}
+	idx := map[string]int{}
+	for i, s := range cfg {
+		if _, dup := idx[s.name]; dup {
+			return nil, fmt.Errorf("site %q is defined twice", s.name)
+		}
+		idx[s.name] = i
+		t.names = append(t.names, s.name)
+	}
+	for _, s := range backendSites {
+		if _, ok := idx[s]; !ok {
+			return nil, fmt.Errorf("a backend names site %q, which no site line defines", s)
+		}
+	}
+	if len(defaultOrder) == 0 {
+		defaultOrder = t.names
+	}
+	for _, s := range defaultOrder {
+		if _, ok := idx[s]; !ok {
+			return nil, fmt.Errorf("default order names unknown site %q", s)
+		}
+	}
+	full := func(first string, then []string) []string {
+		var o []string
+		add := func(s string) {
+			if s != "" && !slices.Contains(o, s) {
+				o = append(o, s)
+			}
+		}
+		add(first)
+		for _, s := range then {
+			add(s)
+		}
+		for _, s := range defaultOrder {
+			add(s)
+		}
+		for _, s := range t.names {
+			add(s)
+		}
+		return o
+	}
+	buckets := map[int]map[netip.Prefix]int{}
+	for i, s := range cfg {
+		for _, f := range s.fallback {
+			if _, ok := idx[f]; !ok {
+				return nil, fmt.Errorf("site %s: fallback names unknown site %q", s.name, f)
+			}
+			if f == s.name {
+				return nil, fmt.Errorf("site %s: a site cannot fall back to itself", s.name)
+			}
+		}
+		t.orders = append(t.orders, siteOrder{site: s.name, order: full(s.name, s.fallback)})
+		for _, n := range s.networks {
+			n = n.Masked()
+			key := n.Bits()
+			if n.Addr().Is6() {
+				key = -key - 1 // keep v6 lengths apart from v4 ones
+			}
+			if buckets[key] == nil {
+				buckets[key] = map[netip.Prefix]int{}
+			}
+			if other, dup := buckets[key][n]; dup {
+				return nil, fmt.Errorf("network %s is in both site %s and site %s", n, cfg[other].name, s.name)
+			}
+			buckets[key][n] = i
+		}
+	}
+	t.orders = append(t.orders, siteOrder{order: full("", nil)})
+	for key, nets := range buckets {
+		if key >= 0 {
+			t.v4 = append(t.v4, prefixBucket{bits: key, nets: nets})
+		} else {
+			t.v6 = append(t.v6, prefixBucket{bits: -key - 1, nets: nets})
+		}
+	}
+	sort.Slice(t.v4, func(i, j int) bool { return t.v4[i].bits > t.v4[j].bits })
+	sort.Slice(t.v6, func(i, j int) bool { return t.v6[i].bits > t.v6[j].bits })
+	return t, nil
+}
+
+// match returns the order index for a client address and the prefix length
+// of the network that matched (-1 when none did).
+func (t *siteTable) match(a netip.Addr) (int, int) {
+	a = a.Unmap()
+	buckets := t.v4
+	if a.Is6() {
+		buckets = t.v6
+	}
+	for _, b := range buckets {
+		p, err := a.Prefix(b.bits)
+		if err != nil {
+			continue
+		}
+		if i, ok := b.nets[p]; ok {
+			return i, b.bits
+		}
+	}
+	return t.defaultIdx(), -1
+}

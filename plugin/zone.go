@@ -1,0 +1,226 @@
+package hadns
+
+import (
+	"sort"
+
+	"github.com/miekg/dns"
+)
+
+// Zone is one loaded zone: its static records in a name tree and the services
+// whose addresses follow health. A Zone is immutable once built except for the
+// services' answer sets, which are swapped atomically.
+type Zone struct {
+	origin string // lowercase, fully qualified
+	file   string
+	soa    *dns.SOA
+	negSOA []dns.RR // the SOA with TTL min(SOA TTL, minimum), for negative answers
+	apexNS []dns.RR
+	nodes  map[string]*node // every owner name and empty non-terminal, lowercase
+	// services in file order
+	services []*service
+}
+
+// node holds what one owner name has.
+type node struct {
+	rrsets map[uint16][]dns.RR
+	lines  map[uint16]int      // line of each RRset's first record, for errors
+	extra  map[uint16][]dns.RR // additional-section addresses for NS, MX and SRV sets
+	svc    *service            // a service's name: its A and AAAA follow health
+	srvOf  *service            // a service's SRV owner: its SRV follows health
+	srvIdx int                 // which of srvOf's SRV owners
+	cut    bool                // NS below the apex: a delegation
+}
+
+func newZone(origin, file string) *Zone {
+	return &Zone{origin: origin, file: file, nodes: map[string]*node{}}
+}
+
+// Origin returns the zone's apex name.
+func (z *Zone) Origin() string { return z.origin }
+
+// File returns the file the zone was loaded from.
+func (z *Zone) File() string { return z.file }
+
+func (z *Zone) node(name string) *node {
+	n, ok := z.nodes[name]
+	if !ok {
+		n = &node{}
+		z.nodes[name] = n
+	}
+	return n
+}
+
+// insert adds a record without validation: the zone's own SOA and NS.
+func (z *Zone) insert(rr dns.RR) {
+	h := rr.Header()
+	h.Name = dns.CanonicalName(h.Name)
+	n := z.node(h.Name)
+	if n.rrsets == nil {
+		n.rrsets = map[uint16][]dns.RR{}
+		n.lines = map[uint16]int{}
+	}
+	for _, o := range n.rrsets[h.Rrtype] {
+		if dns.IsDuplicate(o, rr) {
+			return
+		}
+	}
+	n.rrsets[h.Rrtype] = append(n.rrsets[h.Rrtype], rr)
+	if rr, ok := rr.(*dns.SOA); ok {
+		z.soa = rr
+	}
+}
+
+// insertStatic adds a record from the records block, rejecting what an
+// authoritative server must not serve.
+func (z *Zone) insertStatic(rr dns.RR, line int, errs *errorList) {
+	h := rr.Header()
+	h.Name = dns.CanonicalName(h.Name)
+	switch {
+	case h.Class != dns.ClassINET:
+		errs.addf(line, "records: %s: only class IN is served", h.Name)
+		return
+	case !dns.IsSubDomain(z.origin, h.Name):
+		errs.addf(line, "records: %s is outside the zone %s", h.Name, z.origin)
+		return
+	case h.Rrtype == dns.TypeSOA:
+		errs.addf(line, "records: the SOA is set by the soa key, not in records")
+		return
+	case h.Rrtype == dns.TypeRRSIG || h.Rrtype == dns.TypeNSEC || h.Rrtype == dns.TypeNSEC3 ||
+		h.Rrtype == dns.TypeNSEC3PARAM || h.Rrtype == dns.TypeDNSKEY:
+		errs.addf(line, "records: %s records are not supported: hadns does not sign zones", dns.TypeToString[h.Rrtype])
+		return
+	}
+	n := z.node(h.Name)
+	if set := n.rrsets[h.Rrtype]; len(set) > 0 && set[0].Header().Ttl != h.Ttl {
+		errs.addf(line, "records: %s %s: TTL %d differs from %d on line %d; an RRset has one TTL (RFC 2181)",
+			h.Name, dns.TypeToString[h.Rrtype], h.Ttl, set[0].Header().Ttl, n.lines[h.Rrtype])
+		return
+	}
+	if h.Rrtype == dns.TypeCNAME && len(n.rrsets[dns.TypeCNAME]) > 0 {
+		errs.addf(line, "records: %s has more than one CNAME", h.Name)
+		return
+	}
+	had := len(n.rrsets[h.Rrtype])
+	z.insert(rr)
+	if had == 0 {
+		n.lines[h.Rrtype] = line
+	}
+}
+
+// finish checks the zone as a whole and adds the empty non-terminals.
+func (z *Zone) finish(errs *errorList) {
+	if z.soa == nil {
+		return
+	}
+	neg := dns.Copy(z.soa).(*dns.SOA)
+	neg.Hdr.Ttl = min(z.soa.Hdr.Ttl, z.soa.Minttl)
+	z.negSOA = []dns.RR{neg}
+	z.apexNS = z.nodes[z.origin].rrsets[dns.TypeNS]
+
+	names := make([]string, 0, len(z.nodes))
+	for name := range z.nodes {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		n := z.nodes[name]
+		if cn := n.rrsets[dns.TypeCNAME]; len(cn) > 0 {
+			if name == z.origin {
+				errs.addf(n.lines[dns.TypeCNAME], "records: a CNAME at the zone apex is not allowed")
+			}
+			if len(n.rrsets) > 1 || n.svc != nil || n.srvOf != nil {
+				errs.addf(n.lines[dns.TypeCNAME], "records: %s has a CNAME and other data (RFC 1034 3.6.2)", name)
+			}
+		}
+		if name != z.origin && len(n.rrsets[dns.TypeNS]) > 0 {
+			n.cut = true
+			if n.svc != nil || n.srvOf != nil {
+				errs.addf(n.lines[dns.TypeNS], "records: %s is delegated and also a service name", name)
+			}
+		}
+		// Empty non-terminals: every ancestor up to the origin exists.
+		for p := parent(name); p != "" && dns.IsSubDomain(z.origin, p) && p != name; p = parent(p) {
+			if _, ok := z.nodes[p]; ok {
+				break
+			}
+			z.nodes[p] = &node{}
+		}
+	}
+	// Services below a delegation would never be answered.
+	for _, name := range names {
+		if z.nodes[name].svc == nil && z.nodes[name].srvOf == nil {
+			continue
+		}
+		if cut := z.cutAbove(name); cut != "" {
+			errs.addf(z.nodes[name].svcLine(), "service name %s is below the delegation at %s", name, cut)
+		}
+	}
+	// Additional sections are fixed once the zone is: compute them once.
+	for _, n := range z.nodes {
+		for _, t := range []uint16{dns.TypeNS, dns.TypeMX, dns.TypeSRV} {
+			if set := n.rrsets[t]; len(set) > 0 {
+				if n.extra == nil {
+					n.extra = map[uint16][]dns.RR{}
+				}
+				n.extra[t] = z.additional(set, n.cut && t == dns.TypeNS)
+			}
+		}
+	}
+	// An in-zone nameserver needs an address, or resolvers cannot reach it.
+	for _, rr := range z.apexNS {
+		target := rr.(*dns.NS).Ns
+		if !dns.IsSubDomain(z.origin, target) {
+			continue
+		}
+		if len(z.addrs(target)) == 0 {
+			errs.addf(0, "nameserver %s is inside the zone but has no A or AAAA record", target)
+		}
+	}
+}
+
+func (n *node) svcLine() int {
+	if n.svc != nil {
+		return n.svc.line
+	}
+	if n.srvOf != nil {
+		return n.srvOf.line
+	}
+	return 0
+}
+
+// parent returns name without its first label, or "" at the root.
+func parent(name string) string {
+	off, end := dns.NextLabel(name, 0)
+	if end {
+		return ""
+	}
+	return name[off:]
+}
+
+// cutAbove returns the closest delegation point at or above name (below the
+// apex), or "".
+func (z *Zone) cutAbove(name string) string {
+	found := ""
+	for n := name; n != z.origin && n != ""; n = parent(n) {
+		if nd, ok := z.nodes[n]; ok && nd.cut {
+			found = n // keep walking: the highest cut wins
+		}
+	}
+	return found
+}
+
+// addrs returns the static A and AAAA records at name, or the addresses a
+// service answers with.
+func (z *Zone) addrs(name string) []dns.RR {
+	n, ok := z.nodes[name]
+	if !ok {
+		return nil
+	}
+	out := make([]dns.RR, 0, len(n.rrsets[dns.TypeA])+len(n.rrsets[dns.TypeAAAA]))
+	out = append(out, n.rrsets[dns.TypeA]...)
+	out = append(out, n.rrsets[dns.TypeAAAA]...)
+	if len(out) == 0 && n.svc != nil {
+		out = append(out, n.svc.configuredAddrs()...)
+	}
+	return out
+}

@@ -1,0 +1,294 @@
+package hadns
+
+import (
+	"bytes"
+	"fmt"
+	"net/netip"
+	"os"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/miekg/dns"
+	"go.yaml.in/yaml/v3"
+)
+
+// zoneFile is the YAML layout of one zone file. Every field's comment gives
+// its default.
+type zoneFile struct {
+	Origin   string          `yaml:"origin"`   // required: the zone's apex, e.g. example.test.
+	TTL      uint32          `yaml:"ttl"`      // default TTL of static records; default 3600
+	SOA      soaConfig       `yaml:"soa"`      // required: mname and rname at least
+	NS       []string        `yaml:"ns"`       // required: the zone's nameservers (relative or absolute)
+	Records  yaml.Node       `yaml:"records"`  // static records in zone-file syntax (a literal block)
+	Services []serviceConfig `yaml:"services"` // health-checked services
+}
+
+type soaConfig struct {
+	MName   string `yaml:"mname"`   // required: primary nameserver
+	RName   string `yaml:"rname"`   // required: mailbox of the zone's admin, as a name (hostmaster.example.test.)
+	Serial  uint32 `yaml:"serial"`  // default: the file's modification time in seconds since 1970
+	Refresh uint32 `yaml:"refresh"` // default 3600
+	Retry   uint32 `yaml:"retry"`   // default 600
+	Expire  uint32 `yaml:"expire"`  // default 1209600
+	Minimum uint32 `yaml:"minimum"` // negative-caching TTL; default 30
+	TTL     uint32 `yaml:"ttl"`     // TTL of the SOA record itself; default the zone's ttl
+	line    int
+}
+
+func (s *soaConfig) UnmarshalYAML(n *yaml.Node) error {
+	type plain soaConfig
+	s.line = n.Line
+	return n.Decode((*plain)(s))
+}
+
+// serviceConfig is one health-checked service.
+type serviceConfig struct {
+	Name           string          `yaml:"name"`            // required: owner name relative to the origin ("api"), or "@"
+	TTL            uint32          `yaml:"ttl"`             // TTL of healthy local answers; default 10
+	DegradedTTL    uint32          `yaml:"degraded_ttl"`    // TTL of fallback and fail-open answers; default ttl/2, at least 1
+	Port           uint16          `yaml:"port"`            // service port for SRV and checks; default 0 (then every backend needs a port when SRV is used)
+	SRV            []srvConfig     `yaml:"srv"`             // SRV owners relative to the service name: "_http._tcp" or {name: _http._tcp, port: 80}
+	MinHealthy     int             `yaml:"min_healthy"`     // healthy backends wanted before fallback sites are added; default 1
+	MaxAnswers     int             `yaml:"max_answers"`     // most A/AAAA records in one answer; default 8
+	OnAllDown      string          `yaml:"on_all_down"`     // fail_open (default), nodata or servfail
+	FailoverBudget time.Duration   `yaml:"failover_budget"` // optional bound on detection + TTL; a service that cannot meet it is an error
+	Check          yaml.Node       `yaml:"check"`           // health check; defaults from the checker
+	Backends       []backendConfig `yaml:"backends"`        // required: at least one
+	line           int
+}
+
+func (s *serviceConfig) UnmarshalYAML(n *yaml.Node) error {
+	type plain serviceConfig
+	s.line = n.Line
+	return n.Decode((*plain)(s))
+}
+
+// srvConfig is one SRV owner of a service, written as a bare name or as a
+// mapping with a port.
+type srvConfig struct {
+	Name string `yaml:"name"` // required: relative to the service name, e.g. _http._tcp
+	Port uint16 `yaml:"port"` // port in the SRV records; default each backend's port
+}
+
+func (s *srvConfig) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		s.Name = n.Value
+		return nil
+	}
+	type plain srvConfig
+	return n.Decode((*plain)(s))
+}
+
+// backendConfig is one address that serves a service.
+type backendConfig struct {
+	Address  string    `yaml:"address"`  // required: IPv4 or IPv6 address
+	Port     uint16    `yaml:"port"`     // default the service's port
+	Site     string    `yaml:"site"`     // required: name of the site the backend is in
+	Weight   *uint16   `yaml:"weight"`   // SRV weight and weighted choice; default 1
+	Hostname string    `yaml:"hostname"` // SRV target; default a generated in-zone name
+	Check    yaml.Node `yaml:"check"`    // per-backend override of the service's check fields
+	line     int
+}
+
+func (b *backendConfig) UnmarshalYAML(n *yaml.Node) error {
+	type plain backendConfig
+	b.line = n.Line
+	return n.Decode((*plain)(b))
+}
+
+// Defaults documented on the fields above.
+const (
+	defaultZoneTTL      = 3600
+	defaultRefresh      = 3600
+	defaultRetry        = 600
+	defaultExpire       = 1209600
+	defaultMinimum      = 30
+	defaultServiceTTL   = 10
+	defaultMinHealthy   = 1
+	defaultMaxAnswers   = 8
+	defaultBackendWeigh = 1
+)
+
+// On-all-down policies.
+const (
+	failOpen = "fail_open"
+	noData   = "nodata"
+	servFail = "servfail"
+)
+
+// LoadZoneFile reads and validates one zone file. The error, if any, is an
+// ErrorList naming the file and line of every problem found.
+func LoadZoneFile(path string) (*Zone, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, ErrorList{{File: path, Msg: err.Error()}}
+	}
+	var mtime time.Time
+	if fi, err := os.Stat(path); err == nil {
+		mtime = fi.ModTime()
+	}
+	return parseZoneFile(path, data, mtime)
+}
+
+// parseZoneFile is LoadZoneFile on bytes already read; mtime supplies the
+// default serial.
+func parseZoneFile(path string, data []byte, mtime time.Time) (*Zone, error) {
+	errs := &errorList{file: path}
+	var doc yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); err != nil {
+		if err.Error() == "EOF" {
+			errs.addf(0, "empty zone file")
+		} else {
+			addYAMLError(err, errs)
+		}
+		return nil, errs.err()
+	}
+	var zf zoneFile
+	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+		errs.addf(doc.Line, "a zone file is a mapping with origin, soa, ns, records and services")
+		return nil, errs.err()
+	}
+	strictKeys(doc.Content[0], reflect.TypeOf(zf), errs)
+	if err := doc.Decode(&zf); err != nil {
+		addYAMLError(err, errs)
+	}
+	if len(errs.errs) > 0 {
+		return nil, errs.err()
+	}
+	z := buildZone(path, doc.Content[0], &zf, mtime, errs)
+	if err := errs.err(); err != nil {
+		return nil, err
+	}
+	return z, nil
+}
+
+// keyLine returns the line of key k in mapping n, or the mapping's own line.
+func keyLine(n *yaml.Node, k string) int {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == k {
+			return n.Content[i].Line
+		}
+	}
+	return n.Line
+}
+
+// absName makes a name relative to origin absolute and lowercase; "@" is the origin.
+func absName(name, origin string) string {
+	if name == "@" || name == "" {
+		return origin
+	}
+	if dns.IsFqdn(name) {
+		return dns.CanonicalName(name)
+	}
+	return dns.CanonicalName(name + "." + origin)
+}
+
+// validName reports whether s is a syntactically valid domain name.
+func validName(s string) bool {
+	_, ok := dns.IsDomainName(s)
+	return ok && !strings.Contains(s, "..")
+}
+
+func buildZone(path string, root *yaml.Node, zf *zoneFile, mtime time.Time, errs *errorList) *Zone {
+	if zf.Origin == "" {
+		errs.addf(root.Line, "origin is required")
+		return nil
+	}
+	origin := dns.Fqdn(zf.Origin)
+	if !validName(origin) {
+		errs.addf(keyLine(root, "origin"), "origin %q is not a valid domain name", zf.Origin)
+		return nil
+	}
+	origin = dns.CanonicalName(origin)
+	ttl := zf.TTL
+	if ttl == 0 {
+		ttl = defaultZoneTTL
+	}
+	z := newZone(origin, path)
+
+	// SOA.
+	s := zf.SOA
+	if s.line == 0 {
+		errs.addf(root.Line, "soa is required")
+	} else {
+		if s.MName == "" || s.RName == "" {
+			errs.addf(s.line, "soa needs mname and rname")
+		}
+		soa := &dns.SOA{
+			Hdr:     dns.RR_Header{Name: origin, Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: orDefault(s.TTL, ttl)},
+			Ns:      absName(s.MName, origin),
+			Mbox:    absName(s.RName, origin),
+			Serial:  s.Serial,
+			Refresh: orDefault(s.Refresh, defaultRefresh),
+			Retry:   orDefault(s.Retry, defaultRetry),
+			Expire:  orDefault(s.Expire, defaultExpire),
+			Minttl:  orDefault(s.Minimum, defaultMinimum),
+		}
+		if soa.Serial == 0 {
+			soa.Serial = uint32(mtime.Unix())
+		}
+		if !validName(soa.Ns) || !validName(soa.Mbox) {
+			errs.addf(s.line, "soa mname and rname must be domain names")
+		}
+		z.insert(soa)
+	}
+
+	// NS.
+	if len(zf.NS) == 0 {
+		errs.addf(keyLine(root, "ns"), "ns is required: at least one nameserver")
+	}
+	for _, n := range zf.NS {
+		target := absName(n, origin)
+		if !validName(target) {
+			errs.addf(keyLine(root, "ns"), "ns %q is not a valid domain name", n)
+			continue
+		}
+		z.insert(&dns.NS{Hdr: dns.RR_Header{Name: origin, Rrtype: dns.TypeNS, Class: dns.ClassINET, Ttl: ttl}, Ns: target})
+	}
+
+	// Static records.
+	if zf.Records.Kind != 0 {
+		parseRecords(&zf.Records, origin, ttl, z, errs)
+	}
+
+	// Services.
+	seen := map[string]int{}
+	for i := range zf.Services {
+		sc := &zf.Services[i]
+		svc := buildService(sc, origin, errs)
+		if svc == nil {
+			continue
+		}
+		for _, owner := range svc.owners() {
+			if l, dup := seen[owner]; dup {
+				errs.addf(sc.line, "service name %s is already used by the service on line %d", owner, l)
+				continue
+			}
+			seen[owner] = sc.line
+		}
+		z.addService(svc, errs)
+	}
+	z.finish(errs)
+	return z
+}
+
+func orDefault(v, d uint32) uint32 {
+	if v == 0 {
+		return d
+	}
+	return v
+}
+
+// validAddr parses a backend address.
+func validAddr(s string) (netip.Addr, error) {
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("address %q is not an IPv4 or IPv6 address", s)
+	}
+	if a.Zone() != "" {
+		return netip.Addr{}, fmt.Errorf("address %q: zoned addresses are not allowed", s)
+	}
+	return a.Unmap(), nil
+}
