@@ -128,7 +128,7 @@ func buildService(sc *serviceConfig, origin string, errs *errorList) *service {
 		s.degradedTTL = max(s.ttl/2, 1)
 	}
 	if s.degradedTTL > s.ttl {
-		errs.addf(sc.line, "service %s: degraded_ttl %d is above ttl %d; degraded answers should expire sooner", name, s.degradedTTL, s.ttl)
+		errs.addf(sc.keyLine("degraded_ttl"), "service %s: degraded_ttl %d is above ttl %d; degraded answers should expire sooner", name, s.degradedTTL, s.ttl)
 	}
 	if s.minHealthy == 0 {
 		s.minHealthy = defaultMinHealthy
@@ -137,23 +137,23 @@ func buildService(sc *serviceConfig, origin string, errs *errorList) *service {
 		s.maxAnswers = defaultMaxAnswers
 	}
 	if s.minHealthy < 0 || s.maxAnswers < 0 {
-		errs.addf(sc.line, "service %s: min_healthy and max_answers must be positive", name)
+		errs.addf(sc.keyLine("min_healthy"), "service %s: min_healthy and max_answers must be positive", name)
 	}
 	switch s.onAllDown {
 	case "":
 		s.onAllDown = failOpen
 	case failOpen, noData, servFail:
 	default:
-		errs.addf(sc.line, "service %s: on_all_down %q is not one of fail_open, nodata, servfail", name, sc.OnAllDown)
+		errs.addf(sc.keyLine("on_all_down"), "service %s: on_all_down %q is not one of fail_open, nodata, servfail", name, sc.OnAllDown)
 	}
 	for _, o := range sc.SRV {
 		if !strings.HasPrefix(o.Name, "_") || dns.IsFqdn(o.Name) {
-			errs.addf(sc.line, "service %s: srv owner %q should be relative to the service name and start with _ (like _http._tcp)", name, o.Name)
+			errs.addf(sc.keyLine("srv"), "service %s: srv owner %q should be relative to the service name and start with _ (like _http._tcp)", name, o.Name)
 			continue
 		}
 		owner := dns.CanonicalName(o.Name + "." + name)
 		if !validName(owner) {
-			errs.addf(sc.line, "service %s: srv owner %q is not a valid name", name, o.Name)
+			errs.addf(sc.keyLine("srv"), "service %s: srv owner %q is not a valid name", name, o.Name)
 			continue
 		}
 		s.srv = append(s.srv, srvOwner{name: owner, port: o.Port})
@@ -164,9 +164,9 @@ func buildService(sc *serviceConfig, origin string, errs *errorList) *service {
 	seen := map[string]int{}
 	for i := range sc.Backends {
 		bc := &sc.Backends[i]
-		b, err := buildBackend(bc, s, origin)
+		b, key, err := buildBackend(bc, s, origin)
 		if err != nil {
-			errs.addf(bc.line, "service %s: %v", name, err)
+			errs.addf(keyLine(bc.node, key), "service %s: %v", name, err)
 			continue
 		}
 		if l, dup := seen[b.ID()]; dup {
@@ -182,13 +182,14 @@ func buildService(sc *serviceConfig, origin string, errs *errorList) *service {
 	return s
 }
 
-func buildBackend(bc *backendConfig, s *service, origin string) (*backend, error) {
+// buildBackend returns the backend, or an error and the key it concerns.
+func buildBackend(bc *backendConfig, s *service, origin string) (*backend, string, error) {
 	addr, err := validAddr(bc.Address)
 	if err != nil {
-		return nil, err
+		return nil, "address", err
 	}
 	if bc.Site == "" {
-		return nil, fmt.Errorf("backend %s needs a site", addr)
+		return nil, "", fmt.Errorf("backend %s needs a site", addr)
 	}
 	b := &backend{addr: addr, port: bc.Port, site: bc.Site, weight: defaultBackendWeigh, check: bc.Check, line: bc.line}
 	if b.port == 0 {
@@ -196,14 +197,14 @@ func buildBackend(bc *backendConfig, s *service, origin string) (*backend, error
 	}
 	if bc.Weight != nil {
 		if *bc.Weight == 0 {
-			return nil, fmt.Errorf("backend %s: weight must be 1 to 65535 (hadns gives weight 0 itself to a target alone in its tier, as RFC 2782 asks)", addr)
+			return nil, "weight", fmt.Errorf("backend %s: weight must be 1 to 65535 (hadns gives weight 0 itself to a target alone in its tier, as RFC 2782 asks)", addr)
 		}
 		b.weight = *bc.Weight
 	}
 	if bc.Hostname != "" {
 		b.target = absName(bc.Hostname, origin)
 		if !validName(b.target) {
-			return nil, fmt.Errorf("backend %s: hostname %q is not a valid name", addr, bc.Hostname)
+			return nil, "hostname", fmt.Errorf("backend %s: hostname %q is not a valid name", addr, bc.Hostname)
 		}
 	} else {
 		b.target = generatedName(addr, s.name)
@@ -221,7 +222,7 @@ func buildBackend(bc *backendConfig, s *service, origin string) (*backend, error
 		b.a = &dns.AAAA{Hdr: hdr, AAAA: addr.AsSlice()}
 		b.glue = &dns.AAAA{Hdr: ghdr, AAAA: addr.AsSlice()}
 	}
-	return b, nil
+	return b, "", nil
 }
 
 // addService puts a service's names into the zone, refusing clashes with

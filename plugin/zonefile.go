@@ -56,13 +56,17 @@ type serviceConfig struct {
 	Check          yaml.Node       `yaml:"check"`           // health check; defaults from the checker
 	Backends       []backendConfig `yaml:"backends"`        // required: at least one
 	line           int
+	node           *yaml.Node
 }
 
 func (s *serviceConfig) UnmarshalYAML(n *yaml.Node) error {
 	type plain serviceConfig
-	s.line = n.Line
+	s.line, s.node = n.Line, n
 	return n.Decode((*plain)(s))
 }
+
+// keyLine returns the line of one of the service's keys.
+func (s *serviceConfig) keyLine(k string) int { return keyLine(s.node, k) }
 
 // srvConfig is one SRV owner of a service, written as a bare name or as a
 // mapping with a port.
@@ -89,11 +93,12 @@ type backendConfig struct {
 	Hostname string    `yaml:"hostname"` // SRV target; default a generated in-zone name
 	Check    yaml.Node `yaml:"check"`    // per-backend override of the service's check fields
 	line     int
+	node     *yaml.Node
 }
 
 func (b *backendConfig) UnmarshalYAML(n *yaml.Node) error {
 	type plain backendConfig
-	b.line = n.Line
+	b.line, b.node = n.Line, n
 	return n.Decode((*plain)(b))
 }
 
@@ -154,9 +159,8 @@ func parseZoneFile(path string, data []byte, mtime time.Time) (*Zone, error) {
 	if err := doc.Decode(&zf); err != nil {
 		addYAMLError(err, errs)
 	}
-	if len(errs.errs) > 0 {
-		return nil, errs.err()
-	}
+	// Unknown keys and type errors leave the rest decoded: keep checking, so
+	// one run shows every problem in the file.
 	z := buildZone(path, doc.Content[0], &zf, mtime, errs)
 	if err := errs.err(); err != nil {
 		return nil, err
@@ -166,6 +170,9 @@ func parseZoneFile(path string, data []byte, mtime time.Time) (*Zone, error) {
 
 // keyLine returns the line of key k in mapping n, or the mapping's own line.
 func keyLine(n *yaml.Node, k string) int {
+	if n == nil {
+		return 0
+	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		if n.Content[i].Value == k {
 			return n.Content[i].Line
