@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Health is what answer selection knows of a backend: the checker's state
@@ -65,6 +66,8 @@ type rrAnswer struct {
 	extra     []dns.RR
 	degraded  *degradation
 	served    string // the site that served (first tier used), for metrics
+
+	count, degradedCount prometheus.Counter // resolved by countersFor
 }
 
 // answer returns the current answer for qtype (A, AAAA or SRV at SRV owner
@@ -84,7 +87,7 @@ func (s *service) answer(qtype uint16, site, srvIdx int, negSOA []dns.RR) lookup
 	default:
 		ra = &sa.srv[srvIdx]
 	}
-	res := lookupResult{result: ra.result, extra: ra.extra, degraded: ra.degraded, scoped: true}
+	res := lookupResult{result: ra.result, extra: ra.extra, degraded: ra.degraded, scoped: true, from: ra}
 	switch len(ra.rotations) {
 	case 0:
 	case 1:
@@ -110,7 +113,10 @@ func computeAnswers(s *service, health []Health, orders []siteOrder) *answerSet 
 		}
 		for j := range s.srv {
 			sa.srv[j] = selectSRV(s, j, health, o)
+			countersFor(s, o, &sa.srv[j])
 		}
+		countersFor(s, o, &sa.a)
+		countersFor(s, o, &sa.aaaa)
 		set.bySite[i] = sa
 	}
 	return set

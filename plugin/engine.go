@@ -5,16 +5,23 @@ import (
 	"crypto/sha256"
 	"errors"
 	"os"
+	"slices"
 	"sync"
 	"time"
+
+	"github.com/hadns/hadns/healthcheck"
 )
 
 // engine owns what changes behind the query path: the loaded zones, the
 // answers computed from health, and the reload loop. Every change builds new
 // answers and publishes them atomically; ServeDNS never waits for it.
 type engine struct {
-	h   *Hadns
-	cfg *config
+	h       *Hadns
+	cfg     *config
+	checker *healthcheck.Checker
+	// byKey maps a check target to the services whose answers depend on it,
+	// so a transition recomputes only those.
+	byKey map[string][]*service
 
 	mu      sync.Mutex // serialises rebuilds: reloads and health changes
 	snap    *snapshot
@@ -25,49 +32,153 @@ type engine struct {
 	done   chan struct{}
 }
 
-func newEngine(h *Hadns, cfg *config, snap *snapshot) *engine {
+func newEngine(h *Hadns, cfg *config, snap *snapshot, opts healthcheck.Options) *engine {
 	e := &engine{h: h, cfg: cfg}
+	opts.OnProbe = observeProbe
+	e.checker = healthcheck.New(opts)
 	e.sum, _ = filesSum(cfg)
 	e.install(snap)
 	return e
 }
 
-// install computes answers for every service of snap and publishes it.
+// install hands the checker the targets of snap, computes answers for every
+// service and publishes it. Unchanged targets keep their state (the checker
+// matches them by key), so a reload causes no transition.
 func (e *engine) install(snap *snapshot) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	byKey := map[string][]*service{}
+	var targets []healthcheck.Target
 	for _, z := range snap.zones {
 		for _, s := range z.services {
-			s.answers.Store(computeAnswers(s, e.health(s), snap.sites.orders))
+			for _, b := range s.backends {
+				k := b.check.Key()
+				if len(byKey[k]) == 0 {
+					targets = append(targets, b.check)
+				}
+				if !slices.Contains(byKey[k], s) {
+					byKey[k] = append(byKey[k], s)
+				}
+			}
+		}
+	}
+	e.checker.Set(targets)
+	e.byKey = byKey
+	for _, z := range snap.zones {
+		for _, s := range z.services {
+			e.recompute(s, snap)
 		}
 	}
 	e.snap = snap
 	e.h.snap.Store(snap)
 }
 
-// health returns what selection knows of each backend of s.
-func (e *engine) health(s *service) []Health {
-	return make([]Health, len(s.backends)) // all Healthy until checks are wired in
+// recompute rebuilds one service's answers from current health.
+func (e *engine) recompute(s *service, snap *snapshot) {
+	h := make([]Health, len(s.backends))
+	for i, b := range s.backends {
+		h[i] = fromState(e.checker.State(b.check.Key()))
+	}
+	s.answers.Store(computeAnswers(s, h, snap.sites.orders))
+	setBackendGauges(s, h)
+}
+
+// fromState maps the checker's state to selection's view: a target not yet
+// checked counts as healthy, as DESIGN.md asks.
+func fromState(st healthcheck.State) Health {
+	switch st {
+	case healthcheck.Suspect:
+		return Suspect
+	case healthcheck.Down:
+		return Down
+	}
+	return Healthy
 }
 
 func (e *engine) start() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	e.cancel = cancel
 	e.done = make(chan struct{})
-	e.h.ready.Store(true)
+	sub := e.checker.Subscribe()
+	e.checker.Start(ctx)
+	var wg sync.WaitGroup
+	wg.Add(2)
 	go func() {
-		defer close(e.done)
+		defer wg.Done()
 		e.reloadLoop(ctx)
+	}()
+	go func() {
+		defer wg.Done()
+		defer sub.Close()
+		e.healthLoop(ctx, sub)
+	}()
+	go func() {
+		wg.Wait()
+		close(e.done)
 	}()
 	return nil
 }
 
+// healthLoop applies transitions as they come, and marks the server ready
+// once every target has a first result or the start-up timeout passed.
+func (e *engine) healthLoop(ctx context.Context, sub *healthcheck.Subscription) {
+	startup := time.NewTimer(e.cfg.startupTimeout)
+	defer startup.Stop()
+	e.checkReady()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-startup.C:
+			if !e.h.ready.Load() {
+				log.Warningf("not every health check has a result after %v; serving anyway (unchecked backends count as healthy)", e.cfg.startupTimeout)
+				e.h.ready.Store(true)
+			}
+		case <-sub.C():
+			e.apply(sub.Events())
+			e.checkReady()
+		}
+	}
+}
+
+func (e *engine) checkReady() {
+	if !e.h.ready.Load() && e.checker.Ready() {
+		e.h.ready.Store(true)
+		log.Infof("every health check has a first result: ready")
+	}
+}
+
+// apply recomputes the services that the events touch, once each, and logs
+// one line per transition per service backend.
+func (e *engine) apply(events []healthcheck.Event) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	touched := map[*service]bool{}
+	for _, ev := range events {
+		for _, s := range e.byKey[ev.Key] {
+			touched[s] = true
+			for _, b := range s.backends {
+				if b.check.Key() != ev.Key {
+					continue
+				}
+				log.Infof("health: service %s backend %s site %s: %s -> %s (%s)", s.name, b.ID(), b.site, ev.Old, ev.New, ev.Reason)
+				countTransition(s, b, ev.New)
+			}
+		}
+	}
+	for s := range touched {
+		e.recompute(s, e.snap)
+	}
+}
+
+// stop ends the loops and the checker.
 func (e *engine) stop() error {
 	if e.cancel != nil {
 		e.cancel()
 		<-e.done
 		e.cancel = nil
 	}
+	e.checker.Stop()
 	return nil
 }
 

@@ -95,6 +95,12 @@ func (h *Hadns) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) 
 		site, bits = snap.sites.match(client)
 	}
 	res := z.lookup(qname, q.Qtype, site)
+	if res.from != nil {
+		res.from.count.Inc()
+		if res.from.degradedCount != nil {
+			res.from.degradedCount.Inc()
+		}
+	}
 
 	m := new(dns.Msg)
 	m.SetReply(r)

@@ -10,6 +10,8 @@ import (
 	"github.com/coredns/coredns/plugin/pkg/dnstest"
 	"github.com/coredns/coredns/plugin/test"
 	"github.com/miekg/dns"
+
+	"github.com/hadns/hadns/healthcheck"
 )
 
 // testZone is the zone the authoritative-semantics tests run against.
@@ -72,7 +74,7 @@ func newTestHandler(t testing.TB, zone string, sites ...siteConfig) *Hadns {
 		t.Fatalf("load: %v", err)
 	}
 	h := &Hadns{}
-	newEngine(h, cfg, snap)
+	newEngine(h, cfg, snap, healthcheck.Options{})
 	h.ready.Store(true)
 	return h
 }

@@ -35,6 +35,8 @@ type lookupResult struct {
 	// scoped is set when the answer depended on the client's site, so the ECS
 	// scope must be the matched prefix length.
 	scoped bool
+	// from is the service answer this came from, for its counters.
+	from *rrAnswer
 }
 
 // lookup answers qname (lowercase) and qtype from the zone for a client in
@@ -45,16 +47,20 @@ func (z *Zone) lookup(qname string, qtype uint16, site int) lookupResult {
 	var chain []dns.RR
 	var scoped bool
 	var deg *degradation
+	var from *rrAnswer
 	for i := 0; ; i++ {
 		r := z.lookupOne(qname, qtype, site)
 		scoped = scoped || r.scoped
 		if deg == nil {
 			deg = r.degraded
 		}
+		if from == nil {
+			from = r.from
+		}
 		if len(chain) > 0 {
 			r.answer = append(chain, r.answer...)
 		}
-		r.scoped, r.degraded = scoped, deg
+		r.scoped, r.degraded, r.from = scoped, deg, from
 		if !r.cnameOnly || i == maxChase-1 {
 			return r.lookupResult
 		}

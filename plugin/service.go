@@ -2,7 +2,9 @@ package hadns
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
+	"reflect"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -10,6 +12,8 @@ import (
 
 	"github.com/miekg/dns"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/hadns/hadns/healthcheck"
 )
 
 // service is a name whose A, AAAA (and SRV at its SRV owners) answers are
@@ -25,7 +29,6 @@ type service struct {
 	maxAnswers  int
 	onAllDown   string
 	budget      time.Duration
-	check       yaml.Node // the service's check section, decoded by the checker glue
 	backends    []*backend
 	line        int
 	file        string
@@ -49,7 +52,7 @@ type backend struct {
 	weight    uint16
 	target    string // SRV target name, absolute
 	generated bool   // target is a name hadns made up and answers itself
-	check     yaml.Node
+	check     healthcheck.Target
 	line      int
 
 	a    dns.RR // the address record with owner = service name (TTL set per answer)
@@ -119,7 +122,6 @@ func buildService(sc *serviceConfig, origin string, errs *errorList) *service {
 		maxAnswers: sc.MaxAnswers,
 		onAllDown:  sc.OnAllDown,
 		budget:     sc.FailoverBudget,
-		check:      sc.Check,
 		line:       sc.line,
 		file:       errs.file,
 	}
@@ -161,6 +163,7 @@ func buildService(sc *serviceConfig, origin string, errs *errorList) *service {
 	if len(sc.Backends) == 0 {
 		errs.addf(sc.line, "service %s has no backends", name)
 	}
+	svcSpec, ok := decodeSpec(&sc.Check, healthcheck.Spec{}, errs)
 	seen := map[string]int{}
 	for i := range sc.Backends {
 		bc := &sc.Backends[i]
@@ -177,9 +180,54 @@ func buildService(sc *serviceConfig, origin string, errs *errorList) *service {
 		if b.port == 0 && slices.ContainsFunc(s.srv, func(o srvOwner) bool { return o.port == 0 }) {
 			errs.addf(bc.line, "service %s: backend %s needs a port for SRV (set port on the service or the backend)", name, b.addr)
 		}
+		if spec, bok := decodeSpec(&bc.Check, svcSpec, errs); ok && bok {
+			b.check = healthcheck.Target{Addr: netip.AddrPortFrom(b.addr, b.port), Spec: spec.WithDefaults()}
+			if b.check.ProbeAddr().Port() == 0 {
+				errs.addf(bc.line, "service %s: backend %s has no port to check: set port on the service or backend, or check.port", name, b.addr)
+			}
+		}
 		s.backends = append(s.backends, b)
 	}
+	if s.budget > 0 {
+		if worst := s.failoverBound(); worst > s.budget {
+			errs.addf(sc.keyLine("failover_budget"), "service %s: worst-case failover %v (detection + TTL) exceeds failover_budget %v", name, worst, s.budget)
+		}
+	}
 	return s
+}
+
+// decodeSpec decodes a check section over base (the service's spec, for a
+// backend's override) and validates the result at the section's line.
+func decodeSpec(n *yaml.Node, base healthcheck.Spec, errs *errorList) (healthcheck.Spec, bool) {
+	if n.Kind == 0 {
+		return base, true
+	}
+	before := len(errs.errs)
+	strictKeys(n, reflect.TypeOf(base), errs)
+	spec := base
+	if base.Headers != nil {
+		spec.Headers = maps.Clone(base.Headers)
+	}
+	if err := n.Decode(&spec); err != nil {
+		addYAMLError(err, errs)
+		return spec, false
+	}
+	if err := spec.WithDefaults().Validate(); err != nil {
+		for _, line := range strings.Split(err.Error(), "\n") {
+			errs.addf(n.Line, "check: %s", line)
+		}
+	}
+	return spec, len(errs.errs) == before
+}
+
+// failoverBound is the worst case a client waits for a dead backend to leave
+// its cache: the slowest backend's detection bound plus the answer TTL.
+func (s *service) failoverBound() time.Duration {
+	var detect time.Duration
+	for _, b := range s.backends {
+		detect = max(detect, b.check.Spec.DetectionBound())
+	}
+	return detect + time.Duration(s.ttl)*time.Second
 }
 
 // buildBackend returns the backend, or an error and the key it concerns.
@@ -191,7 +239,7 @@ func buildBackend(bc *backendConfig, s *service, origin string) (*backend, strin
 	if bc.Site == "" {
 		return nil, "", fmt.Errorf("backend %s needs a site", addr)
 	}
-	b := &backend{addr: addr, port: bc.Port, site: bc.Site, weight: defaultBackendWeigh, check: bc.Check, line: bc.line}
+	b := &backend{addr: addr, port: bc.Port, site: bc.Site, weight: defaultBackendWeigh, line: bc.line}
 	if b.port == 0 {
 		b.port = s.port
 	}

@@ -12,6 +12,8 @@ import (
 	"github.com/coredns/coredns/plugin"
 	clog "github.com/coredns/coredns/plugin/pkg/log"
 	"github.com/miekg/dns"
+
+	"github.com/hadns/hadns/healthcheck"
 )
 
 var log = clog.NewWithPlugin(pluginName)
@@ -43,7 +45,7 @@ func setup(c *caddy.Controller) error {
 	if err != nil {
 		return plugin.Error(pluginName, err)
 	}
-	e := newEngine(h, cfg, snap)
+	e := newEngine(h, cfg, snap, healthcheck.Options{})
 	c.OnStartup(e.start)
 	c.OnShutdown(e.stop)
 	dnsserver.GetConfig(c).AddPlugin(func(next plugin.Handler) plugin.Handler {

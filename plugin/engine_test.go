@@ -1,0 +1,232 @@
+package hadns
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coredns/coredns/plugin/test"
+	"github.com/miekg/dns"
+
+	"github.com/hadns/hadns/healthcheck"
+)
+
+// fakeProber fails the addresses marked down.
+type fakeProber struct {
+	mu   sync.Mutex
+	down map[netip.Addr]bool
+}
+
+func (p *fakeProber) Check(_ context.Context, t healthcheck.Target) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.down[t.Addr.Addr()] {
+		return errors.New("connect: connection refused")
+	}
+	return nil
+}
+
+func (p *fakeProber) set(down bool, addrs ...string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, a := range addrs {
+		p.down[netip.MustParseAddr(a)] = down
+	}
+}
+
+// healthRig runs an engine whose checker probes through a fakeProber on a
+// fake clock.
+type healthRig struct {
+	t      *testing.T
+	h      *Hadns
+	e      *engine
+	prober *fakeProber
+	clock  *healthcheck.FakeClock
+	n      int // targets
+}
+
+func newHealthRig(t *testing.T) *healthRig {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "zone.yaml")
+	if err := os.WriteFile(path, []byte(selZone), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := &config{origins: []string{"."}, files: []string{path}, startupTimeout: time.Hour, sites: []siteConfig{
+		{name: "east", networks: []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16")}, fallback: []string{"west"}},
+		{name: "west", networks: []netip.Prefix{netip.MustParsePrefix("10.2.0.0/16")}, fallback: []string{"east"}},
+		{name: "north", networks: []netip.Prefix{netip.MustParsePrefix("10.3.0.0/16")}},
+	}}
+	snap, err := load(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &healthRig{t: t, h: &Hadns{}, prober: &fakeProber{down: map[netip.Addr]bool{}}, clock: healthcheck.NewFakeClock(time.Unix(1e9, 0)), n: 6}
+	r.e = newEngine(r.h, cfg, snap, healthcheck.Options{
+		Clock:   r.clock,
+		Probers: map[string]healthcheck.Prober{"tcp": r.prober},
+		Rand:    func(int64) int64 { return 0 },
+	})
+	if err := r.e.start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.e.stop() })
+	return r
+}
+
+// until advances fake time in small steps, with every probe loop parked
+// between steps, until cond holds; it fails the test after 30 s of fake time.
+func (r *healthRig) until(what string, cond func() bool) {
+	r.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for range 300 {
+		if cond() {
+			return
+		}
+		if err := r.clock.BlockUntil(ctx, r.n); err != nil {
+			r.t.Fatalf("%s: probe loops did not park: %v", what, err)
+		}
+		r.clock.Advance(100 * time.Millisecond)
+		// Let the health loop apply what the probes reported.
+		deadline := time.Now().Add(50 * time.Millisecond)
+		for !cond() && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	r.t.Fatalf("%s: not reached after 30 s of fake time", what)
+}
+
+func (r *healthRig) ask(from, qname string, qtype uint16, ecs string) *dns.Msg {
+	m := new(dns.Msg)
+	m.SetQuestion(qname, qtype)
+	m.SetEdns0(1232, false)
+	if ecs != "" {
+		p := netip.MustParsePrefix(ecs)
+		m.IsEdns0().Option = append(m.IsEdns0().Option, &dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: 1, SourceNetmask: uint8(p.Bits()), Address: p.Addr().AsSlice()})
+	}
+	return query(r.t, r.h, m, &test.ResponseWriter{RemoteIP: from})
+}
+
+func ede(m *dns.Msg) *dns.EDNS0_EDE {
+	if o := m.IsEdns0(); o != nil {
+		for _, opt := range o.Option {
+			if e, ok := opt.(*dns.EDNS0_EDE); ok {
+				return e
+			}
+		}
+	}
+	return nil
+}
+
+func srvTargets(m *dns.Msg) []string {
+	var out []string
+	for _, rr := range m.Answer {
+		if s, ok := rr.(*dns.SRV); ok {
+			out = append(out, strings.TrimSuffix(s.Target, ".api.example.test."))
+		}
+	}
+	return out
+}
+
+func TestHealthDrivesAnswers(t *testing.T) {
+	r := newHealthRig(t)
+	r.until("ready", r.h.Ready)
+
+	east := func() []string { return addrsOf(r.ask("10.1.9.9", "api.example.test.", dns.TypeA, "").Answer) }
+	if got := east(); !slices.Equal(got, []string{"10.1.0.1", "10.1.0.2"}) {
+		t.Fatalf("healthy east answer %v", got)
+	}
+
+	// One backend dies: it leaves A and SRV, and its site tops up from west.
+	r.prober.set(true, "10.1.0.1")
+	r.until("10.1.0.1 gone from A", func() bool { return !slices.Contains(east(), "10.1.0.1") })
+	if got := east(); !slices.Equal(got, []string{"10.1.0.2", "10.2.0.1", "10.2.0.2"}) {
+		t.Fatalf("east answer after one death %v", got)
+	}
+	if got := srvTargets(r.ask("10.1.9.9", "_http._tcp.api.example.test.", dns.TypeSRV, "")); slices.Contains(got, "10-1-0-1") {
+		t.Fatalf("dead backend still in SRV: %v", got)
+	}
+
+	// The whole site dies: east clients get west, with the degraded TTL and
+	// an EDE; the ECS scope is the matched network's length.
+	r.prober.set(true, "10.1.0.2")
+	r.until("east empty", func() bool { return slices.Equal(east(), []string{"10.2.0.1", "10.2.0.2"}) })
+	m := r.ask("192.0.2.1", "api.example.test.", dns.TypeA, "10.1.7.0/24")
+	if got := addrsOf(m.Answer); !slices.Equal(got, []string{"10.2.0.1", "10.2.0.2"}) {
+		t.Fatalf("ECS east client got %v", got)
+	}
+	if m.Answer[0].Header().Ttl != 10 {
+		t.Errorf("fallback TTL %d, want degraded 10", m.Answer[0].Header().Ttl)
+	}
+	if e := ede(m); e == nil || e.InfoCode != dns.ExtendedErrorCodeOther || !strings.HasPrefix(e.ExtraText, "fallback:") {
+		t.Errorf("fallback EDE %v", e)
+	}
+	for _, o := range m.IsEdns0().Option {
+		if s, ok := o.(*dns.EDNS0_SUBNET); ok && s.SourceScope != 16 {
+			t.Errorf("ECS scope %d, want 16 (the site network)", s.SourceScope)
+		}
+	}
+	srv := r.ask("10.1.9.9", "_http._tcp.api.example.test.", dns.TypeSRV, "")
+	if got := srvTargets(srv); !slices.Equal(got, []string{"10-2-0-1", "10-2-0-2", "2001-0db8-0000-0000-0000-0000-0000-0001", "10-3-0-1"}) {
+		t.Fatalf("SRV tiers after east died: %v", got)
+	}
+
+	// Everything dies: fail open with east's own backends.
+	r.prober.set(true, "10.2.0.1", "10.2.0.2", "10.3.0.1", "2001:db8::1")
+	r.until("fail open", func() bool {
+		e := ede(r.ask("10.1.9.9", "api.example.test.", dns.TypeA, ""))
+		return e != nil && strings.HasPrefix(e.ExtraText, "fail-open")
+	})
+	if got := east(); !slices.Equal(got, []string{"10.1.0.1", "10.1.0.2"}) {
+		t.Fatalf("fail-open answer %v", got)
+	}
+
+	// East comes back: after rise good probes it is served again, at full TTL.
+	r.prober.set(false, "10.1.0.1", "10.1.0.2")
+	r.until("east back", func() bool {
+		m := r.ask("10.1.9.9", "api.example.test.", dns.TypeA, "")
+		return ede(m) == nil && slices.Equal(addrsOf(m.Answer), []string{"10.1.0.1", "10.1.0.2"})
+	})
+	if ttl := r.ask("10.1.9.9", "api.example.test.", dns.TypeA, "").Answer[0].Header().Ttl; ttl != 20 {
+		t.Fatalf("recovered TTL %d, want 20", ttl)
+	}
+}
+
+func TestNotReadyAnswersSaySo(t *testing.T) {
+	h := newTestHandler(t, testZone)
+	h.ready.Store(false)
+	m := new(dns.Msg)
+	m.SetQuestion("api.example.test.", dns.TypeA)
+	m.SetEdns0(1232, false)
+	e := ede(query(t, h, m, udpWriter()))
+	if e == nil || e.InfoCode != dns.ExtendedErrorCodeNotReady {
+		t.Fatalf("EDE %v, want Not Ready before the first health results", e)
+	}
+	m.SetQuestion("mail.example.test.", dns.TypeA)
+	if e := ede(query(t, h, m, udpWriter())); e != nil {
+		t.Fatalf("static answer carries EDE %v", e)
+	}
+}
+
+func TestMalformedECSIsFormErr(t *testing.T) {
+	h := newTestHandler(t, testZone)
+	for _, o := range []*dns.EDNS0_SUBNET{
+		{Code: dns.EDNS0SUBNET, Family: 1, SourceNetmask: 24, SourceScope: 8, Address: []byte{10, 1, 2, 0}},
+		{Code: dns.EDNS0SUBNET, Family: 1, SourceNetmask: 16, Address: []byte{10, 1, 2, 0}},
+	} {
+		m := new(dns.Msg)
+		m.SetQuestion("api.example.test.", dns.TypeA)
+		m.SetEdns0(1232, false)
+		m.IsEdns0().Option = append(m.IsEdns0().Option, o)
+		if resp := query(t, h, m, udpWriter()); resp.Rcode != dns.RcodeFormatError {
+			t.Errorf("ECS %v: rcode %s, want FORMERR", o, dns.RcodeToString[resp.Rcode])
+		}
+	}
+}

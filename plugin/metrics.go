@@ -1,0 +1,93 @@
+package hadns
+
+import (
+	"time"
+
+	"github.com/coredns/coredns/plugin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/hadns/hadns/healthcheck"
+)
+
+// Metrics under coredns_hadns_. Series for answers are looked up when answers
+// are built, so a query only increments a counter it already holds.
+var (
+	backendUp = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: plugin.Namespace, Subsystem: pluginName, Name: "backend_up",
+		Help: "Whether a backend is handed out: 1 up, suspect or unchecked; 0 down.",
+	}, []string{"service", "site", "backend"})
+	healthyBackends = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: plugin.Namespace, Subsystem: pluginName, Name: "healthy_backends",
+		Help: "Healthy backends of a service in a site.",
+	}, []string{"service", "site"})
+	checkDuration = promauto.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: plugin.Namespace, Subsystem: pluginName, Name: "check_duration_seconds",
+		Help:    "Duration of health probes, by kind and result.",
+		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+	}, []string{"kind", "result"})
+	transitions = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: plugin.Namespace, Subsystem: pluginName, Name: "transitions_total",
+		Help: "Health transitions of a service's backends, by the state entered.",
+	}, []string{"service", "backend", "to"})
+	answers = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: plugin.Namespace, Subsystem: pluginName, Name: "answers_total",
+		Help: "Service answers, by client site and the site that served them (the first tier used).",
+	}, []string{"service", "client_site", "served_site"})
+	degradedAnswers = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: plugin.Namespace, Subsystem: pluginName, Name: "degraded_answers_total",
+		Help: "Service answers that were not the healthy local one: fallback, fail_open, nodata, servfail.",
+	}, []string{"service", "client_site", "reason"})
+)
+
+// siteLabel names a client site in metrics; clients no network matches are
+// "default".
+func siteLabel(site string) string {
+	if site == "" {
+		return "default"
+	}
+	return site
+}
+
+// countersFor resolves the series an answer increments.
+func countersFor(s *service, o siteOrder, ra *rrAnswer) {
+	served := ra.served
+	if served == "" {
+		served = "none"
+	}
+	ra.count = answers.WithLabelValues(s.name, siteLabel(o.site), served)
+	if ra.degraded != nil {
+		ra.degradedCount = degradedAnswers.WithLabelValues(s.name, siteLabel(o.site), ra.degraded.kind)
+	}
+}
+
+// setBackendGauges publishes a service's current health.
+func setBackendGauges(s *service, h []Health) {
+	perSite := map[string]int{}
+	for i, b := range s.backends {
+		up := 0.0
+		if usable(h[i]) {
+			up = 1
+			perSite[b.site]++
+		} else if _, ok := perSite[b.site]; !ok {
+			perSite[b.site] = 0
+		}
+		backendUp.WithLabelValues(s.name, b.site, b.ID()).Set(up)
+	}
+	for site, n := range perSite {
+		healthyBackends.WithLabelValues(s.name, site).Set(float64(n))
+	}
+}
+
+func countTransition(s *service, b *backend, to healthcheck.State) {
+	transitions.WithLabelValues(s.name, b.ID(), to.String()).Inc()
+}
+
+// observeProbe is the checker's OnProbe hook.
+func observeProbe(t healthcheck.Target, d time.Duration, err error) {
+	result := "ok"
+	if err != nil {
+		result = "fail"
+	}
+	checkDuration.WithLabelValues(t.Spec.Kind, result).Observe(d.Seconds())
+}
