@@ -111,15 +111,21 @@ func TestSelectAddrs(t *testing.T) {
 		{name: "fail open leaves out drained backends", site: west, family: dns.TypeA,
 			health: map[string]Health{"10.1.0.1": Down, "10.1.0.2": Down, "10.2.0.1": Drained, "10.2.0.2": Down, "10.3.0.1": Down},
 			addrs:  []string{"10.2.0.2"}, ttl: 10, degrade: "fail-open"},
-		{name: "all down, nodata", edit: func(s string) string { return strings.Replace(s, "max_answers: 3", "max_answers: 3\n    on_all_down: nodata", 1) },
+		{name: "all down, nodata", edit: func(s string) string {
+			return strings.Replace(s, "max_answers: 3", "max_answers: 3\n    on_all_down: nodata", 1)
+		},
 			site: west, family: dns.TypeAAAA, health: map[string]Health{"2001:db8::1": Down},
 			result: NoData, degrade: "nodata: no healthy backend"},
-		{name: "all down, servfail", edit: func(s string) string { return strings.Replace(s, "max_answers: 3", "max_answers: 3\n    on_all_down: servfail", 1) },
+		{name: "all down, servfail", edit: func(s string) string {
+			return strings.Replace(s, "max_answers: 3", "max_answers: 3\n    on_all_down: servfail", 1)
+		},
 			site: west, family: dns.TypeAAAA, health: map[string]Health{"2001:db8::1": Down},
 			result: ServerFailure, degrade: "servfail: no healthy backend"},
 		{name: "AAAA from the only site that has v6: not a degradation", site: east, family: dns.TypeAAAA,
 			addrs: []string{"2001:db8::1"}, ttl: 20},
-		{name: "a family with no backends is plain NODATA", edit: func(s string) string { return strings.Replace(s, "      - {address: \"2001:db8::1\", site: west}\n", "", 1) },
+		{name: "a family with no backends is plain NODATA", edit: func(s string) string {
+			return strings.Replace(s, "      - {address: \"2001:db8::1\", site: west}\n", "", 1)
+		},
 			site: east, family: dns.TypeAAAA, result: NoData},
 		{name: "unknown client: default order", site: unknown, family: dns.TypeA,
 			addrs: []string{"10.1.0.1", "10.1.0.2"}, ttl: 20},
