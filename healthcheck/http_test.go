@@ -4,6 +4,8 @@ import (
 	"crypto/tls"
 	"encoding/pem"
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -107,7 +109,9 @@ func TestHTTPFreshConnection(t *testing.T) {
 }
 
 func TestHTTPSProbe(t *testing.T) {
-	srv := httptest.NewTLSServer(healthHandler())
+	srv := httptest.NewUnstartedServer(healthHandler())
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the bad-certificate cases are expected
+	srv.StartTLS()
 	defer srv.Close()
 	ca := filepath.Join(t.TempDir(), "ca.pem")
 	der := srv.TLS.Certificates[0].Certificate[0]
@@ -118,6 +122,7 @@ func TestHTTPSProbe(t *testing.T) {
 	now := time.Now()
 	expired, expiredCA := selfSigned(t, now.Add(-2*time.Hour), now.Add(-time.Hour))
 	esrv := httptest.NewUnstartedServer(healthHandler())
+	esrv.Config.ErrorLog = log.New(io.Discard, "", 0)
 	esrv.TLS = &tls.Config{Certificates: []tls.Certificate{expired}}
 	esrv.StartTLS()
 	defer esrv.Close()

@@ -93,8 +93,9 @@ type Spec struct {
 	// and probe interval, in whole seconds (the kernel's unit). Default 1s.
 	KeepaliveInterval time.Duration `yaml:"keepalive_interval"`
 	// KeepaliveCount is how many unanswered keepalive probes declare the
-	// watched host gone. With the default interval a silent host is seen
-	// within KeepaliveInterval*(KeepaliveCount+1) = 3s. Default 2.
+	// watched host gone. With the defaults a silent host is seen after
+	// KeepaliveInterval*(KeepaliveCount+1) = 3s, plus the kernel's timer
+	// slack (see DetectionBound). Default 2.
 	KeepaliveCount int `yaml:"keepalive_count"`
 }
 
@@ -293,17 +294,19 @@ func (s Spec) Validate() error {
 // At the defaults that is 1.05s+0.2s+1.6s = 2.85s for a silent host, and
 // 1.25s when connections are refused (the Timeout terms vanish).
 //
-// For watch, a crashed backend process is seen at once: the kernel resets
-// the held connection when the process dies. The bound returned is the one
-// for a host that vanishes without a word, found by TCP keepalive: the idle
-// time plus KeepaliveCount unanswered probes,
+// For watch, a crashed backend process is seen at once (milliseconds): the
+// kernel closes or resets the held connection when the process dies. The
+// bound returned is the one for a host that vanishes without a word, found
+// by TCP keepalive: the idle time plus KeepaliveCount unanswered probes, plus
+// 1/8 for the kernel's timer wheel, which fires a one-second timer up to
+// tens of milliseconds late (measured: 3.04s worst at the defaults),
 //
-//	KeepaliveInterval*(KeepaliveCount+1)
+//	KeepaliveInterval*(KeepaliveCount+1) * 9/8
 //
-// which is 3s at the defaults.
+// which is 3.375s at the defaults.
 func (s Spec) DetectionBound() time.Duration {
 	if s.Kind == "watch" {
-		return s.KeepaliveInterval * time.Duration(s.KeepaliveCount+1)
+		return s.KeepaliveInterval * time.Duration(s.KeepaliveCount+1) * 9 / 8
 	}
 	fall := max(s.Fall, 1)
 	return maxJitter(s.Interval) + time.Duration(fall-1)*s.FastInterval + time.Duration(fall)*s.Timeout

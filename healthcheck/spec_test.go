@@ -73,8 +73,8 @@ func TestDetectionBound(t *testing.T) {
 	if got := (Spec{}).WithDefaults().DetectionBound(); got != 2850*time.Millisecond {
 		t.Errorf("tcp default bound %v, want 2.85s", got)
 	}
-	if got := (Spec{Kind: "watch"}).WithDefaults().DetectionBound(); got != 3*time.Second {
-		t.Errorf("watch default bound %v, want 3s", got)
+	if got := (Spec{Kind: "watch"}).WithDefaults().DetectionBound(); got != 3375*time.Millisecond {
+		t.Errorf("watch default bound %v, want 3.375s", got)
 	}
 	if got := (Spec{Fall: 1, Timeout: 100 * time.Millisecond}).WithDefaults().DetectionBound(); got != 1150*time.Millisecond {
 		t.Errorf("fall 1 bound %v, want 1.15s", got)

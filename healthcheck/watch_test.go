@@ -94,6 +94,20 @@ func (b *closableBackend) crash() {
 	b.conns = nil
 }
 
+// waitConns waits until the backend has accepted n connections since its
+// last crash: the checker's event can come before the accept goroutine has
+// recorded the connection, and a crash must not miss it.
+func (b *closableBackend) waitConns(n int) {
+	b.t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for b.connCount() < n {
+		if time.Now().After(deadline) {
+			b.t.Fatalf("backend has %d connections, want %d", b.connCount(), n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 func (b *closableBackend) connCount() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -107,7 +121,7 @@ func TestWatchRecovers(t *testing.T) {
 	tg := Target{Addr: b.addr, Spec: watchSpec}
 	c, w := runChecker(t, tg)
 	w.next(t, Up, 5*time.Second)
-
+	b.waitConns(1)
 	b.crash()
 	crashed := time.Now()
 	e := w.next(t, Down, 5*time.Second)
@@ -125,6 +139,7 @@ func TestWatchRecovers(t *testing.T) {
 	}
 	// The first good reconnect was closed again; the one that made it Up is
 	// held: a new crash is again seen at once.
+	b.waitConns(2)
 	b.crash()
 	w.next(t, Down, 5*time.Second)
 }
@@ -149,6 +164,9 @@ func TestWatchHoldsOneConnection(t *testing.T) {
 	b := newClosableBackend(t)
 	_, w := runChecker(t, Target{Addr: b.addr, Spec: watchSpec})
 	w.next(t, Up, 5*time.Second)
+	b.waitConns(1)
+	// Six fast intervals: a polling or reconnecting watch would show here.
+	time.Sleep(6 * watchSpec.FastInterval)
 	if n := b.connCount(); n != 1 {
 		t.Fatalf("%d connections accepted, want 1", n)
 	}

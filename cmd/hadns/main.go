@@ -1,8 +1,13 @@
 // Command hadns is CoreDNS with the hadns plugin compiled in: an
 // authoritative DNS server whose answers follow its own health checks.
+//
+//	hadns -conf Corefile     serve (every CoreDNS flag works: -version, -plugins, ...)
+//	hadns demo [ADDR...]     run example HTTP backends for zones/example.test.yaml
 package main
 
 import (
+	"fmt"
+	"os"
 	"slices"
 
 	"github.com/coredns/coredns/core/dnsserver"
@@ -28,4 +33,13 @@ func directives(d []string) []string {
 	return slices.Insert(slices.Clone(d), i, "hadns")
 }
 
-func main() { coremain.Run() }
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "demo" {
+		if err := demo(os.Args[2:], os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "hadns demo:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	coremain.Run()
+}
