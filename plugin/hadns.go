@@ -58,7 +58,12 @@ func (h *Hadns) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) 
 		return writeError(w, r, dns.RcodeFormatError, nil)
 	}
 	if r.Opcode != dns.OpcodeQuery {
-		return writeError(w, r, dns.RcodeNotImplemented, nil)
+		// UPDATE may be for a plugin after us (dynupdate); the rest is ours
+		// to refuse, with the OPT record RFC 6891 asks for.
+		if r.Opcode == dns.OpcodeUpdate && h.Next != nil {
+			return plugin.NextOrFailure(h.Name(), h.Next, ctx, w, r)
+		}
+		return writeError(w, r, dns.RcodeNotImplemented, r.IsEdns0())
 	}
 	snap := h.snap.Load()
 	q := r.Question[0]
@@ -111,7 +116,9 @@ func (h *Hadns) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) 
 	case NameError:
 		m.Rcode = dns.RcodeNameError
 	case Delegation:
-		m.Authoritative = false
+		// A referral is not authoritative, but a CNAME chain that leads into
+		// one is our own data: AA follows the first owner (RFC 1035 4.1.1).
+		m.Authoritative = len(res.answer) > 0
 	case ServerFailure:
 		m.Rcode = dns.RcodeServerFailure
 		m.Answer, m.Ns, m.Extra = nil, nil, nil

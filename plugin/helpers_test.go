@@ -33,6 +33,7 @@ records: |
   www           CNAME  api
   old           CNAME  www
   out           CNAME  elsewhere.example.org.
+  tochild       CNAME  www.child
   dangling      CNAME  missing
   loop1         CNAME  loop2
   loop2         CNAME  loop1

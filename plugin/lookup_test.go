@@ -57,6 +57,10 @@ var authCases = []authCase{
 		Answer: []dns.RR{test.CNAME("out.example.test. 3600 IN CNAME elsewhere.example.org.")}}},
 	{name: "CNAME to a missing name keeps NXDOMAIN (RFC 6604)", Case: test.Case{Qname: "dangling.example.test.", Qtype: dns.TypeA,
 		Rcode: dns.RcodeNameError, Answer: []dns.RR{test.CNAME("dangling.example.test. 3600 IN CNAME missing.example.test.")}, Ns: []dns.RR{negSOA}}},
+	{name: "CNAME into a delegation: AA for our CNAME, the referral in authority", Case: test.Case{Qname: "tochild.example.test.", Qtype: dns.TypeA,
+		Answer: []dns.RR{test.CNAME("tochild.example.test. 3600 IN CNAME www.child.example.test.")},
+		Ns:     []dns.RR{test.NS("child.example.test. 3600 IN NS ns.elsewhere.example.org."), test.NS("child.example.test. 3600 IN NS ns1.child.example.test.")},
+		Extra:  []dns.RR{test.A("ns1.child.example.test. 3600 IN A 192.0.2.153")}}},
 	{name: "CNAME loop ends", Case: test.Case{Qname: "loop1.example.test.", Qtype: dns.TypeA,
 		Answer: []dns.RR{test.CNAME("loop1.example.test. 3600 IN CNAME loop2.example.test."), test.CNAME("loop2.example.test. 3600 IN CNAME loop1.example.test.")}}},
 	{name: "wildcard synthesizes with the query name", Case: test.Case{Qname: "a.b.wild.example.test.", Qtype: dns.TypeTXT,
@@ -208,8 +212,10 @@ func TestMalformedQueries(t *testing.T) {
 		m := new(dns.Msg)
 		m.SetQuestion("mail.example.test.", dns.TypeA)
 		m.Opcode = 3
-		if resp := query(t, h, m, udpWriter()); resp.Rcode != dns.RcodeNotImplemented {
-			t.Fatalf("rcode %s, want NOTIMP", dns.RcodeToString[resp.Rcode])
+		m.SetEdns0(1232, false)
+		resp := query(t, h, m, udpWriter())
+		if resp.Rcode != dns.RcodeNotImplemented || resp.IsEdns0() == nil {
+			t.Fatalf("rcode %s, OPT %v: want NOTIMP with OPT", dns.RcodeToString[resp.Rcode], resp.IsEdns0())
 		}
 	})
 	t.Run("meta type as question", func(t *testing.T) {

@@ -48,6 +48,13 @@ func setup(c *caddy.Controller) error {
 	e := newEngine(h, cfg, snap, healthcheck.Options{})
 	c.OnStartup(e.start)
 	c.OnShutdown(e.stop)
+	// Let every opcode reach the plugin: miekg/dns would answer NOTIMP itself,
+	// without the OPT record RFC 6891 asks for.
+	for op := range 16 {
+		if op != dns.OpcodeQuery && op != dns.OpcodeNotify {
+			dnsserver.GetConfig(c).AllowOpcode(op)
+		}
+	}
 	dnsserver.GetConfig(c).AddPlugin(func(next plugin.Handler) plugin.Handler {
 		h.Next = next
 		return h
