@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"syscall"
 	"unsafe"
+
+	"github.com/hadns/hadns/test/internal/netns"
 )
 
 // Why isolate: on loopback, the kernel processes a received packet in the
@@ -48,7 +50,7 @@ func setupIsolated(rxMask uint64) error {
 	if err := syscall.Mount("sysfs", "/sys", "sysfs", 0, ""); err != nil {
 		return fmt.Errorf("mounting this namespace's /sys: %w", err)
 	}
-	if err := loopbackUp(); err != nil {
+	if err := netns.LoopbackUp(); err != nil {
 		return err
 	}
 	queues, _ := filepath.Glob("/sys/class/net/lo/queues/rx-*/rps_cpus")
@@ -59,29 +61,6 @@ func setupIsolated(rxMask uint64) error {
 		if err := os.WriteFile(q, []byte(strconv.FormatUint(rxMask, 16)), 0o644); err != nil {
 			return fmt.Errorf("steering lo's receive processing: %w", err)
 		}
-	}
-	return nil
-}
-
-// loopbackUp sets IFF_UP on lo (a new namespace starts with it down).
-func loopbackUp() error {
-	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_DGRAM|syscall.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return err
-	}
-	defer syscall.Close(fd)
-	var ifr struct {
-		name  [16]byte
-		flags uint16
-		_     [22]byte
-	}
-	copy(ifr.name[:], "lo")
-	if _, _, e := syscall.Syscall(syscall.SYS_IOCTL, uintptr(fd), syscall.SIOCGIFFLAGS, uintptr(unsafe.Pointer(&ifr))); e != 0 {
-		return fmt.Errorf("reading lo's flags: %w", e)
-	}
-	ifr.flags |= syscall.IFF_UP
-	if _, _, e := syscall.Syscall(syscall.SYS_IOCTL, uintptr(fd), syscall.SIOCSIFFLAGS, uintptr(unsafe.Pointer(&ifr))); e != 0 {
-		return fmt.Errorf("bringing lo up: %w", e)
 	}
 	return nil
 }

@@ -26,6 +26,8 @@ import (
 	"os/exec"
 	"syscall"
 	"time"
+
+	"github.com/hadns/hadns/test/internal/netns"
 )
 
 func main() {
@@ -46,7 +48,7 @@ func main() {
 	case !*inner:
 		os.Exit(reexecInNetns())
 	default:
-		if err := loopbackUp(); err != nil {
+		if err := netns.LoopbackUp(); err != nil {
 			fmt.Fprintln(os.Stderr, "detection:", err)
 			os.Exit(1)
 		}
