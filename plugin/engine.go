@@ -18,7 +18,10 @@ import (
 type engine struct {
 	h       *Hadns
 	cfg     *config
-	checker *healthcheck.Checker
+	pool    *checkerPool
+	checker *healthcheck.Checker // the pool's checker, read for states
+	targets []healthcheck.Target // what this engine wants checked
+	started bool
 	// byKey maps a check target to the services whose answers depend on it,
 	// so a transition recomputes only those.
 	byKey map[string][]*service
@@ -32,18 +35,16 @@ type engine struct {
 	done   chan struct{}
 }
 
-func newEngine(h *Hadns, cfg *config, snap *snapshot, opts healthcheck.Options) *engine {
-	e := &engine{h: h, cfg: cfg}
-	opts.OnProbe = observeProbe
-	e.checker = healthcheck.New(opts)
+func newEngine(h *Hadns, cfg *config, snap *snapshot, pool *checkerPool) *engine {
+	e := &engine{h: h, cfg: cfg, pool: pool, checker: pool.current()}
 	e.sum, _ = filesSum(cfg)
 	e.install(snap)
 	return e
 }
 
-// install hands the checker the targets of snap, computes answers for every
-// service and publishes it. Unchanged targets keep their state (the checker
-// matches them by key), so a reload causes no transition.
+// install hands the checker the targets of snap (once started), computes
+// answers for every service and publishes it. Unchanged targets keep their
+// state (the checker matches them by key), so a reload causes no transition.
 func (e *engine) install(snap *snapshot) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -62,7 +63,10 @@ func (e *engine) install(snap *snapshot) {
 			}
 		}
 	}
-	e.checker.Set(targets)
+	e.targets = targets
+	if e.started {
+		e.pool.update(e, targets)
+	}
 	e.byKey = byKey
 	for _, z := range snap.zones {
 		for _, s := range z.services {
@@ -99,8 +103,17 @@ func (e *engine) start() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	e.cancel = cancel
 	e.done = make(chan struct{})
+	e.mu.Lock()
+	e.checker = e.pool.acquire(e, e.targets)
+	e.started = true
 	sub := e.checker.Subscribe()
-	e.checker.Start(ctx)
+	// Targets shared with a running engine already have states: answer from them.
+	for _, z := range e.snap.zones {
+		for _, s := range z.services {
+			e.recompute(s, e.snap)
+		}
+	}
+	e.mu.Unlock()
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() {
@@ -178,7 +191,7 @@ func (e *engine) stop() error {
 		<-e.done
 		e.cancel = nil
 	}
-	e.checker.Stop()
+	e.pool.release(e)
 	return nil
 }
 

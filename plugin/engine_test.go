@@ -50,6 +50,25 @@ type healthRig struct {
 	prober *fakeProber
 	clock  *healthcheck.FakeClock
 	n      int // targets
+	cfg    *config
+	pool   *checkerPool
+}
+
+// reloadCorefile does what CoreDNS's reload does to the plugin: a new
+// instance is set up and started beside the old one, then the old one stops.
+func (r *healthRig) reloadCorefile() {
+	r.t.Helper()
+	snap, err := load(r.cfg)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	h := &Hadns{}
+	e := newEngine(h, r.cfg, snap, r.pool)
+	if err := e.start(); err != nil {
+		r.t.Fatal(err)
+	}
+	r.e.stop()
+	r.h, r.e = h, e
 }
 
 func newHealthRig(t *testing.T) *healthRig {
@@ -67,12 +86,13 @@ func newHealthRig(t *testing.T) *healthRig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &healthRig{t: t, h: &Hadns{}, prober: &fakeProber{down: map[netip.Addr]bool{}}, clock: healthcheck.NewFakeClock(time.Unix(1e9, 0)), n: 6}
-	r.e = newEngine(r.h, cfg, snap, healthcheck.Options{
+	r := &healthRig{t: t, h: &Hadns{}, prober: &fakeProber{down: map[netip.Addr]bool{}}, clock: healthcheck.NewFakeClock(time.Unix(1e9, 0)), n: 6, cfg: cfg}
+	r.pool = newCheckerPool(healthcheck.Options{
 		Clock:   r.clock,
 		Probers: map[string]healthcheck.Prober{"tcp": r.prober},
 		Rand:    func(int64) int64 { return 0 },
 	})
+	r.e = newEngine(r.h, cfg, snap, r.pool)
 	if err := r.e.start(); err != nil {
 		t.Fatal(err)
 	}
@@ -228,5 +248,33 @@ func TestMalformedECSIsFormErr(t *testing.T) {
 		if resp := query(t, h, m, udpWriter()); resp.Rcode != dns.RcodeFormatError {
 			t.Errorf("ECS %v: rcode %s, want FORMERR", o, dns.RcodeToString[resp.Rcode])
 		}
+	}
+}
+
+func TestCorefileReloadKeepsHealth(t *testing.T) {
+	r := newHealthRig(t)
+	r.until("ready", r.h.Ready)
+	r.prober.set(true, "10.1.0.1")
+	r.until("10.1.0.1 down", func() bool {
+		return !slices.Contains(addrsOf(r.ask("10.1.9.9", "api.example.test.", dns.TypeA, "").Answer), "10.1.0.1")
+	})
+	key := r.e.snap.zones["example.test."].services[0].backends[0].check.Key()
+	before, _ := r.pool.current().Status(key)
+
+	sub := r.pool.current().Subscribe()
+	defer sub.Close()
+	for range 50 {
+		r.reloadCorefile()
+		// The new instance answers from the shared state at once.
+		if got := addrsOf(r.ask("10.1.9.9", "api.example.test.", dns.TypeA, "").Answer); slices.Contains(got, "10.1.0.1") {
+			t.Fatalf("after a reload the down backend is back in %v", got)
+		}
+	}
+	if evs := sub.Events(); len(evs) != 0 {
+		t.Fatalf("50 reloads caused %d transitions: %v", len(evs), evs)
+	}
+	after, _ := r.pool.current().Status(key)
+	if after.State != healthcheck.Down || !after.Since.Equal(before.Since) {
+		t.Fatalf("state %v since %v, want down since %v (kept across reloads)", after.State, after.Since, before.Since)
 	}
 }

@@ -75,7 +75,7 @@ func newTestHandler(t testing.TB, zone string, sites ...siteConfig) *Hadns {
 		t.Fatalf("load: %v", err)
 	}
 	h := &Hadns{}
-	newEngine(h, cfg, snap, healthcheck.Options{})
+	newEngine(h, cfg, snap, newCheckerPool(healthcheck.Options{}))
 	h.ready.Store(true)
 	return h
 }

@@ -12,8 +12,6 @@ import (
 	"github.com/coredns/coredns/plugin"
 	clog "github.com/coredns/coredns/plugin/pkg/log"
 	"github.com/miekg/dns"
-
-	"github.com/hadns/hadns/healthcheck"
 )
 
 var log = clog.NewWithPlugin(pluginName)
@@ -45,7 +43,7 @@ func setup(c *caddy.Controller) error {
 	if err != nil {
 		return plugin.Error(pluginName, err)
 	}
-	e := newEngine(h, cfg, snap, healthcheck.Options{})
+	e := newEngine(h, cfg, snap, processPool)
 	c.OnStartup(e.start)
 	c.OnShutdown(e.stop)
 	// Let every opcode reach the plugin: miekg/dns would answer NOTIMP itself,
