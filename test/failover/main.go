@@ -1,0 +1,607 @@
+// Command failover measures what a DNS client sees when a backend crashes:
+// the time from SIGKILL of a backend process to the backend leaving hadns's
+// A answer, per check kind at its default settings, p50/p99/max over -kills
+// crashes, beside the worst-case bound (detection bound; the answer TTL is
+// what a caching client adds on top).
+//
+// It runs the real binary (-bin, or one it builds) with one service per
+// row, each with three backends that are `hadns demo` child processes on
+// their own loopback addresses. For each kill it waits a random moment (so
+// kills fall anywhere in the probe schedule), kills one backend with
+// SIGKILL, queries hadns every -poll until the backend is gone from the A
+// answer, then starts it again and waits until it is back. It counts flaps:
+// a backend that was not killed missing from an answer, first for -observe
+// with nothing killed, then in the waits between kills.
+//
+// Rows:
+//   - http: kind http, path /healthz, every other setting at its default.
+//   - watch: kind watch at its defaults.
+//   - watch+req: kind watch that sends an HTTP request and expects 200 on
+//     connect. `hadns demo` is a Go HTTP server with a 5 s ReadHeaderTimeout:
+//     it closes a connection that sends nothing, which a plain watch takes
+//     for a crash (the flaps column shows it); after one request the server
+//     keeps the idle connection open.
+//
+// Loopback only, no root needed; bounded by -timeout and stops by itself.
+//
+//	go run ./test/failover -kills 20
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/hadns/hadns/healthcheck"
+)
+
+const zoneOrigin = "failover.test."
+
+// row is one service: a check kind and its backends.
+type row struct {
+	name  string
+	check string // the zone file's check mapping
+	spec  healthcheck.Spec
+	hosts []string
+
+	backends []*backend
+	kills    []time.Duration // kill → gone from the A answer
+	backs    []time.Duration // restart → back in the A answer
+	misses   int             // kills not seen within the wait limit
+	flaps    int             // between kills: a backend not killed missing from an answer
+	// stableFlaps is flaps while nothing was killed (the -observe window).
+	stableFlaps int
+	downs       int // "-> down" transitions hadns logged for this service
+	err         error
+}
+
+func (r *row) qname() string { return r.name + "." + zoneOrigin }
+
+func main() {
+	bin := flag.String("bin", "", "hadns binary (default: build one)")
+	kills := flag.Int("kills", 20, "kills per check kind")
+	timeout := flag.Duration("timeout", 5*time.Minute, "give up after this long")
+	poll := flag.Duration("poll", 5*time.Millisecond, "DNS query interval while waiting for a change")
+	ttl := flag.Int("ttl", 10, "the services' TTL (the zone file default)")
+	observe := flag.Duration("observe", 12*time.Second, "before the kills, watch the answers this long for flaps")
+	flag.Parse()
+
+	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+	defer cancel()
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	code, err := run(ctx, *bin, *kills, *poll, *ttl, *observe)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "failover:", err)
+		if code == 0 {
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+func run(ctx context.Context, bin string, kills int, poll time.Duration, ttl int, observe time.Duration) (int, error) {
+	dir, err := os.MkdirTemp("", "hadns-failover-")
+	if err != nil {
+		return 1, err
+	}
+	defer os.RemoveAll(dir)
+	if bin == "" {
+		bin = filepath.Join(dir, "hadns")
+		fmt.Println("building hadns ...")
+		out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/hadns/hadns/cmd/hadns").CombinedOutput()
+		if err != nil {
+			return 1, fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	}
+	if bin, err = filepath.Abs(bin); err != nil {
+		return 1, err
+	}
+
+	rows := []*row{
+		{name: "http", check: "{kind: http, path: /healthz}", spec: healthcheck.Spec{Kind: "http"},
+			hosts: []string{"127.0.71.1", "127.0.71.2", "127.0.71.3"}},
+		{name: "watch", check: "{kind: watch}", spec: healthcheck.Spec{Kind: "watch"},
+			hosts: []string{"127.0.72.1", "127.0.72.2", "127.0.72.3"}},
+		{name: "watch+req", check: `{kind: watch, send: "GET /healthz HTTP/1.1\nHost: demo\n", expect: " 200 "}`, spec: healthcheck.Spec{Kind: "watch"},
+			hosts: []string{"127.0.73.1", "127.0.73.2", "127.0.73.3"}},
+	}
+
+	// Backends: every row's hosts on one port free on all of them.
+	var all []string
+	for _, r := range rows {
+		all = append(all, r.hosts...)
+	}
+	port, bs, err := startBackends(ctx, bin, all)
+	defer func() {
+		for _, b := range bs {
+			b.kill()
+		}
+	}()
+	if err != nil {
+		return 1, err
+	}
+	for i, r := range rows {
+		r.backends = bs[3*i : 3*i+3]
+	}
+
+	srv, err := startServer(ctx, bin, dir, zone(rows, port, ttl))
+	if srv != nil {
+		defer srv.kill()
+	}
+	if err != nil {
+		return 1, err
+	}
+	fmt.Printf("hadns on %s, backends on port %d, %d kills per kind, polling every %v\n", srv.addr, port, kills, poll)
+
+	var wg sync.WaitGroup
+	for _, r := range rows {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.err = measure(ctx, srv.addr, r, kills, poll, observe)
+		}()
+	}
+	wg.Wait()
+	if !srv.alive() {
+		return 1, fmt.Errorf("hadns exited during the run:\n%s", srv.out.String())
+	}
+
+	for _, r := range rows {
+		r.downs = countDowns(srv.out.String(), r.qname())
+	}
+	report(rows, kills, ttl, observe)
+	code := 0
+	for _, r := range rows {
+		if r.err != nil {
+			fmt.Fprintf(os.Stderr, "%s: %v\n", r.name, r.err)
+			code = 1
+		}
+		if r.misses > 0 {
+			code = 1
+		}
+	}
+	if ctx.Err() != nil {
+		return 1, fmt.Errorf("stopped early: %v", context.Cause(ctx))
+	}
+	return code, nil
+}
+
+func zone(rows []*row, port, ttl int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "origin: %s\nsoa: {mname: ns1.%s, rname: hostmaster.%s, serial: 1}\nns: [ns1]\nrecords: |\n  ns1 A 127.0.0.1\nservices:\n",
+		zoneOrigin, zoneOrigin, zoneOrigin)
+	for _, r := range rows {
+		fmt.Fprintf(&b, "  - name: %s\n    ttl: %d\n    port: %d\n    check: %s\n    backends:\n", r.name, ttl, port, r.check)
+		for _, h := range r.hosts {
+			fmt.Fprintf(&b, "      - {address: %s, site: a}\n", h)
+		}
+	}
+	return b.String()
+}
+
+// measure runs the kills of one row.
+func measure(ctx context.Context, addr string, r *row, kills int, poll, observe time.Duration) error {
+	c := &dnsClient{addr: addr}
+	hosts := r.hosts
+	// Start: every backend in the answer.
+	if _, err := waitFor(ctx, c, r.qname(), poll, time.Now(), 20*time.Second, func(got []string) bool { return len(got) == len(hosts) }); err != nil {
+		return fmt.Errorf("start: not every backend in the answer: %v", err)
+	}
+	// Nothing killed: every backend should stay in the answer.
+	flaps, err := watchFlaps(ctx, c, r.qname(), hosts, poll, observe)
+	r.stableFlaps = flaps
+	if err != nil {
+		return err
+	}
+	limit := 15 * time.Second // per wait: far beyond any bound
+	for i := 0; i < kills && ctx.Err() == nil; i++ {
+		victim := r.backends[i%len(r.backends)]
+		// Wait a random moment (and watch for flaps), so the kill falls
+		// anywhere in the probe schedule.
+		settle := time.Duration(rand.Int64N(int64(1500 * time.Millisecond)))
+		flaps, err := watchFlaps(ctx, c, r.qname(), hosts, poll, settle)
+		r.flaps += flaps
+		if err != nil {
+			return err
+		}
+
+		t0 := time.Now()
+		victim.kill()
+		d, err := waitFor(ctx, c, r.qname(), poll, t0, limit, func(got []string) bool { return !slices.Contains(got, victim.host) })
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case err != nil:
+			r.misses++
+			fmt.Fprintf(os.Stderr, "%s kill %d (%s): %v\n", r.name, i+1, victim.host, err)
+		default:
+			r.kills = append(r.kills, d)
+		}
+
+		t1 := time.Now()
+		if err := victim.start(ctx); err != nil {
+			return fmt.Errorf("restart %s: %v", victim.addr, err)
+		}
+		back, err := waitFor(ctx, c, r.qname(), poll, t1, limit, func(got []string) bool { return len(got) == len(hosts) })
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("restarted %s: not back in the answer: %v", victim.addr, err)
+		}
+		r.backs = append(r.backs, back) // restart began → back in the answer
+	}
+	return nil
+}
+
+// watchFlaps polls for d and counts the times the answer went from whole
+// to short (a backend of hosts missing) or degraded: when every backend of
+// a site goes down at once, fail-open hands them all out again, with an
+// Extended DNS Error.
+func watchFlaps(ctx context.Context, c *dnsClient, qname string, hosts []string, poll, d time.Duration) (int, error) {
+	deadline := time.Now().Add(d)
+	flaps, missing := 0, false
+	for ctx.Err() == nil && time.Now().Before(deadline) {
+		got, degraded, err := c.answer(qname)
+		if err != nil {
+			return flaps, err
+		}
+		short := len(got) < len(hosts) || degraded
+		if short && !missing {
+			flaps++
+		}
+		missing = short
+		time.Sleep(poll)
+	}
+	return flaps, nil
+}
+
+// waitFor polls qname's A answer every poll until done(addresses) holds,
+// and returns how long after start that was; an error after limit.
+func waitFor(ctx context.Context, c *dnsClient, qname string, poll time.Duration, start time.Time, limit time.Duration, done func([]string) bool) (time.Duration, error) {
+	deadline := start.Add(limit)
+	var last []string
+	var err error
+	for ctx.Err() == nil {
+		last, err = c.addrs(qname)
+		now := time.Now()
+		if err == nil && done(last) {
+			return now.Sub(start), nil
+		}
+		if now.After(deadline) {
+			return 0, fmt.Errorf("not within %v (last answer %v, %v)", limit, last, err)
+		}
+		time.Sleep(poll)
+	}
+	return 0, context.Cause(ctx)
+}
+
+type dnsClient struct{ addr string }
+
+// addrs returns qname's A answer, sorted. A lost datagram is retried.
+func (c *dnsClient) addrs(qname string) ([]string, error) {
+	out, _, err := c.answer(qname)
+	return out, err
+}
+
+// answer returns qname's A answer, sorted, and whether it is degraded: an
+// Extended DNS Error (fallback, fail-open) or the 1 s TTL of a suspect.
+func (c *dnsClient) answer(qname string) ([]string, bool, error) {
+	m := new(dns.Msg)
+	m.SetQuestion(qname, dns.TypeA)
+	m.RecursionDesired = false
+	m.SetEdns0(1232, false)
+	cl := &dns.Client{Net: "udp", Timeout: 500 * time.Millisecond}
+	var r *dns.Msg
+	var err error
+	for try := 0; try < 3; try++ {
+		if r, _, err = cl.Exchange(m, c.addr); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	if r.Rcode != dns.RcodeSuccess {
+		return nil, false, fmt.Errorf("rcode %s", dns.RcodeToString[r.Rcode])
+	}
+	degraded := false
+	if opt := r.IsEdns0(); opt != nil {
+		for _, o := range opt.Option {
+			if _, ok := o.(*dns.EDNS0_EDE); ok {
+				degraded = true
+			}
+		}
+	}
+	var out []string
+	for _, rr := range r.Answer {
+		if a, ok := rr.(*dns.A); ok {
+			out = append(out, a.A.String())
+			degraded = degraded || a.Hdr.Ttl <= 1
+		}
+	}
+	slices.Sort(out)
+	return out, degraded, nil
+}
+
+func report(rows []*row, kills, ttl int, observe time.Duration) {
+	fmt.Println()
+	fmt.Println("kill-to-answer-change: SIGKILL of a backend process → gone from hadns's A answer (polled)")
+	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(w, "check\tkills\tp50\tp99\tmax\tdetection bound\t+ TTL\tmissed\tflaps (%v idle)\tflaps (between kills)\tdowns logged\tback p50\tback max\t\n", observe)
+	for _, r := range rows {
+		bound := r.spec.WithDefaults().DetectionBound()
+		fmt.Fprintf(w, "%s\t%d/%d\t%s\t%s\t%s\t%s\t%ds\t%d\t%d\t%d\t%d\t%s\t%s\t\n", r.name, len(r.kills), kills,
+			ms(quantile(r.kills, 0.50)), ms(quantile(r.kills, 0.99)), ms(quantile(r.kills, 1)),
+			ms(bound), ttl, r.misses, r.stableFlaps, r.flaps, r.downs, ms(quantile(r.backs, 0.5)), ms(quantile(r.backs, 1)))
+	}
+	w.Flush()
+	fmt.Println()
+	fmt.Println("detection bound: healthcheck.Spec.DetectionBound() at the row's settings (polling kinds: a silent host;")
+	fmt.Println("  a refused connect drops the timeout terms: 1.25 s for http; watch: keepalive for a silent host, a crash is seen at once).")
+	fmt.Println("+ TTL: what a caching client adds on top (worst-case failover = detection + TTL).")
+	fmt.Println("missed: kills not seen within 15 s. flaps: times a backend that was not killed went missing from the")
+	fmt.Println("  answer, or the answer degraded (EDE, suspect TTL), while nothing was killed (idle) and in the random")
+	fmt.Println("  waits between kills. downs logged: transitions to down in hadns's log; more than kills means")
+	fmt.Println("  backends that were never killed were taken out.")
+	fmt.Println("back: restart of the process → back in the answer (rise probes).")
+}
+
+// countDowns counts the health transitions to down hadns logged for the
+// service qname ("health: service NAME backend ADDR site S: up -> down").
+func countDowns(log, qname string) int {
+	n := 0
+	for _, line := range strings.Split(log, "\n") {
+		if strings.Contains(line, "health: service "+qname+" backend ") && strings.Contains(line, "-> down") {
+			n++
+		}
+	}
+	return n
+}
+
+// quantile is the nearest-rank quantile q of ds; 0 for none.
+func quantile(ds []time.Duration, q float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	i := int(q*float64(len(s))+0.999999) - 1
+	return s[min(max(i, 0), len(s)-1)]
+}
+
+func ms(d time.Duration) string {
+	if d == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.0fms", float64(d)/float64(time.Millisecond))
+}
+
+// backend is one `hadns demo ADDR:PORT` child process.
+type backend struct {
+	bin, host, addr string
+
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	out  *syncBuffer
+	done chan struct{}
+}
+
+// startBackends starts one backend per host on a port free on all of them,
+// retrying another port when one is taken.
+func startBackends(ctx context.Context, bin string, hosts []string) (int, []*backend, error) {
+	var lastErr error
+	for attempt := 0; attempt < 8 && ctx.Err() == nil; attempt++ {
+		l, err := net.Listen("tcp", net.JoinHostPort(hosts[0], "0"))
+		if err != nil {
+			return 0, nil, err
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		var bs []*backend
+		lastErr = nil
+		for _, h := range hosts {
+			b := &backend{bin: bin, host: h, addr: net.JoinHostPort(h, fmt.Sprint(port))}
+			if lastErr = b.start(ctx); lastErr != nil {
+				break
+			}
+			bs = append(bs, b)
+		}
+		if lastErr == nil {
+			return port, bs, nil
+		}
+		for _, b := range bs {
+			b.kill()
+		}
+		if !strings.Contains(lastErr.Error(), "address already in use") {
+			break
+		}
+	}
+	if lastErr == nil {
+		lastErr = context.Cause(ctx)
+	}
+	return 0, nil, lastErr
+}
+
+// start runs the backend and waits until it listens (bounded).
+func (b *backend) start(ctx context.Context) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.out = &syncBuffer{}
+	b.done = make(chan struct{})
+	b.cmd = exec.Command(b.bin, "demo", b.addr)
+	b.cmd.Stdout, b.cmd.Stderr = b.out, b.out
+	b.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := b.cmd.Start(); err != nil {
+		close(b.done)
+		return err
+	}
+	cmd, done := b.cmd, b.done
+	go func() {
+		_ = cmd.Wait()
+		close(done)
+	}()
+	ready := "backend " + b.addr + " up"
+	for i := 0; i < 1000; i++ { // 10 s
+		if strings.Contains(b.out.String(), ready) {
+			return nil
+		}
+		select {
+		case <-done:
+			return fmt.Errorf("hadns demo %s exited: %s", b.addr, strings.TrimSpace(b.out.String()))
+		case <-ctx.Done():
+			i = 1000
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	_ = cmd.Process.Kill()
+	<-done
+	return fmt.Errorf("hadns demo %s: not listening within 10s", b.addr)
+}
+
+// kill sends SIGKILL and waits until the process is gone.
+func (b *backend) kill() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.cmd == nil || b.cmd.Process == nil {
+		return
+	}
+	select {
+	case <-b.done:
+		return
+	default:
+	}
+	_ = b.cmd.Process.Signal(syscall.SIGKILL)
+	<-b.done
+}
+
+// server is the hadns process.
+type server struct {
+	addr string
+	cmd  *exec.Cmd
+	out  *syncBuffer
+	done chan struct{}
+}
+
+func (s *server) alive() bool {
+	select {
+	case <-s.done:
+		return false
+	default:
+		return true
+	}
+}
+
+func (s *server) kill() {
+	if s.alive() {
+		_ = s.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-s.done:
+		case <-time.After(5 * time.Second):
+			_ = s.cmd.Process.Kill()
+			<-s.done
+		}
+	}
+}
+
+// startServer writes the zone and a Corefile into dir and starts hadns on a
+// free loopback port, retrying once on a port race; it returns when the
+// server answers.
+func startServer(ctx context.Context, bin, dir, zoneText string) (*server, error) {
+	if err := os.WriteFile(filepath.Join(dir, "failover.test.yaml"), []byte(zoneText), 0o644); err != nil {
+		return nil, err
+	}
+	var lastErr error
+	for attempt := 0; attempt < 4 && ctx.Err() == nil; attempt++ {
+		port, err := freeUDPTCPPort()
+		if err != nil {
+			return nil, err
+		}
+		corefile := fmt.Sprintf("%s:%d {\n    bind 127.0.0.1\n    errors\n    hadns {\n        zone failover.test.yaml\n        reload 0\n    }\n}\n", zoneOrigin, port)
+		if err := os.WriteFile(filepath.Join(dir, "Corefile"), []byte(corefile), 0o644); err != nil {
+			return nil, err
+		}
+		s := &server{addr: fmt.Sprintf("127.0.0.1:%d", port), out: &syncBuffer{}, done: make(chan struct{})}
+		s.cmd = exec.Command(bin, "-conf", "Corefile")
+		s.cmd.Dir = dir
+		s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
+		s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		if err := s.cmd.Start(); err != nil {
+			return nil, err
+		}
+		go func() {
+			_ = s.cmd.Wait()
+			close(s.done)
+		}()
+		m := new(dns.Msg)
+		m.SetQuestion(zoneOrigin, dns.TypeSOA)
+		cl := &dns.Client{Net: "udp", Timeout: 200 * time.Millisecond}
+		for i := 0; i < 150 && s.alive() && ctx.Err() == nil; i++ { // ~15 s
+			if _, _, err := cl.Exchange(m, s.addr); err == nil {
+				return s, nil
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		s.kill()
+		lastErr = fmt.Errorf("hadns did not answer on %s:\n%s", s.addr, s.out.String())
+		if !strings.Contains(s.out.String(), "address already in use") {
+			break
+		}
+	}
+	if lastErr == nil {
+		lastErr = context.Cause(ctx)
+	}
+	return nil, lastErr
+}
+
+func freeUDPTCPPort() (int, error) {
+	for i := 0; i < 20; i++ {
+		u, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			return 0, err
+		}
+		port := u.LocalAddr().(*net.UDPAddr).Port
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		u.Close()
+		if err == nil {
+			l.Close()
+			return port, nil
+		}
+	}
+	return 0, errors.New("no port free on both UDP and TCP")
+}
+
+// syncBuffer collects a process's output for concurrent readers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
