@@ -177,7 +177,7 @@ func selectAddrs(s *service, health []Health, o siteOrder, family uint16) rrAnsw
 	var deg *degradation
 	if !tierHasUsable(ts[0], health) || used > 0 && poolBeyond(pool, ts[0]) {
 		ttl = s.degradedTTL
-		deg = fallbackDegradation(o, ts, health)
+		deg = fallbackDegradation(ts, health)
 	}
 	if anySuspect(pool, health) {
 		ttl = suspectTTL
@@ -222,22 +222,22 @@ func anySuspect(pool []int, health []Health) bool {
 	return false
 }
 
-func fallbackDegradation(o siteOrder, ts []tier, health []Health) *degradation {
+func fallbackDegradation(ts []tier, health []Health) *degradation {
 	first := ts[0].site
-	served := ts[firstUsableTier(ts, health)].site
-	var text string
-	if tierHasUsable(ts[0], health) {
-		text = fmt.Sprintf("fallback: too few healthy backends in site %s; adding site %s", first, ts[len(ts)-1].site)
-		for i := 1; i < len(ts); i++ {
-			if tierHasUsable(ts[i], health) {
-				text = fmt.Sprintf("fallback: too few healthy backends in site %s; adding site %s", first, ts[i].site)
-				break
-			}
-		}
-	} else {
-		text = fmt.Sprintf("fallback: no healthy backend in site %s; answering from site %s", first, served)
+	if !tierHasUsable(ts[0], health) {
+		served := ts[firstUsableTier(ts, health)].site
+		return &degradation{code: edeOther, kind: "fallback",
+			text: fmt.Sprintf("fallback: no healthy backend in site %s; answering from site %s", first, served)}
 	}
-	return &degradation{code: edeOther, text: text, kind: "fallback"}
+	added := ts[len(ts)-1].site
+	for _, t := range ts[1:] {
+		if tierHasUsable(t, health) {
+			added = t.site
+			break
+		}
+	}
+	return &degradation{code: edeOther, kind: "fallback",
+		text: fmt.Sprintf("fallback: too few healthy backends in site %s; adding site %s", first, added)}
 }
 
 // allDown applies on_all_down when no backend of the family is healthy.
@@ -346,7 +346,7 @@ func selectSRV(s *service, owner int, health []Health, o siteOrder) rrAnswer {
 	} else {
 		if !tierHasUsable(ts[0], health) {
 			ttl = s.degradedTTL
-			deg = fallbackDegradation(o, ts, health)
+			deg = fallbackDegradation(ts, health)
 		}
 		served = ts[firstUsableTier(ts, health)].site
 		for _, p := range picks {

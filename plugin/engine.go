@@ -104,13 +104,17 @@ func (e *engine) start() error {
 	e.cancel = cancel
 	e.done = make(chan struct{})
 	e.mu.Lock()
-	e.checker = e.pool.acquire(e, e.targets)
+	c := e.pool.acquire(e, e.targets)
 	e.started = true
-	sub := e.checker.Subscribe()
-	// Targets shared with a running engine already have states: answer from them.
-	for _, z := range e.snap.zones {
-		for _, s := range z.services {
-			e.recompute(s, e.snap)
+	sub := c.Subscribe()
+	// install read states from the pool's checker of that moment; only if
+	// the pool has since made a new one are the answers stale.
+	if c != e.checker {
+		e.checker = c
+		for _, z := range e.snap.zones {
+			for _, s := range z.services {
+				e.recompute(s, e.snap)
+			}
 		}
 	}
 	e.mu.Unlock()

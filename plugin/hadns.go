@@ -67,7 +67,7 @@ func (h *Hadns) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) 
 	}
 	snap := h.snap.Load()
 	q := r.Question[0]
-	qname := lower(q.Name)
+	qname := strings.ToLower(q.Name) // no allocation when already lower case
 	var z *Zone
 	if snap != nil {
 		z = snap.zoneFor(qname)
@@ -192,14 +192,4 @@ func writeError(w dns.ResponseWriter, r *dns.Msg, rcode int, reqOpt *dns.OPT) (i
 	w.WriteMsg(m)
 	// The reply is written: tell CoreDNS not to write one of its own.
 	return dns.RcodeSuccess, nil
-}
-
-// lower returns s in lower case, without allocating when it already is.
-func lower(s string) string {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c >= 'A' && c <= 'Z' {
-			return strings.ToLower(s)
-		}
-	}
-	return s
 }

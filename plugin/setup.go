@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -241,7 +242,9 @@ func load(cfg *config) (*snapshot, error) {
 		zones[z.origin] = z
 		for _, s := range z.services {
 			for _, b := range s.backends {
-				backendSites = appendUnique(backendSites, b.site)
+				if !slices.Contains(backendSites, b.site) {
+					backendSites = append(backendSites, b.site)
+				}
 			}
 		}
 	}
@@ -263,13 +266,4 @@ func originServed(origin string, served []string) bool {
 		}
 	}
 	return false
-}
-
-func appendUnique(s []string, v string) []string {
-	for _, x := range s {
-		if x == v {
-			return s
-		}
-	}
-	return append(s, v)
 }
