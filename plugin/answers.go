@@ -68,6 +68,10 @@ type rrAnswer struct {
 	served    string // the site that served (first tier used), for metrics
 
 	count, degradedCount prometheus.Counter // resolved by countersFor
+
+	// wire is each rotation packed (or the one empty answer), for the fast
+	// path; set by packAnswers.
+	wire []*wireAnswer
 }
 
 // answer returns the current answer for qtype (A, AAAA or SRV at SRV owner
@@ -88,15 +92,18 @@ func (s *service) answer(qtype uint16, site, srvIdx int, negSOA []dns.RR) lookup
 		ra = &sa.srv[srvIdx]
 	}
 	res := lookupResult{result: ra.result, extra: ra.extra, degraded: ra.degraded, scoped: true, from: ra}
-	switch len(ra.rotations) {
-	case 0:
-	case 1:
-		res.answer = ra.rotations[0]
-	default:
-		res.answer = ra.rotations[int(s.rot.Add(1))%len(ra.rotations)]
+	i := 0
+	if len(ra.rotations) > 1 {
+		i = int(s.rot.Add(1)) % len(ra.rotations)
+	}
+	if len(ra.rotations) > 0 {
+		res.answer = ra.rotations[i]
 	}
 	if ra.result == NoData {
 		res.ns = negSOA
+	}
+	if i < len(ra.wire) {
+		res.wire = ra.wire[i]
 	}
 	return res
 }
@@ -117,6 +124,7 @@ func computeAnswers(s *service, health []Health, orders []siteOrder) *answerSet 
 		}
 		countersFor(s, o, &sa.a)
 		countersFor(s, o, &sa.aaaa)
+		packAnswers(s, &sa)
 		set.bySite[i] = sa
 	}
 	return set

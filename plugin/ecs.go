@@ -8,7 +8,8 @@ import (
 	"github.com/miekg/dns"
 )
 
-// clientSubnet is the EDNS Client Subnet option of a query (RFC 7871).
+// clientSubnet is the EDNS Client Subnet option of a query (RFC 7871); opt
+// is nil when the query has none. It is passed by value: no allocation.
 type clientSubnet struct {
 	opt    *dns.EDNS0_SUBNET
 	prefix netip.Prefix // the masked source network
@@ -19,9 +20,9 @@ var errBadECS = errors.New("malformed EDNS Client Subnet option")
 // queryECS finds and validates the ECS option. RFC 7871 section 7.1.1 and
 // 7.1.2: a source prefix too long for the family, a non-zero scope in a
 // query, or address bits beyond the source prefix are a FORMERR.
-func queryECS(opt *dns.OPT) (*clientSubnet, error) {
+func queryECS(opt *dns.OPT) (clientSubnet, error) {
 	if opt == nil {
-		return nil, nil
+		return clientSubnet{}, nil
 	}
 	for _, o := range opt.Option {
 		e, ok := o.(*dns.EDNS0_SUBNET)
@@ -38,21 +39,21 @@ func queryECS(opt *dns.OPT) (*clientSubnet, error) {
 			maxBits = 128
 			a, ok = netip.AddrFromSlice(e.Address.To16())
 		default:
-			return nil, errBadECS
+			return clientSubnet{}, errBadECS
 		}
 		if !ok || e.SourceNetmask > maxBits || e.SourceScope != 0 {
-			return nil, errBadECS
+			return clientSubnet{}, errBadECS
 		}
 		if e.Family == 1 {
 			a = a.Unmap()
 		}
 		p := netip.PrefixFrom(a, int(e.SourceNetmask))
 		if p.Masked().Addr() != a {
-			return nil, errBadECS
+			return clientSubnet{}, errBadECS
 		}
-		return &clientSubnet{opt: e, prefix: p}, nil
+		return clientSubnet{opt: e, prefix: p}, nil
 	}
-	return nil, nil
+	return clientSubnet{}, nil
 }
 
 // replyECS is the ECS option for the reply: the query's family, source

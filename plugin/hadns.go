@@ -92,7 +92,7 @@ func (h *Hadns) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) 
 	}
 
 	client := remoteAddr(w.RemoteAddr())
-	if ecs != nil && ecs.prefix.Bits() > 0 {
+	if ecs.opt != nil && ecs.prefix.Bits() > 0 {
 		client = ecs.prefix.Addr()
 	}
 	site, bits := snap.sites.defaultIdx(), -1
@@ -104,6 +104,29 @@ func (h *Hadns) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) 
 		res.from.count.Inc()
 		if res.from.degradedCount != nil {
 			res.from.degradedCount.Inc()
+		}
+	}
+
+	var scope uint8
+	if ecs.opt != nil && res.scoped && ecs.prefix.Bits() > 0 {
+		if bits >= 0 {
+			scope = uint8(bits)
+		} else {
+			scope = uint8(ecs.prefix.Bits())
+		}
+	}
+	deg := res.degraded
+	if deg == nil && res.scoped && !h.ready.Load() {
+		deg = notReady
+	}
+	udp := isUDP(w)
+	if res.wire != nil {
+		ede := res.wire.ede
+		if deg == notReady {
+			ede = notReadyEDE
+		}
+		if writeWire(w, r, res.wire, reqOpt, &ecs, scope, ede, udp) {
+			return dns.RcodeSuccess, nil
 		}
 	}
 
@@ -125,30 +148,18 @@ func (h *Hadns) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) 
 	}
 	if reqOpt != nil {
 		opt := replyOpt(reqOpt)
-		if ecs != nil {
-			scope := uint8(0)
-			if res.scoped && ecs.prefix.Bits() > 0 {
-				if bits >= 0 {
-					scope = uint8(bits)
-				} else {
-					scope = uint8(ecs.prefix.Bits())
-				}
-			}
+		if ecs.opt != nil {
 			opt.Option = append(opt.Option, ecs.replyECS(scope))
-		}
-		deg := res.degraded
-		if deg == nil && res.scoped && !h.ready.Load() {
-			deg = notReady
 		}
 		if deg != nil {
 			opt.Option = append(opt.Option, &dns.EDNS0_EDE{InfoCode: deg.code, ExtraText: deg.text})
 		}
 		m.Extra = append(m.Extra[:len(m.Extra):len(m.Extra)], opt)
 	}
-	if isUDP(w) {
+	if udp {
 		m.Truncate(udpSize(reqOpt))
 	}
-	w.WriteMsg(m)
+	writeMsg(w, m)
 	return dns.RcodeSuccess, nil
 }
 
@@ -189,7 +200,7 @@ func writeError(w dns.ResponseWriter, r *dns.Msg, rcode int, reqOpt *dns.OPT) (i
 	if reqOpt != nil {
 		m.Extra = []dns.RR{replyOpt(reqOpt)}
 	}
-	w.WriteMsg(m)
+	writeMsg(w, m)
 	// The reply is written: tell CoreDNS not to write one of its own.
 	return dns.RcodeSuccess, nil
 }

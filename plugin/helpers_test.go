@@ -9,6 +9,7 @@ import (
 
 	"github.com/coredns/coredns/plugin/pkg/dnstest"
 	"github.com/coredns/coredns/plugin/test"
+	"github.com/coredns/coredns/request"
 	"github.com/miekg/dns"
 
 	"github.com/hadns/hadns/healthcheck"
@@ -80,21 +81,52 @@ func newTestHandler(t testing.TB, zone string, sites ...siteConfig) *Hadns {
 	return h
 }
 
-// query sends m to h and returns the reply.
+// query sends m to h, through the writers a CoreDNS server puts under a
+// plugin (its ScrubWriter, and a recorder as log and prometheus add), and
+// returns the reply as the client receives it: unpacked from the bytes.
 func query(t testing.TB, h *Hadns, m *dns.Msg, w dns.ResponseWriter) *dns.Msg {
 	t.Helper()
-	rec := dnstest.NewRecorder(w)
+	cw := &captureWriter{ResponseWriter: w}
+	rec := dnstest.NewRecorder(request.NewScrubWriter(m, cw))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	if _, err := h.ServeDNS(ctx, rec, m); err != nil {
 		t.Fatalf("ServeDNS: %v", err)
 	}
-	if rec.Msg == nil {
+	if cw.wire == nil {
 		t.Fatalf("no reply written for %v", m.Question)
 	}
-	// A deep copy: the reply shares the zone's record slices, and tests
-	// sort what they check.
-	return rec.Msg.Copy()
+	resp := new(dns.Msg)
+	if err := resp.Unpack(cw.wire); err != nil {
+		t.Fatalf("reply does not unpack: %v", err)
+	}
+	if rec.Msg == nil || rec.Rcode != resp.Rcode {
+		t.Fatalf("recorder saw %v, rcode %d; the reply has rcode %d", rec.Msg, rec.Rcode, resp.Rcode)
+	}
+	return resp
+}
+
+// captureWriter keeps the reply's bytes, packing a message as the server
+// would.
+type captureWriter struct {
+	dns.ResponseWriter
+	wire []byte
+	msgs int // replies written as messages rather than bytes
+}
+
+func (c *captureWriter) WriteMsg(m *dns.Msg) error {
+	c.msgs++
+	b, err := m.Pack()
+	if err != nil {
+		return err
+	}
+	c.wire = b
+	return nil
+}
+
+func (c *captureWriter) Write(b []byte) (int, error) {
+	c.wire = append([]byte(nil), b...)
+	return len(b), nil
 }
 
 func udpWriter() dns.ResponseWriter { return &test.ResponseWriter{} }

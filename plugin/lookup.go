@@ -37,6 +37,9 @@ type lookupResult struct {
 	scoped bool
 	// from is the service answer this came from, for its counters.
 	from *rrAnswer
+	// wire is this very reply packed, when the name was answered as asked
+	// (no CNAME followed, no wildcard), for the fast path.
+	wire *wireAnswer
 }
 
 // lookup answers qname (lowercase) and qtype from the zone for a client in
@@ -61,6 +64,9 @@ func (z *Zone) lookup(qname string, qtype uint16, site int) lookupResult {
 			r.answer = append(chain, r.answer...)
 		}
 		r.scoped, r.degraded, r.from = scoped, deg, from
+		if i > 0 {
+			r.wire = nil
+		}
 		if !r.cnameOnly || i == maxChase-1 {
 			return r.lookupResult
 		}
@@ -107,6 +113,9 @@ func (z *Zone) lookupOne(qname string, qtype uint16, site int) oneResult {
 		owner = wc
 	}
 	r := z.answerNode(n, qname, owner, qtype, site)
+	if owner != qname {
+		r.wire = nil
+	}
 	return r
 }
 
@@ -134,12 +143,12 @@ func (z *Zone) answerNode(n *node, qname, owner string, qtype uint16, site int) 
 		return oneResult{lookupResult: z.answerANY(n, qname, owner, site)}
 	}
 	if set := n.rrsets[qtype]; len(set) > 0 {
-		return oneResult{lookupResult: lookupResult{result: Success, answer: synth(set, qname, owner), extra: n.extra[qtype]}}
+		return oneResult{lookupResult: lookupResult{result: Success, answer: synth(set, qname, owner), extra: n.extra[qtype], wire: n.wire[qtype]}}
 	}
 	if cn := n.rrsets[dns.TypeCNAME]; len(cn) > 0 {
 		return oneResult{lookupResult: lookupResult{result: Success, answer: synth(cn, qname, owner)}, cnameOnly: true}
 	}
-	return oneResult{lookupResult: lookupResult{result: NoData, ns: z.negSOA}}
+	return oneResult{lookupResult: lookupResult{result: NoData, ns: z.negSOA, wire: n.noData}}
 }
 
 // answerANY answers ANY with one RRset, as RFC 8482 allows, rather than

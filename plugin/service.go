@@ -32,6 +32,7 @@ type service struct {
 	backends    []*backend
 	line        int
 	file        string
+	negSOA      []dns.RR // the zone's, for the authority of empty answers
 
 	answers atomic.Pointer[answerSet]
 	// rot spreads A/AAAA answers over the pool: each query takes the next rotation.

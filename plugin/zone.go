@@ -29,6 +29,11 @@ type node struct {
 	srvOf  *service            // a service's SRV owner: its SRV follows health
 	srvIdx int                 // which of srvOf's SRV owners
 	cut    bool                // NS below the apex: a delegation
+
+	// Replies packed at load for the fast path: each RRset answered as
+	// asked, and NODATA (its question type is patched per query).
+	wire   map[uint16]*wireAnswer
+	noData *wireAnswer
 }
 
 func newZone(origin, file string) *Zone {
@@ -166,6 +171,7 @@ func (z *Zone) finish(errs *errorList) {
 			}
 		}
 	}
+	z.packStatic()
 	// An in-zone nameserver needs an address, or resolvers cannot reach it.
 	for _, rr := range z.apexNS {
 		target := rr.(*dns.NS).Ns

@@ -1,0 +1,277 @@
+package hadns
+
+import (
+	"encoding/binary"
+	"sync"
+
+	"github.com/coredns/coredns/plugin/metrics"
+	"github.com/coredns/coredns/plugin/pkg/dnstest"
+	"github.com/coredns/coredns/request"
+	"github.com/miekg/dns"
+)
+
+// wireAnswer is a reply packed when its answer is computed (at zone load, or
+// when health changes), not per query. A query copies the bytes, patches the
+// ID, the RD and CD flags and the question's spelling, type and class, and
+// appends its own OPT record: no message to build, no packing, no allocation.
+type wireAnswer struct {
+	buf      []byte // header (ID 0, RD and CD clear), question, answer, authority, additional; no OPT
+	qnameEnd int    // offset just past the question's name
+	ede      []byte // the EDE option of a degraded answer, or nil
+	// msgs is the same reply as a message, by RD and CD, for the recorders
+	// of plugins before us (log, prometheus) that read the reply's header and
+	// sections; never written to.
+	msgs [4]*dns.Msg
+}
+
+// packWire packs the reply for qname (lowercase, as the zone spells it) and
+// qtype with res, or returns nil for what the fast path does not serve.
+func packWire(qname string, qtype uint16, res lookupResult) *wireAnswer {
+	if res.result != Success && res.result != NoData {
+		return nil
+	}
+	m := &dns.Msg{
+		MsgHdr:   dns.MsgHdr{Response: true, Authoritative: true, Opcode: dns.OpcodeQuery},
+		Compress: true,
+		Question: []dns.Question{{Name: qname, Qtype: qtype, Qclass: dns.ClassINET}},
+		Answer:   res.answer,
+		Ns:       res.ns,
+		Extra:    res.extra,
+	}
+	buf, err := m.Pack()
+	if err != nil {
+		return nil
+	}
+	// Header, then the name; its type and class follow.
+	end := 12
+	for end < len(buf) && buf[end] != 0 {
+		end += 1 + int(buf[end])
+	}
+	wa := &wireAnswer{buf: buf, qnameEnd: end + 1}
+	if res.degraded != nil {
+		wa.ede = edeOption(res.degraded)
+	}
+	for i := range wa.msgs {
+		c := *m
+		c.RecursionDesired = i&1 != 0
+		c.CheckingDisabled = i&2 != 0
+		wa.msgs[i] = &c
+	}
+	return wa
+}
+
+// edeOption is the Extended DNS Error option (RFC 8914) for d, packed.
+func edeOption(d *degradation) []byte {
+	b := make([]byte, 6, 6+len(d.text))
+	binary.BigEndian.PutUint16(b, dns.EDNS0EDE)
+	binary.BigEndian.PutUint16(b[2:], uint16(2+len(d.text)))
+	binary.BigEndian.PutUint16(b[4:], d.code)
+	return append(b, d.text...)
+}
+
+var notReadyEDE = edeOption(notReady)
+
+// wireBufs holds reply buffers: a reply is written before ServeDNS returns,
+// so its buffer goes straight back.
+var wireBufs = sync.Pool{New: func() any {
+	b := make([]byte, 0, 1024)
+	return &b
+}}
+
+// writeWire writes wa as the reply to r, and reports false, having written
+// nothing, when the reply needs the general path: a writer before us that
+// must see a message, a question name with escapes, or a UDP reply that
+// would need truncating.
+func writeWire(w dns.ResponseWriter, r *dns.Msg, wa *wireAnswer, reqOpt *dns.OPT, ecs *clientSubnet, scope uint8, ede []byte, udp bool) bool {
+	if !plainWriters(w) {
+		return false
+	}
+	q := &r.Question[0]
+	// Without escapes a name's wire form is its text shifted by one byte:
+	// each dot becomes the next label's length, so the letters line up.
+	if wa.qnameEnd-12 != len(q.Name)+1 || hasEscape(q.Name) {
+		return false
+	}
+	bp := wireBufs.Get().(*[]byte)
+	defer wireBufs.Put(bp)
+	b := append((*bp)[:0], wa.buf...)
+	binary.BigEndian.PutUint16(b, r.Id)
+	flags := 0
+	if r.RecursionDesired {
+		b[2] |= 0x01
+		flags |= 1
+	}
+	if r.CheckingDisabled {
+		b[3] |= 0x10
+		flags |= 2
+	}
+	for i := 0; i < len(q.Name); i++ {
+		if c := q.Name[i]; c != '.' {
+			b[13+i] = c
+		}
+	}
+	binary.BigEndian.PutUint16(b[wa.qnameEnd:], q.Qtype)
+	binary.BigEndian.PutUint16(b[wa.qnameEnd+2:], q.Qclass)
+	if reqOpt != nil {
+		b = appendOPT(b, reqOpt.Do(), ecs, scope, ede)
+		binary.BigEndian.PutUint16(b[10:], binary.BigEndian.Uint16(b[10:])+1)
+	}
+	if udp && len(b) > udpSize(reqOpt) {
+		*bp = b
+		return false
+	}
+	w.Write(b)
+	*bp = b
+	recordMsg(w, wa.msgs[flags])
+	return true
+}
+
+func hasEscape(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' {
+			return true
+		}
+	}
+	return false
+}
+
+// appendOPT appends our OPT record: our buffer size, DO echoed, and the ECS
+// and EDE options when there are any.
+func appendOPT(b []byte, do bool, ecs *clientSubnet, scope uint8, ede []byte) []byte {
+	var flags byte
+	if do {
+		flags = 0x80
+	}
+	rdlen := len(ede)
+	var addr []byte
+	if ecs.opt != nil {
+		a := ecs.prefix.Addr()
+		n := (ecs.prefix.Bits() + 7) / 8
+		if a.Is4() {
+			a4 := a.As4()
+			addr = a4[:n]
+		} else {
+			a16 := a.As16()
+			addr = a16[:n]
+		}
+		rdlen += 8 + len(addr)
+	}
+	b = append(b,
+		0, // owner: the root
+		byte(dns.TypeOPT>>8), byte(dns.TypeOPT),
+		byte(maxUDPSize>>8), byte(maxUDPSize&0xff), // class: our UDP buffer size
+		0, 0, flags, 0, // TTL: extended rcode, version 0, flags
+		byte(rdlen>>8), byte(rdlen))
+	if ecs.opt != nil {
+		b = append(b,
+			byte(dns.EDNS0SUBNET>>8), byte(dns.EDNS0SUBNET&0xff),
+			byte((4+len(addr))>>8), byte(4+len(addr)),
+			byte(ecs.opt.Family>>8), byte(ecs.opt.Family),
+			ecs.opt.SourceNetmask, scope)
+		b = append(b, addr...)
+	}
+	return append(b, ede...)
+}
+
+// plainWriters reports whether every writer between us and the server is
+// one we know takes raw bytes as well as a message: the recorders of log
+// and prometheus (given the message by recordMsg), and CoreDNS's own
+// ScrubWriter underneath. Anything else (dnstap, tsig, nsid...) may act on
+// the message, so it gets one.
+func plainWriters(w dns.ResponseWriter) bool {
+	for {
+		switch t := w.(type) {
+		case *request.ScrubWriter:
+			return true
+		case *metrics.Recorder:
+			w = t.Recorder.ResponseWriter
+		case *dnstest.Recorder:
+			w = t.ResponseWriter
+		default:
+			return false
+		}
+	}
+}
+
+// recordMsg tells the recorders before us what was written, as WriteMsg
+// would have.
+func recordMsg(w dns.ResponseWriter, m *dns.Msg) {
+	for {
+		switch t := w.(type) {
+		case *metrics.Recorder:
+			t.Msg, t.Rcode = m, m.Rcode
+			w = t.Recorder.ResponseWriter
+		case *dnstest.Recorder:
+			t.Msg, t.Rcode = m, m.Rcode
+			w = t.ResponseWriter
+		default:
+			return
+		}
+	}
+}
+
+// packAnswers packs every rotation of a site's answers.
+func packAnswers(s *service, sa *siteAnswers) {
+	packRR(s, s.name, dns.TypeA, &sa.a)
+	packRR(s, s.name, dns.TypeAAAA, &sa.aaaa)
+	for i := range sa.srv {
+		packRR(s, s.srv[i].name, dns.TypeSRV, &sa.srv[i])
+	}
+}
+
+func packRR(s *service, owner string, qtype uint16, ra *rrAnswer) {
+	res := lookupResult{result: ra.result, extra: ra.extra, degraded: ra.degraded}
+	switch ra.result {
+	case Success:
+		ra.wire = make([]*wireAnswer, len(ra.rotations))
+		for i, rot := range ra.rotations {
+			res.answer = rot
+			ra.wire[i] = packWire(owner, qtype, res)
+		}
+	case NoData:
+		if s.negSOA != nil {
+			res.ns = s.negSOA
+			ra.wire = []*wireAnswer{packWire(owner, qtype, res)}
+		}
+	}
+}
+
+// packStatic packs the static answers of every name: each RRset as asked,
+// and the NODATA reply.
+func (z *Zone) packStatic() {
+	for name, n := range z.nodes {
+		for t, set := range n.rrsets {
+			if n.wire == nil {
+				n.wire = map[uint16]*wireAnswer{}
+			}
+			n.wire[t] = packWire(name, t, lookupResult{result: Success, answer: set, extra: n.extra[t]})
+		}
+		n.noData = packWire(name, 0, lookupResult{result: NoData, ns: z.negSOA})
+	}
+	for _, s := range z.services {
+		s.negSOA = z.negSOA
+	}
+}
+
+// writeMsg writes a reply built as a message. We size and truncate our
+// replies ourselves, so where the writers allow we pack it and write the
+// bytes, past CoreDNS's ScrubWriter, which would set the client's buffer
+// size in our OPT record.
+func writeMsg(w dns.ResponseWriter, m *dns.Msg) {
+	if !plainWriters(w) {
+		w.WriteMsg(m)
+		return
+	}
+	bp := wireBufs.Get().(*[]byte)
+	defer wireBufs.Put(bp)
+	b, err := m.PackBuffer((*bp)[:cap(*bp)])
+	if err != nil {
+		w.WriteMsg(m) // let the server report it
+		return
+	}
+	w.Write(b)
+	if cap(b) <= 64<<10 {
+		*bp = b[:0]
+	}
+	recordMsg(w, m)
+}
