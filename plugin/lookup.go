@@ -108,7 +108,7 @@ func (z *Zone) lookupOne(qname string, qtype uint16, site int) oneResult {
 		wc := "*." + ce
 		n, ok = z.nodes[wc]
 		if !ok {
-			return oneResult{lookupResult: lookupResult{result: NameError, ns: z.negSOA}}
+			return oneResult{lookupResult: lookupResult{result: NameError, ns: z.negSOA, wire: z.nx}}
 		}
 		owner = wc
 	}

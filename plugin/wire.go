@@ -22,6 +22,12 @@ type wireAnswer struct {
 	// of plugins before us (log, prometheus) that read the reply's header and
 	// sections; never written to.
 	msgs [4]*dns.Msg
+
+	// nx marks an NXDOMAIN: its question varies, so buf is the header alone
+	// and soa is the SOA record after its owner name, which points at the
+	// zone's name inside the question.
+	nx  bool
+	soa []byte
 }
 
 // packWire packs the reply for qname (lowercase, as the zone spells it) and
@@ -87,6 +93,9 @@ func writeWire(w dns.ResponseWriter, r *dns.Msg, wa *wireAnswer, reqOpt *dns.OPT
 		return false
 	}
 	q := &r.Question[0]
+	if wa.nx {
+		return writeNX(w, r, wa, reqOpt, ecs, scope, ede, udp)
+	}
 	// Without escapes a name's wire form is its text shifted by one byte:
 	// each dot becomes the next label's length, so the letters line up.
 	if wa.qnameEnd-12 != len(q.Name)+1 || hasEscape(q.Name) {
@@ -94,7 +103,74 @@ func writeWire(w dns.ResponseWriter, r *dns.Msg, wa *wireAnswer, reqOpt *dns.OPT
 	}
 	bp := wireBufs.Get().(*[]byte)
 	defer wireBufs.Put(bp)
-	b := append((*bp)[:0], wa.buf...)
+	b, flags := header((*bp)[:0], wa, r)
+	for i := 0; i < len(q.Name); i++ {
+		if c := q.Name[i]; c != '.' {
+			b[13+i] = c
+		}
+	}
+	binary.BigEndian.PutUint16(b[wa.qnameEnd:], q.Qtype)
+	binary.BigEndian.PutUint16(b[wa.qnameEnd+2:], q.Qclass)
+	return finishWire(w, bp, b, wa, reqOpt, ecs, scope, ede, udp, flags)
+}
+
+// finishWire appends the OPT record to b and writes it, unless it is too
+// big for UDP.
+func finishWire(w dns.ResponseWriter, bp *[]byte, b []byte, wa *wireAnswer, reqOpt *dns.OPT, ecs *clientSubnet, scope uint8, ede []byte, udp bool, flags int) bool {
+	if reqOpt != nil {
+		b = appendOPT(b, reqOpt.Do(), ecs, scope, ede)
+		binary.BigEndian.PutUint16(b[10:], binary.BigEndian.Uint16(b[10:])+1)
+	}
+	*bp = b
+	if udp && len(b) > udpSize(reqOpt) {
+		return false
+	}
+	w.Write(b)
+	recordMsg(w, wa.msgs[flags])
+	return true
+}
+
+// writeNX writes an NXDOMAIN: the header, the question as asked, and the
+// zone's SOA, whose owner is a pointer to the zone's name at the end of the
+// question.
+func writeNX(w dns.ResponseWriter, r *dns.Msg, wa *wireAnswer, reqOpt *dns.OPT, ecs *clientSubnet, scope uint8, ede []byte, udp bool) bool {
+	q := &r.Question[0]
+	if len(q.Name) < 2 || hasEscape(q.Name) {
+		return false
+	}
+	bp := wireBufs.Get().(*[]byte)
+	defer wireBufs.Put(bp)
+	b, flags := header((*bp)[:0], wa, r)
+	// The name: each label's length, then its letters.
+	start := len(b)
+	for i := 0; i < len(q.Name); {
+		j := i
+		for j < len(q.Name) && q.Name[j] != '.' {
+			j++
+		}
+		if j == i || j-i > 63 {
+			return false
+		}
+		b = append(b, byte(j-i))
+		b = append(b, q.Name[i:j]...)
+		i = j + 1
+	}
+	b = append(b, 0)
+	zoneAt := len(b) - wa.qnameEnd // wa.qnameEnd holds the zone name's wire length
+	if zoneAt < start || zoneAt > 0x3fff {
+		*bp = b
+		return false
+	}
+	b = append(b, byte(q.Qtype>>8), byte(q.Qtype), byte(q.Qclass>>8), byte(q.Qclass))
+	b = append(b, 0xc0|byte(zoneAt>>8), byte(zoneAt))
+	b = append(b, wa.soa...)
+	return finishWire(w, bp, b, wa, reqOpt, ecs, scope, ede, udp, flags)
+}
+
+// header appends wa's bytes to b with r's ID and RD and CD flags, and
+// returns which of wa's messages has those flags.
+func header(b []byte, wa *wireAnswer, r *dns.Msg) ([]byte, int) {
+	b = append(b, wa.buf...)
 	binary.BigEndian.PutUint16(b, r.Id)
 	flags := 0
 	if r.RecursionDesired {
@@ -105,25 +181,7 @@ func writeWire(w dns.ResponseWriter, r *dns.Msg, wa *wireAnswer, reqOpt *dns.OPT
 		b[3] |= 0x10
 		flags |= 2
 	}
-	for i := 0; i < len(q.Name); i++ {
-		if c := q.Name[i]; c != '.' {
-			b[13+i] = c
-		}
-	}
-	binary.BigEndian.PutUint16(b[wa.qnameEnd:], q.Qtype)
-	binary.BigEndian.PutUint16(b[wa.qnameEnd+2:], q.Qclass)
-	if reqOpt != nil {
-		b = appendOPT(b, reqOpt.Do(), ecs, scope, ede)
-		binary.BigEndian.PutUint16(b[10:], binary.BigEndian.Uint16(b[10:])+1)
-	}
-	if udp && len(b) > udpSize(reqOpt) {
-		*bp = b
-		return false
-	}
-	w.Write(b)
-	*bp = b
-	recordMsg(w, wa.msgs[flags])
-	return true
+	return b, flags
 }
 
 func hasEscape(s string) bool {
@@ -248,6 +306,7 @@ func (z *Zone) packStatic() {
 		}
 		n.noData = packWire(name, 0, lookupResult{result: NoData, ns: z.negSOA})
 	}
+	z.nx = packNX(z.origin, z.negSOA)
 	for _, s := range z.services {
 		s.negSOA = z.negSOA
 	}
@@ -274,4 +333,30 @@ func writeMsg(w dns.ResponseWriter, m *dns.Msg) {
 		*bp = b[:0]
 	}
 	recordMsg(w, m)
+}
+
+// packNX packs what an NXDOMAIN in the zone origin has in common: the
+// header and the SOA without its owner. The root zone has no name to point
+// at; its NXDOMAINs are built as messages.
+func packNX(origin string, negSOA []dns.RR) *wireAnswer {
+	if origin == "." || len(negSOA) != 1 {
+		return nil
+	}
+	rr := make([]byte, dns.Len(negSOA[0])+1)
+	n, err := dns.PackRR(negSOA[0], rr, 0, nil, false)
+	if err != nil {
+		return nil
+	}
+	ownerLen := len(origin) + 1
+	hdr := dns.MsgHdr{Response: true, Authoritative: true, Opcode: dns.OpcodeQuery, Rcode: dns.RcodeNameError}
+	m := &dns.Msg{MsgHdr: hdr, Ns: negSOA}
+	buf := []byte{0, 0, 0x84, 0x03, 0, 1, 0, 0, 0, 1, 0, 0} // QR AA, NXDOMAIN; 1 question, 1 authority
+	wa := &wireAnswer{nx: true, buf: buf, qnameEnd: ownerLen, soa: rr[ownerLen:n]}
+	for i := range wa.msgs {
+		c := *m
+		c.RecursionDesired = i&1 != 0
+		c.CheckingDisabled = i&2 != 0
+		wa.msgs[i] = &c
+	}
+	return wa
 }

@@ -215,6 +215,7 @@ func TestWireNoAllocs(t *testing.T) {
 		{"_http._tcp.api.example.test.", dns.TypeSRV, false},
 		{"mail.example.test.", dns.TypeA, false},
 		{"api.example.test.", dns.TypeTXT, false},
+		{"nope.example.test.", dns.TypeA, false},
 	} {
 		m := new(dns.Msg)
 		m.SetQuestion(tc.qname, tc.qtype)

@@ -18,6 +18,8 @@ type Zone struct {
 	nodes  map[string]*node // every owner name and empty non-terminal, lowercase
 	// services in file order
 	services []*service
+	// nx is the zone's NXDOMAIN, packed but for the question.
+	nx *wireAnswer
 }
 
 // node holds what one owner name has.
