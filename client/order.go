@@ -11,12 +11,16 @@ import (
 // random number in [0, n); with math/rand/v2 it is rand.IntN, or a seeded
 // *rand.Rand's IntN. ts is not modified.
 //
-// Within a priority the RFC's selection is followed exactly: weight-0
-// targets go first (in random order among themselves), a number is drawn
-// uniformly from [0, sum of weights] inclusive, and the first target whose
-// running sum reaches it is taken next; repeat with the rest. So a weight-0
-// target has a small chance (1 in sum+1) of going first when others have
-// weight, and when every weight is 0 the order is uniformly random.
+// Within a priority the RFC's selection is followed: weight-0 targets go
+// first (in random order among themselves), a number n is drawn, and the
+// first target whose running sum of weights reaches n is taken next;
+// repeat with the rest. While weight-0 targets are left, n is drawn from
+// [0, sum] as the RFC says, so they share a small chance, 1 in sum+1, of
+// going next. Without them n is drawn from [1, sum]: the RFC's inclusive
+// range would give the first target in the list one unit of weight extra
+// (weights 1 and 3 would split 2:3 instead of 1:3). So targets with weight
+// go next in exact proportion to their weights, and when every weight is 0
+// the order is uniformly random.
 func Order(ts []Target, intN func(n int) int) []Target {
 	out := slices.Clone(ts)
 	slices.SortStableFunc(out, func(a, b Target) int { return cmp.Compare(a.Priority, b.Priority) })
@@ -50,7 +54,12 @@ func orderWeighted(ts []Target, intN func(n int) int) {
 		sum += int(t.Weight)
 	}
 	for len(ts) > 1 {
-		n := intN(sum + 1) // [0, sum], inclusive as the RFC says
+		var n int
+		if ts[0].Weight == 0 {
+			n = intN(sum + 1) // [0, sum]: 0 picks the first weight-0 target
+		} else {
+			n = 1 + intN(sum) // [1, sum]
+		}
 		running := 0
 		pick := len(ts) - 1
 		for i, t := range ts {
