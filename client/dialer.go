@@ -310,4 +310,3 @@ func familyOK(network string, ip netip.Addr) bool {
 	}
 	return true
 }
-

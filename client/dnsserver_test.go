@@ -115,7 +115,9 @@ func (s *testDNS) serve(w dns.ResponseWriter, q *dns.Msg) {
 		m.Rcode = dns.RcodeNameError
 		m.Ns = []dns.RR{rr("test. 300 IN SOA ns.test. h.test. 1 3600 600 86400 30")}
 	default:
-		m.Rcode, m.Answer, m.Ns, m.Extra = r.rcode, r.answer, r.ns, r.extra
+		// Copies: packing writes into records, and replies go out
+		// concurrently.
+		m.Rcode, m.Answer, m.Ns, m.Extra = r.rcode, copyRRs(r.answer), copyRRs(r.ns), copyRRs(r.extra)
 	}
 	if opt := q.IsEdns0(); opt != nil {
 		m.SetEdns0(opt.UDPSize(), false)
@@ -139,6 +141,14 @@ func rrs(ss ...string) []dns.RR {
 	var out []dns.RR
 	for _, s := range ss {
 		out = append(out, rr(s))
+	}
+	return out
+}
+
+func copyRRs(in []dns.RR) []dns.RR {
+	out := make([]dns.RR, len(in))
+	for i, r := range in {
+		out[i] = dns.Copy(r)
 	}
 	return out
 }
