@@ -97,7 +97,7 @@ func TestResolverCache(t *testing.T) {
 func TestResolverCacheLowestTTL(t *testing.T) {
 	s := startDNS(t)
 	s.set(srvName, dns.TypeSRV, reply{
-		answer: rrs(srvName+" 10 IN SRV 1 0 8080 a.api.test."),
+		answer: rrs(srvName + " 10 IN SRV 1 0 8080 a.api.test."),
 		extra:  rrs("a.api.test. 4 IN A 127.0.0.1"),
 	})
 	r, clock, _ := testResolver(s)
