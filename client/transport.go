@@ -39,7 +39,8 @@ type Transport struct {
 	// Dialer resolves service names and connects. Default: a zero Dialer.
 	Dialer *Dialer
 	// Base carries the requests; a clone of it is used, with its
-	// DialContext replaced. Default: http.DefaultTransport's settings.
+	// DialContext replaced. Default: http.DefaultTransport's settings
+	// without its proxy (a proxy would resolve service names itself).
 	Base *http.Transport
 	// Services maps URL hosts (without port) to the SRV names to dial.
 	Services map[string]string
@@ -57,11 +58,14 @@ func (t *Transport) init() {
 	if t.dialer == nil {
 		t.dialer = &Dialer{}
 	}
-	base := t.Base
-	if base == nil {
-		base = http.DefaultTransport.(*http.Transport)
+	if t.Base != nil {
+		t.rt = t.Base.Clone()
+	} else {
+		t.rt = http.DefaultTransport.(*http.Transport).Clone()
+		// A proxy would resolve the host itself, which for a service
+		// name means failing.
+		t.rt.Proxy = nil
 	}
-	t.rt = base.Clone()
 	t.rt.DialContext = t.dial
 	t.rt.DialTLSContext = nil
 	t.services = map[string]string{}
