@@ -23,7 +23,7 @@ import (
 // itself runs at its defaults.
 const (
 	clSRV     = "_http._tcp.api.client.test."
-	clWorkers = 4 // concurrent request loops: half keep connections alive, half dial every time
+	clWorkers = 4                    // concurrent request loops: half keep connections alive, half dial every time
 	clPace    = 2 * time.Millisecond // between one worker's requests
 	// Every wait is bounded: a phase ends after clPhase, one request after
 	// clRequestTimeout, and the loops after clMaxRequests in all.
