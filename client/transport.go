@@ -34,7 +34,7 @@ const DefaultRequestAttempts = 3
 // convention). A request with a body is retried only when its GetBody is
 // set (http.NewRequest sets it for bytes, strings and bytes.Reader bodies).
 // No request is retried when the dial itself failed: the Dialer has tried
-// every target already.
+// every target already (or could not resolve the name).
 type Transport struct {
 	// Dialer resolves service names and connects. Default: a zero Dialer.
 	Dialer *Dialer
@@ -75,19 +75,32 @@ func (t *Transport) init() {
 }
 
 // dial is the inner transport's DialContext: addr is the URL's host:port.
+// Its errors are marked, so RoundTrip does not retry what the Dialer has
+// tried already.
 func (t *Transport) dial(ctx context.Context, network, addr string) (net.Conn, error) {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
-		return nil, err
+		return nil, dialFailed{err}
 	}
+	target := addr
 	if srv, ok := t.services[strings.ToLower(host)]; ok {
-		return t.dialer.DialContext(ctx, network, srv)
+		target = srv
+	} else if strings.HasPrefix(host, "_") {
+		target = host
 	}
-	if strings.HasPrefix(host, "_") {
-		return t.dialer.DialContext(ctx, network, host)
+	conn, err := t.dialer.DialContext(ctx, network, target)
+	if err != nil {
+		return nil, dialFailed{err}
 	}
-	return t.dialer.DialContext(ctx, network, addr)
+	return conn, nil
 }
+
+// dialFailed marks an error of the dial: every target was tried, or the
+// name could not be resolved. It reads as the error it wraps.
+type dialFailed struct{ err error }
+
+func (d dialFailed) Error() string { return d.err.Error() }
+func (d dialFailed) Unwrap() error { return d.err }
 
 // RoundTrip sends req, and sends it again on the next target when it is
 // idempotent and its connection failed before a response arrived.
@@ -117,8 +130,8 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if err == nil {
 			return resp, nil
 		}
-		var de *DialError
-		if !retry || req.Context().Err() != nil || errors.As(err, &de) {
+		var df dialFailed
+		if !retry || req.Context().Err() != nil || errors.As(err, &df) {
 			return nil, err
 		}
 		if a := remote.Load(); a != nil {

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/miekg/dns"
 )
 
 // dropper accepts connections and closes them at once: a backend that
@@ -196,5 +198,22 @@ func TestTransportCancelled(t *testing.T) {
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, serviceURL, nil)
 	if _, err := tr.RoundTrip(req); !errors.Is(err, context.Canceled) {
 		t.Fatalf("RoundTrip with a cancelled context: %v, want context.Canceled", err)
+	}
+}
+
+// TestTransportNoRetryAfterLookupError: a name that does not resolve is
+// asked once, not once per attempt.
+func TestTransportNoRetryAfterLookupError(t *testing.T) {
+	s := startDNS(t)
+	r, _, _ := testResolver(s)
+	r.MaxStale = -1
+	s.setServfail(true)
+	tr := &Transport{Dialer: &Dialer{Resolver: r}}
+	_, err := (&http.Client{Transport: tr}).Get(serviceURL)
+	if !errors.Is(err, ErrUnreachable) {
+		t.Fatalf("Get: %v; want ErrUnreachable", err)
+	}
+	if n := s.count(srvName, dns.TypeSRV); n != DefaultAttempts {
+		t.Errorf("%d queries, want %d (one lookup)", n, DefaultAttempts)
 	}
 }
