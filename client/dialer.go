@@ -75,6 +75,7 @@ type DialError struct {
 	Errs []error
 }
 
+// Error lists the attempts that failed.
 func (e *DialError) Error() string {
 	if len(e.Errs) == 0 {
 		return "dial " + e.Service + ": no target addresses"
