@@ -185,13 +185,14 @@ func skipProperty(c *caddy.Controller) {
 }
 
 func durationArg(c *caddy.Controller) (time.Duration, error) {
+	name := c.Val()
 	args := c.RemainingArgs()
 	if len(args) != 1 {
 		return 0, c.ArgErr()
 	}
 	d, err := time.ParseDuration(args[0])
 	if err != nil || d < 0 {
-		return 0, c.Errf("%s: %q is not a duration like 2s", c.Val(), args[0])
+		return 0, c.Errf("%s: %q is not a duration like 2s", name, args[0])
 	}
 	return d, nil
 }
