@@ -46,7 +46,7 @@ func selService(t *testing.T, edit func(string) string) (*service, []siteOrder) 
 		{name: "east", fallback: []string{"west"}},
 		{name: "west", fallback: []string{"east"}},
 		{name: "north"},
-	}, nil, []string{"east", "west", "north"})
+	}, nil, position{}, []string{"east", "west", "north"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,7 +247,7 @@ func TestSiteTable(t *testing.T) {
 		{name: "east", networks: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("2001:db8::/32")}, fallback: []string{"west"}},
 		{name: "west", networks: []netip.Prefix{netip.MustParsePrefix("10.2.0.0/16")}},
 		{name: "lab", networks: []netip.Prefix{netip.MustParsePrefix("10.2.3.4/32")}},
-	}, []string{"west", "east"}, []string{"east"})
+	}, []string{"west", "east"}, position{}, []string{"east"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,7 +285,7 @@ func TestSiteTable(t *testing.T) {
 		{[]siteConfig{{name: "a", fallback: []string{"a"}}}, "itself"},
 		{[]siteConfig{{name: "a", networks: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}, {name: "b", networks: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}}, "in both"},
 	} {
-		if _, err := newSiteTable(bad.sites, nil, nil); err == nil || !strings.Contains(err.Error(), bad.want) {
+		if _, err := newSiteTable(bad.sites, nil, position{}, nil); err == nil || !strings.Contains(err.Error(), bad.want) {
 			t.Errorf("%v: error %v, want %q", bad.sites, err, bad.want)
 		}
 	}

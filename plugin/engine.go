@@ -73,6 +73,7 @@ func (e *engine) install(snap *snapshot) {
 			e.recompute(s, snap)
 		}
 	}
+	setBudgetGauges(e.snap, snap)
 	e.snap = snap
 	e.h.snap.Store(snap)
 }

@@ -14,6 +14,9 @@ type FileError struct {
 }
 
 func (e FileError) Error() string {
+	if e.File == "" {
+		return e.Msg
+	}
 	if e.Line > 0 {
 		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
 	}
@@ -49,4 +52,15 @@ func (l *errorList) err() error {
 	}
 	sort.SliceStable(l.errs, func(i, j int) bool { return l.errs[i].Line < l.errs[j].Line })
 	return l.errs
+}
+
+// position is where a Corefile setting was read, so problems found after
+// parsing (sites that do not fit together) still name their line.
+type position struct {
+	file string
+	line int
+}
+
+func (p position) errorf(format string, args ...any) FileError {
+	return FileError{File: p.file, Line: p.line, Msg: fmt.Sprintf(format, args...)}
 }

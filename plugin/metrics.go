@@ -38,6 +38,14 @@ var (
 		Namespace: plugin.Namespace, Subsystem: pluginName, Name: "degraded_answers_total",
 		Help: "Service answers that were not the healthy local one: fallback, fail_open, nodata, servfail.",
 	}, []string{"service", "client_site", "reason"})
+	failoverBudget = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: plugin.Namespace, Subsystem: pluginName, Name: "failover_budget_seconds",
+		Help: "Worst-case failover of a service: the slowest backend's detection bound plus the answer TTL.",
+	}, []string{"service"})
+	failoverBudgetLimit = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: plugin.Namespace, Subsystem: pluginName, Name: "failover_budget_limit_seconds",
+		Help: "The failover_budget a service's zone file sets; absent when it sets none.",
+	}, []string{"service"})
 )
 
 // siteLabel names a client site in metrics; clients no network matches are
@@ -90,4 +98,34 @@ func observeProbe(t healthcheck.Target, d time.Duration, err error) {
 		result = "fail"
 	}
 	checkDuration.WithLabelValues(t.Spec.Kind, result).Observe(d.Seconds())
+}
+
+// setBudgetGauges publishes the failover budget of every service of snap,
+// and drops the series of services that were in old but are gone (or lost
+// their limit), so a removed service does not linger on dashboards.
+func setBudgetGauges(old, snap *snapshot) {
+	present, limited := map[string]bool{}, map[string]bool{}
+	for _, z := range snap.zones {
+		for _, s := range z.services {
+			present[s.name] = true
+			failoverBudget.WithLabelValues(s.name).Set(s.failoverBound().Seconds())
+			if s.budget > 0 {
+				limited[s.name] = true
+				failoverBudgetLimit.WithLabelValues(s.name).Set(s.budget.Seconds())
+			}
+		}
+	}
+	if old == nil {
+		return
+	}
+	for _, z := range old.zones {
+		for _, s := range z.services {
+			if !present[s.name] {
+				failoverBudget.DeleteLabelValues(s.name)
+			}
+			if !limited[s.name] {
+				failoverBudgetLimit.DeleteLabelValues(s.name)
+			}
+		}
+	}
 }

@@ -224,11 +224,16 @@ func decodeSpec(n *yaml.Node, base healthcheck.Spec, errs *errorList) (healthche
 // failoverBound is the worst case a client waits for a dead backend to leave
 // its cache: the slowest backend's detection bound plus the answer TTL.
 func (s *service) failoverBound() time.Duration {
+	return s.detectionBound() + time.Duration(s.ttl)*time.Second
+}
+
+// detectionBound is the slowest backend's worst-case detection time.
+func (s *service) detectionBound() time.Duration {
 	var detect time.Duration
 	for _, b := range s.backends {
 		detect = max(detect, b.check.Spec.DetectionBound())
 	}
-	return detect + time.Duration(s.ttl)*time.Second
+	return detect
 }
 
 // buildBackend returns the backend, or an error and the key it concerns.

@@ -1,6 +1,7 @@
 package hadns
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"path/filepath"
@@ -27,6 +28,7 @@ type config struct {
 	reload         time.Duration // how often files are checked for changes; default 2s, 0 disables
 	sites          []siteConfig
 	defaultOrder   []string
+	defaultOrderAt position
 	startupTimeout time.Duration // readiness waits at most this long for first results; default 5s
 }
 
@@ -72,6 +74,10 @@ func setup(c *caddy.Controller) error {
 //	    startup_timeout DURATION
 //	    fallthrough [ZONES...]
 //	}
+//
+// It goes on after a bad line, so `hadns check` can report every problem;
+// the error it returns is a parseErrors whose message is the first one's,
+// the one setup fails with. The config holds whatever parsed.
 func parse(c *caddy.Controller) (*Hadns, *config, error) {
 	h := &Hadns{}
 	cfg := &config{reload: defaultReload, startupTimeout: defaultStartupTimeout}
@@ -82,10 +88,11 @@ func parse(c *caddy.Controller) (*Hadns, *config, error) {
 		}
 		return filepath.Join(root, p)
 	}
+	var errs parseErrors
 	i := 0
 	for c.Next() {
 		if i > 0 {
-			return nil, nil, plugin.ErrOnce
+			return h, cfg, append(errs, plugin.ErrOnce)
 		}
 		i++
 		cfg.origins = plugin.OriginsFromArgsOrServerBlock(c.RemainingArgs(), c.ServerBlockKeys)
@@ -94,59 +101,98 @@ func parse(c *caddy.Controller) (*Hadns, *config, error) {
 			case "zone":
 				args := c.RemainingArgs()
 				if len(args) != 1 {
-					return nil, nil, c.ArgErr()
+					errs = append(errs, c.ArgErr())
+					continue
 				}
 				cfg.files = append(cfg.files, path(args[0]))
 			case "zones":
 				args := c.RemainingArgs()
 				if len(args) != 1 {
-					return nil, nil, c.ArgErr()
+					errs = append(errs, c.ArgErr())
+					continue
 				}
 				cfg.dirs = append(cfg.dirs, path(args[0]))
 			case "reload":
 				d, err := durationArg(c)
 				if err != nil {
-					return nil, nil, err
+					errs = append(errs, err)
+					continue
 				}
 				cfg.reload = d
 			case "startup_timeout":
 				d, err := durationArg(c)
 				if err != nil {
-					return nil, nil, err
+					errs = append(errs, err)
+					continue
 				}
 				cfg.startupTimeout = d
 			case "site":
 				s, err := parseSite(c)
 				if err != nil {
-					return nil, nil, err
+					errs = append(errs, err)
+					continue
 				}
 				cfg.sites = append(cfg.sites, s)
 			case "default_order":
+				cfg.defaultOrderAt = position{c.File(), c.Line()}
 				cfg.defaultOrder = c.RemainingArgs()
 				if len(cfg.defaultOrder) == 0 {
-					return nil, nil, c.ArgErr()
+					errs = append(errs, c.ArgErr())
 				}
 			case "fallthrough":
 				h.Fall.SetZonesFromArgs(c.RemainingArgs())
 			default:
-				return nil, nil, c.Errf("unknown property %q", c.Val())
+				errs = append(errs, c.Errf("unknown property %q", c.Val()))
+				skipProperty(c)
 			}
 		}
 	}
 	if len(cfg.files) == 0 && len(cfg.dirs) == 0 {
-		return nil, nil, c.Err("no zone files: add `zone FILE` or `zones DIR`")
+		errs = append(errs, c.Err("no zone files: add `zone FILE` or `zones DIR`"))
+	}
+	if len(errs) > 0 {
+		return h, cfg, errs
 	}
 	return h, cfg, nil
 }
 
+// parseErrors is every problem parse found, in order, each in caddy's
+// "FILE:LINE - Error during parsing: ..." form. Its message is the first
+// problem's, so start-up fails as it always did; `hadns check` lists them all.
+type parseErrors []error
+
+func (e parseErrors) Error() string { return e[0].Error() }
+
+// Unwrap lets errors.Is see every problem (plugin.ErrOnce among them).
+func (e parseErrors) Unwrap() []error { return e }
+
+// skipProperty moves past the rest of a property that was not understood:
+// its arguments and a { } block if it has one, so parsing resumes at the
+// next property rather than inside it.
+func skipProperty(c *caddy.Controller) {
+	c.RemainingArgs()
+	if !c.NextArg() || c.Val() != "{" {
+		return
+	}
+	for depth := 1; depth > 0 && c.Next(); {
+		switch c.Val() {
+		case "{":
+			depth++
+		case "}":
+			depth--
+		}
+	}
+}
+
 func durationArg(c *caddy.Controller) (time.Duration, error) {
+	name := c.Val()
 	args := c.RemainingArgs()
 	if len(args) != 1 {
 		return 0, c.ArgErr()
 	}
 	d, err := time.ParseDuration(args[0])
 	if err != nil || d < 0 {
-		return 0, c.Errf("%s: %q is not a duration like 2s", c.Val(), args[0])
+		return 0, c.Errf("%s: %q is not a duration like 2s", name, args[0])
 	}
 	return d, nil
 }
@@ -157,7 +203,7 @@ func parseSite(c *caddy.Controller) (siteConfig, error) {
 	if len(args) == 0 {
 		return siteConfig{}, c.ArgErr()
 	}
-	s := siteConfig{name: args[0]}
+	s := siteConfig{name: args[0], at: position{c.File(), c.Line()}}
 	if !validSiteName(s.name) {
 		return s, c.Errf("site name %q: use letters, digits, - and _", s.name)
 	}
@@ -195,9 +241,11 @@ func validSiteName(s string) bool {
 }
 
 // zoneFiles lists the files of cfg: the named ones, then every *.yaml and
-// *.yml in the named folders, sorted.
+// *.yml in the named folders, sorted. A folder with none is an error, but
+// the files of the others are still listed.
 func zoneFiles(cfg *config) ([]string, error) {
 	files := append([]string(nil), cfg.files...)
+	var errs ErrorList
 	for _, d := range cfg.dirs {
 		var found []string
 		for _, pat := range []string{"*.yaml", "*.yml"} {
@@ -208,21 +256,29 @@ func zoneFiles(cfg *config) ([]string, error) {
 			found = append(found, m...)
 		}
 		if len(found) == 0 {
-			return nil, fmt.Errorf("zones %s: no *.yaml or *.yml files", d)
+			errs = append(errs, FileError{File: d, Msg: "zones: no *.yaml or *.yml files in this folder"})
 		}
 		files = append(files, found...)
+	}
+	if len(errs) > 0 {
+		return files, errs
 	}
 	return files, nil
 }
 
 // load reads every zone file of cfg and builds a snapshot with initial
-// answers. Every problem in every file is reported, not only the first.
+// answers. Every problem in every file is reported, not only the first, and
+// the sites are checked even when a file failed, so one run shows them all.
 func load(cfg *config) (*snapshot, error) {
 	files, err := zoneFiles(cfg)
-	if err != nil {
-		return nil, err
-	}
 	var errs ErrorList
+	if err != nil {
+		var list ErrorList
+		if !errors.As(err, &list) {
+			return nil, err
+		}
+		errs = append(errs, list...)
+	}
 	zones := map[string]*Zone{}
 	var backendSites []string
 	for _, f := range files {
@@ -242,18 +298,22 @@ func load(cfg *config) (*snapshot, error) {
 		zones[z.origin] = z
 		for _, s := range z.services {
 			for _, b := range s.backends {
+				if len(cfg.sites) > 0 && !slices.ContainsFunc(cfg.sites, func(sc siteConfig) bool { return sc.name == b.site }) {
+					errs = append(errs, FileError{File: s.file, Line: b.line, Msg: fmt.Sprintf("service %s: backend %s names site %q, which no site line in the Corefile defines", s.name, b.ID(), b.site)})
+					continue
+				}
 				if !slices.Contains(backendSites, b.site) {
 					backendSites = append(backendSites, b.site)
 				}
 			}
 		}
 	}
+	sites, err := newSiteTable(cfg.sites, cfg.defaultOrder, cfg.defaultOrderAt, backendSites)
+	if err != nil {
+		errs = append(errs, err.(ErrorList)...)
+	}
 	if len(errs) > 0 {
 		return nil, errs
-	}
-	sites, err := newSiteTable(cfg.sites, cfg.defaultOrder, backendSites)
-	if err != nil {
-		return nil, err
 	}
 	snap := &snapshot{zones: zones, sites: sites}
 	return snap, nil

@@ -1,7 +1,6 @@
 package hadns
 
 import (
-	"fmt"
 	"net/netip"
 	"slices"
 	"sort"
@@ -12,6 +11,7 @@ type siteConfig struct {
 	name     string
 	networks []netip.Prefix
 	fallback []string
+	at       position // where the line is, for errors
 }
 
 // siteTable maps client addresses to sites and sites to their orders.
@@ -36,7 +36,7 @@ func (t *siteTable) defaultIdx() int { return len(t.orders) - 1 }
 // newSiteTable builds the table from the Corefile's sites, or, when none are
 // configured, from the sites that backends name (in order of first mention),
 // so a single-site or site-less setup needs no site lines at all.
-func newSiteTable(cfg []siteConfig, defaultOrder []string, backendSites []string) (*siteTable, error) {
+func newSiteTable(cfg []siteConfig, defaultOrder []string, defaultOrderAt position, backendSites []string) (*siteTable, error) {
 	if len(cfg) == 0 {
 		for _, s := range backendSites {
 			if !slices.ContainsFunc(cfg, func(c siteConfig) bool { return c.name == s }) {
@@ -44,18 +44,21 @@ func newSiteTable(cfg []siteConfig, defaultOrder []string, backendSites []string
 			}
 		}
 	}
+	// Every problem is collected, so `hadns check` reports them all.
+	var errs ErrorList
 	t := &siteTable{}
 	idx := map[string]int{}
 	for i, s := range cfg {
 		if _, dup := idx[s.name]; dup {
-			return nil, fmt.Errorf("site %q is defined twice", s.name)
+			errs = append(errs, s.at.errorf("site %q is defined twice", s.name))
+			continue
 		}
 		idx[s.name] = i
 		t.names = append(t.names, s.name)
 	}
 	for _, s := range backendSites {
 		if _, ok := idx[s]; !ok {
-			return nil, fmt.Errorf("a backend names site %q, which no site line defines", s)
+			errs = append(errs, position{}.errorf("a backend names site %q, which no site line defines", s))
 		}
 	}
 	if len(defaultOrder) == 0 {
@@ -63,7 +66,7 @@ func newSiteTable(cfg []siteConfig, defaultOrder []string, backendSites []string
 	}
 	for _, s := range defaultOrder {
 		if _, ok := idx[s]; !ok {
-			return nil, fmt.Errorf("default order names unknown site %q", s)
+			errs = append(errs, defaultOrderAt.errorf("default order names unknown site %q", s))
 		}
 	}
 	full := func(first string, then []string) []string {
@@ -89,10 +92,10 @@ func newSiteTable(cfg []siteConfig, defaultOrder []string, backendSites []string
 	for i, s := range cfg {
 		for _, f := range s.fallback {
 			if _, ok := idx[f]; !ok {
-				return nil, fmt.Errorf("site %s: fallback names unknown site %q", s.name, f)
+				errs = append(errs, s.at.errorf("site %s: fallback names unknown site %q", s.name, f))
 			}
 			if f == s.name {
-				return nil, fmt.Errorf("site %s: a site cannot fall back to itself", s.name)
+				errs = append(errs, s.at.errorf("site %s: a site cannot fall back to itself", s.name))
 			}
 		}
 		t.orders = append(t.orders, siteOrder{site: s.name, order: full(s.name, s.fallback)})
@@ -106,10 +109,14 @@ func newSiteTable(cfg []siteConfig, defaultOrder []string, backendSites []string
 				buckets[key] = map[netip.Prefix]int{}
 			}
 			if other, dup := buckets[key][n]; dup {
-				return nil, fmt.Errorf("network %s is in both site %s and site %s", n, cfg[other].name, s.name)
+				errs = append(errs, s.at.errorf("network %s is in both site %s and site %s", n, cfg[other].name, s.name))
+				continue
 			}
 			buckets[key][n] = i
 		}
+	}
+	if len(errs) > 0 {
+		return nil, errs
 	}
 	t.orders = append(t.orders, siteOrder{order: full("", nil)})
 	for key, nets := range buckets {

@@ -3,6 +3,7 @@
 //
 //	hadns -conf Corefile     serve (every CoreDNS flag works: -version, -plugins, ...)
 //	hadns demo [ADDR...]     run example HTTP backends for zones/example.test.yaml
+//	hadns check [-conf FILE] validate a Corefile and its zone files, print failover budgets
 package main
 
 import (
@@ -40,6 +41,9 @@ func main() {
 			os.Exit(1)
 		}
 		return
+	}
+	if len(os.Args) > 1 && os.Args[1] == "check" {
+		os.Exit(check(os.Args[2:], os.Stdout, os.Stderr))
 	}
 	coremain.Run()
 }

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+func runCheck(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut strings.Builder
+	code = check(args, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+// The example Corefile is valid, and its one service's worst case is the
+// http check's detection bound at the defaults (1.05 s longest jittered
+// interval + 200 ms fast interval + 2 × 800 ms timeouts = 2.85 s) plus its
+// TTL of 10 s.
+func TestCheckExample(t *testing.T) {
+	t.Chdir("../..") // the example names its zone file relative to the repository
+	code, out, errOut := runCheck(t, "-conf", "Corefile.example")
+	if code != checkOK || errOut != "" {
+		t.Fatalf("exit %d, stderr:\n%s", code, errOut)
+	}
+	header := regexp.MustCompile(`(?m)^SERVER\s+SERVICE\s+DETECTION\s+TTL\s+WORST CASE\s+BUDGET$`)
+	row := regexp.MustCompile(`(?m)^dns://example\.test\.:1053\s+api\.example\.test\.\s+2\.85s\s+10s\s+12\.85s\s+-$`)
+	if !header.MatchString(out) || !row.MatchString(out) || !strings.HasSuffix(out, "Corefile.example: OK\n") {
+		t.Fatalf("output:\n%s", out)
+	}
+}
+
+func TestCheckExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "Corefile")
+	zone := filepath.Join(dir, "z.yaml")
+	if err := os.WriteFile(bad, []byte("example.test {\n    hadns {\n        zone "+zone+"\n        reload soon\n    }\n    nonsense\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(zone, []byte("origin: example.test.\nsoa: {mname: a., rname: b.}\nns: [ns1.example.org.]\ncolor: red\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCheck(t, "-conf", bad)
+	if code != checkInvalid || out != "" {
+		t.Fatalf("exit %d, stdout %q, want %d and nothing", code, out, checkInvalid)
+	}
+	want := []string{
+		bad + `:4: reload: "soon" is not a duration like 2s`,
+		bad + `:6: Unknown directive 'nonsense'`,
+		zone + `:4: unknown key "color"`,
+		bad + ": 3 problem(s)",
+	}
+	if got := strings.Split(strings.TrimSuffix(errOut, "\n"), "\n"); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("stderr:\n%s\nwant:\n%s", errOut, strings.Join(want, "\n"))
+	}
+
+	for _, args := range [][]string{{"-conf", filepath.Join(dir, "missing")}, {"-bogus"}, {"extra"}} {
+		if code, _, _ := runCheck(t, args...); code != checkUsage {
+			t.Errorf("%q: exit %d, want %d", args, code, checkUsage)
+		}
+	}
+}
