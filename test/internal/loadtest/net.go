@@ -38,12 +38,18 @@ type Listeners struct {
 	wg    sync.WaitGroup
 }
 
-// Listen opens a listener on each address ("127.0.60.1:0" picks a port).
-// On error the ones already open are closed.
+// Listen opens a listener on each address ("127.0.60.1:0" picks a port);
+// when an address's port is taken, another port of the same host. On error
+// the ones already open are closed.
 func Listen(addrs []string) (*Listeners, error) {
 	l := &Listeners{}
 	for _, a := range addrs {
 		ln, err := net.Listen("tcp", a)
+		if err != nil {
+			if host, _, serr := net.SplitHostPort(a); serr == nil {
+				ln, err = net.Listen("tcp", net.JoinHostPort(host, "0"))
+			}
+		}
 		if err != nil {
 			l.Close()
 			return nil, err

@@ -133,15 +133,65 @@ func parseVmRSS(status string) (int64, error) {
 
 // SyncBuffer collects a process's output for concurrent readers.
 type SyncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
+	mu      sync.Mutex
+	b       strings.Builder
+	watches []*watch
 }
 
-// Write appends p.
+// watch waits for text to appear in output written from offset from on.
+type watch struct {
+	text string
+	from int
+	seen chan time.Time
+}
+
+// Write appends p and tells the watches whose text it completed.
 func (s *SyncBuffer) Write(p []byte) (int, error) {
+	now := time.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.b.Write(p)
+	n, err := s.b.Write(p)
+	s.check(now)
+	return n, err
+}
+
+// check fires and drops the watches whose text is now in the buffer.
+func (s *SyncBuffer) check(now time.Time) {
+	if len(s.watches) == 0 {
+		return
+	}
+	all := s.b.String()
+	kept := s.watches[:0]
+	for _, w := range s.watches {
+		if i := strings.Index(all[w.from:], w.text); i >= 0 {
+			w.seen <- now
+			continue
+		}
+		// Text already searched cannot hold a match that ends before it;
+		// resume just before its end.
+		w.from = max(w.from, len(all)-len(w.text)+1)
+		kept = append(kept, w)
+	}
+	s.watches = kept
+}
+
+// Len is how many bytes were written so far: an offset for Watch.
+func (s *SyncBuffer) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Len()
+}
+
+// Watch returns a channel that receives the time of the write that made
+// text appear in the output after offset from (at once if it is there
+// already).
+func (s *SyncBuffer) Watch(text string, from int) <-chan time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	w := &watch{text: text, from: min(from, s.b.Len()), seen: make(chan time.Time, 1)}
+	s.watches = append(s.watches, w)
+	s.check(time.Now())
+	return w.seen
 }
 
 // String is everything written so far.
