@@ -29,6 +29,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -137,12 +138,20 @@ func run(ctx context.Context, c config) error {
 	rss, _ := srv.proc.RSS()
 	fmt.Printf("\nidle, checking %d targets at 1 s: %.3f cores over %v; RSS %.1f MiB\n", big.backends+small.backends, cpu, c.idle, float64(rss)/(1<<20))
 
+	transitions(srv, "before the reloads")
 	if err := reloads(ctx, c, srv, big, bigFile, bigLns.Addrs); err != nil {
 		return err
 	}
+	if cpu, err = idleCPU(ctx, srv.proc, c.idle); err != nil {
+		return err
+	}
+	rss, _ = srv.proc.RSS()
+	fmt.Printf("  idle after the reloads: %.3f cores over %v; RSS %.1f MiB\n", cpu, c.idle, float64(rss)/(1<<20))
+	transitions(srv, "after the reloads")
 	if err := compareQPS(ctx, c, srv, dir, big, small); err != nil {
 		return err
 	}
+	transitions(srv, "at the end")
 	if !srv.proc.Alive() {
 		return fmt.Errorf("hadns exited during the run:\n%s", srv.proc.Out.String())
 	}
@@ -168,6 +177,25 @@ func raiseNoFile() error {
 	}
 	lim.Cur = lim.Max
 	return syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
+}
+
+// transitions prints how many health transitions hadns has logged so far,
+// by the state entered: every backend is up at start; more than that means
+// backends flapped (probes timing out on a starved CPU, say), and each
+// transition recomputes its service's answers.
+func transitions(srv *server, when string) {
+	counts := map[string]int{}
+	for _, line := range strings.Split(srv.proc.Out.String(), "\n") {
+		if !strings.Contains(line, "plugin/hadns: health: service ") {
+			continue
+		}
+		for _, to := range []string{"up", "suspect", "down"} {
+			if strings.Contains(line, " -> "+to+" ") {
+				counts[to]++
+			}
+		}
+	}
+	fmt.Printf("  health transitions logged %s: to up %d, to suspect %d, to down %d\n", when, counts["up"], counts["suspect"], counts["down"])
 }
 
 // idleCPU is the server's CPU use over d, in cores.
