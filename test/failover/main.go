@@ -102,6 +102,10 @@ func main() {
 		os.Exit(2)
 	}
 
+	if l.mode == "both" && !flagSet("timeout") {
+		*timeout *= 2 // two runs of the kills
+	}
+
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
@@ -115,6 +119,13 @@ func main() {
 		}
 	}
 	os.Exit(code)
+}
+
+// flagSet reports whether the command line set the flag name.
+func flagSet(name string) bool {
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 // loadOpts say whether and how the kills run under query load.
