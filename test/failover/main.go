@@ -22,9 +22,16 @@
 //     for a crash (the flaps column shows it); after one request the server
 //     keeps the idle connection open.
 //
+// With -load both (or on), hadns is pinned to -server-cpu and the kills run
+// a second time while dnsperf, pinned to -load-cpu, keeps hadns's core
+// saturated with queries for the rows' names: the check probes then compete
+// with the query path for one core. The table gives both phases and the
+// dnsperf rate that held meanwhile (apt-get install dnsperf).
+//
 // Loopback only, no root needed; bounded by -timeout and stops by itself.
 //
 //	go run ./test/failover -kills 20
+//	go run ./test/failover -kills 20 -load both
 package main
 
 import (
@@ -34,6 +41,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -41,6 +49,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -48,6 +57,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/hadns/hadns/healthcheck"
+	"github.com/hadns/hadns/test/internal/loadtest"
 )
 
 const zoneOrigin = "failover.test."
@@ -79,14 +89,29 @@ func main() {
 	poll := flag.Duration("poll", 5*time.Millisecond, "DNS query interval while waiting for a change")
 	ttl := flag.Int("ttl", 10, "the services' TTL (the zone file default)")
 	observe := flag.Duration("observe", 12*time.Second, "before the kills, watch the answers this long for flaps")
+	var l loadOpts
+	flag.StringVar(&l.mode, "load", "off", "off: kills without load; on: kills while dnsperf saturates hadns; both: without, then with")
+	flag.IntVar(&l.serverCPU, "server-cpu", 0, "with -load: the CPU hadns is pinned to")
+	flag.IntVar(&l.loadCPU, "load-cpu", 1, "with -load: the CPU dnsperf is pinned to")
+	flag.IntVar(&l.outstanding, "outstanding", 200, "with -load: dnsperf's queries in flight")
 	flag.Parse()
+	switch l.mode {
+	case "off", "on", "both":
+	default:
+		fmt.Fprintf(os.Stderr, "failover: -load %q: want off, on or both\n", l.mode)
+		os.Exit(2)
+	}
+
+	if l.mode == "both" && !flagSet("timeout") {
+		*timeout *= 2 // two runs of the kills
+	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	code, err := run(ctx, *bin, *kills, *poll, *ttl, *observe)
+	code, err := run(ctx, *bin, *kills, *poll, *ttl, *observe, l)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "failover:", err)
 		if code == 0 {
@@ -96,7 +121,32 @@ func main() {
 	os.Exit(code)
 }
 
-func run(ctx context.Context, bin string, kills int, poll time.Duration, ttl int, observe time.Duration) (int, error) {
+// flagSet reports whether the command line set the flag name.
+func flagSet(name string) bool {
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
+// loadOpts say whether and how the kills run under query load.
+type loadOpts struct {
+	mode               string // off, on, both
+	serverCPU, loadCPU int
+	outstanding        int
+}
+
+// phases are the load phases to run: false without load, true with.
+func (l loadOpts) phases() []bool {
+	switch l.mode {
+	case "on":
+		return []bool{true}
+	case "both":
+		return []bool{false, true}
+	}
+	return []bool{false}
+}
+
+func run(ctx context.Context, bin string, kills int, poll time.Duration, ttl int, observe time.Duration, l loadOpts) (int, error) {
 	dir, err := os.MkdirTemp("", "hadns-failover-")
 	if err != nil {
 		return 1, err
@@ -141,7 +191,11 @@ func run(ctx context.Context, bin string, kills int, poll time.Duration, ttl int
 		r.backends = bs[3*i : 3*i+3]
 	}
 
-	srv, err := startServer(ctx, bin, dir, zone(rows, port, ttl))
+	cpu := -1
+	if l.mode != "off" {
+		cpu = l.serverCPU
+	}
+	srv, err := startServer(ctx, bin, dir, zone(rows, port, ttl), cpu)
 	if srv != nil {
 		defer srv.kill()
 	}
@@ -149,6 +203,64 @@ func run(ctx context.Context, bin string, kills int, poll time.Duration, ttl int
 		return 1, err
 	}
 	fmt.Printf("hadns on %s, backends on port %d, %d kills per kind, polling every %v\n", srv.addr, port, kills, poll)
+
+	var results []phase
+	code := 0
+	for _, loaded := range l.phases() {
+		p, err := runPhase(ctx, srv, rows, kills, poll, ttl, observe, loaded, l, dir)
+		if err != nil {
+			return 1, err
+		}
+		results = append(results, p)
+		for _, r := range rows {
+			if r.err != nil {
+				fmt.Fprintf(os.Stderr, "%s: %v\n", r.name, r.err)
+				code = 1
+			}
+			if r.misses > 0 {
+				code = 1
+			}
+		}
+		if ctx.Err() != nil {
+			return 1, fmt.Errorf("stopped early: %v", context.Cause(ctx))
+		}
+	}
+	if len(results) > 1 {
+		compare(results, rows)
+	}
+	return code, nil
+}
+
+// phase is the outcome of one run of the kills: per row, its kill-to-change
+// times; with load, what dnsperf measured meanwhile.
+type phase struct {
+	loaded  bool
+	kills   map[string][]time.Duration
+	load    loadtest.Result
+	retries int64 // poll queries sent again after a timeout
+}
+
+// runPhase runs every row's kills once, under dnsperf load when loaded,
+// and prints the table.
+func runPhase(ctx context.Context, srv *server, rows []*row, kills int, poll time.Duration, ttl int, observe time.Duration, loaded bool, l loadOpts, dir string) (phase, error) {
+	p := phase{loaded: loaded, kills: map[string][]time.Duration{}}
+	for _, r := range rows {
+		r.kills, r.backs, r.misses, r.flaps, r.stableFlaps, r.downs, r.err = nil, nil, 0, 0, 0, 0, nil
+	}
+	logStart := len(srv.out.String())
+	pollRetries.Store(0)
+
+	loadCtx, stopLoad := context.WithCancel(ctx)
+	defer stopLoad()
+	loadDone := make(chan loadResult, 1)
+	if loaded {
+		if err := startLoad(loadCtx, srv, rows, l, dir, loadDone); err != nil {
+			return p, err
+		}
+		fmt.Printf("\nunder load: hadns pinned to CPU %d, dnsperf on CPU %d (-q %d) querying the rows' A names\n", l.serverCPU, l.loadCPU, l.outstanding)
+	} else {
+		fmt.Println("\nwithout load")
+	}
 
 	var wg sync.WaitGroup
 	for _, r := range rows {
@@ -159,28 +271,74 @@ func run(ctx context.Context, bin string, kills int, poll time.Duration, ttl int
 		}()
 	}
 	wg.Wait()
-	if !srv.alive() {
-		return 1, fmt.Errorf("hadns exited during the run:\n%s", srv.out.String())
+	if loaded {
+		stopLoad()
+		lr := <-loadDone
+		if lr.err != nil {
+			return p, lr.err
+		}
+		p.load = lr.res
 	}
-
+	if !srv.alive() {
+		return p, fmt.Errorf("hadns exited during the run:\n%s", srv.out.String())
+	}
+	p.retries = pollRetries.Load()
 	for _, r := range rows {
-		r.downs = countDowns(srv.out.String(), r.qname())
+		r.downs = countDowns(srv.out.String()[logStart:], r.qname())
+		p.kills[r.name] = r.kills
 	}
 	report(rows, kills, ttl, observe)
-	code := 0
+	if loaded {
+		fmt.Printf("load meanwhile: %.0f queries/s answered by hadns, mean latency %v, %d lost of %d\n",
+			p.load.QPS, p.load.Mean, p.load.Lost, p.load.Sent)
+	}
+	fmt.Printf("poll queries retried after a 500 ms timeout: %d\n", p.retries)
+	return p, nil
+}
+
+// loadResult is what the dnsperf run of a loaded phase reported.
+type loadResult struct {
+	res loadtest.Result
+	err error
+}
+
+// startLoad runs dnsperf against srv until ctx ends, with the rows' A names
+// as its questions; what it reported arrives on done.
+func startLoad(ctx context.Context, srv *server, rows []*row, l loadOpts, dir string, done chan<- loadResult) error {
+	var q strings.Builder
 	for _, r := range rows {
-		if r.err != nil {
-			fmt.Fprintf(os.Stderr, "%s: %v\n", r.name, r.err)
-			code = 1
-		}
-		if r.misses > 0 {
-			code = 1
-		}
+		fmt.Fprintf(&q, "%s A\n", r.qname())
 	}
-	if ctx.Err() != nil {
-		return 1, fmt.Errorf("stopped early: %v", context.Cause(ctx))
+	file := filepath.Join(dir, "load.queries")
+	if err := os.WriteFile(file, []byte(q.String()), 0o644); err != nil {
+		return err
 	}
-	return code, nil
+	ap, err := netip.ParseAddrPort(srv.addr)
+	if err != nil {
+		return err
+	}
+	d := loadtest.Dnsperf{Server: ap.Addr().String(), Port: int(ap.Port()), QueryFile: file, Duration: time.Hour,
+		Outstanding: l.outstanding, CPU: l.loadCPU}
+	go func() {
+		res, err := d.Run(ctx)
+		done <- loadResult{res, err}
+	}()
+	return nil
+}
+
+// compare prints kill-to-answer-change without and with load side by side.
+func compare(ps []phase, rows []*row) {
+	fmt.Println()
+	fmt.Println("kill-to-answer-change without load vs with hadns's core saturated by dnsperf")
+	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(w, "check\tp50 idle\tp99 idle\tp50 loaded\tp99 loaded\tdetection bound\t\n")
+	for _, r := range rows {
+		idle, loaded := ps[0].kills[r.name], ps[1].kills[r.name]
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t\n", r.name, ms(quantile(idle, 0.5)), ms(quantile(idle, 0.99)),
+			ms(quantile(loaded, 0.5)), ms(quantile(loaded, 0.99)), ms(r.spec.WithDefaults().DetectionBound()))
+	}
+	w.Flush()
+	fmt.Printf("load: %.0f queries/s answered meanwhile (mean latency %v, %d lost)\n", ps[1].load.QPS, ps[1].load.Mean, ps[1].load.Lost)
 }
 
 func zone(rows []*row, port, ttl int) string {
@@ -295,6 +453,10 @@ func waitFor(ctx context.Context, c *dnsClient, qname string, poll time.Duration
 
 type dnsClient struct{ addr string }
 
+// pollRetries counts poll queries sent again after a timeout: under load a
+// lost poll adds its timeout to the measured time.
+var pollRetries atomic.Int64
+
 // addrs returns qname's A answer, sorted. A lost datagram is retried.
 func (c *dnsClient) addrs(qname string) ([]string, error) {
 	out, _, err := c.answer(qname)
@@ -312,6 +474,9 @@ func (c *dnsClient) answer(qname string) ([]string, bool, error) {
 	var r *dns.Msg
 	var err error
 	for try := 0; try < 3; try++ {
+		if try > 0 {
+			pollRetries.Add(1)
+		}
 		if r, _, err = cl.Exchange(m, c.addr); err == nil {
 			break
 		}
@@ -522,9 +687,9 @@ func (s *server) kill() {
 }
 
 // startServer writes the zone and a Corefile into dir and starts hadns on a
-// free loopback port, retrying once on a port race; it returns when the
-// server answers.
-func startServer(ctx context.Context, bin, dir, zoneText string) (*server, error) {
+// free loopback port (pinned to cpu with taskset; -1: not pinned), retrying
+// once on a port race; it returns when the server answers.
+func startServer(ctx context.Context, bin, dir, zoneText string, cpu int) (*server, error) {
 	if err := os.WriteFile(filepath.Join(dir, "failover.test.yaml"), []byte(zoneText), 0o644); err != nil {
 		return nil, err
 	}
@@ -539,7 +704,11 @@ func startServer(ctx context.Context, bin, dir, zoneText string) (*server, error
 			return nil, err
 		}
 		s := &server{addr: fmt.Sprintf("127.0.0.1:%d", port), out: &syncBuffer{}, done: make(chan struct{})}
-		s.cmd = exec.Command(bin, "-conf", "Corefile")
+		argv := []string{bin, "-conf", "Corefile"}
+		if cpu >= 0 {
+			argv = append([]string{"taskset", "-c", fmt.Sprint(cpu)}, argv...)
+		}
+		s.cmd = exec.Command(argv[0], argv[1:]...)
 		s.cmd.Dir = dir
 		s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
 		s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
