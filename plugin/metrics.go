@@ -38,6 +38,14 @@ var (
 		Namespace: plugin.Namespace, Subsystem: pluginName, Name: "degraded_answers_total",
 		Help: "Service answers that were not the healthy local one: fallback, fail_open, nodata, servfail.",
 	}, []string{"service", "client_site", "reason"})
+	backendOverride = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: plugin.Namespace, Subsystem: pluginName, Name: "backend_override",
+		Help: "1 while an operator override (drain, down, up) holds for a backend.",
+	}, []string{"service", "site", "backend", "override"})
+	drainSafeAt = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: plugin.Namespace, Subsystem: pluginName, Name: "drain_safe_at_timestamp_seconds",
+		Help: "When no cache that honours TTLs holds a drained backend any more (unix seconds); only for drained backends that left every answer.",
+	}, []string{"service", "site", "backend"})
 )
 
 // siteLabel names a client site in metrics; clients no network matches are
@@ -90,4 +98,24 @@ func observeProbe(t healthcheck.Target, d time.Duration, err error) {
 		result = "fail"
 	}
 	checkDuration.WithLabelValues(t.Spec.Kind, result).Observe(d.Seconds())
+}
+
+// setOverrideGauges publishes which override holds for each backend of s and,
+// for drained backends no answer of set hands out any more, drain_safe_at.
+func setOverrideGauges(s *service, held []*Override, set *answerSet, d *drainTracker) {
+	for i, b := range s.backends {
+		id := b.ID()
+		for _, act := range []string{actDrain, actDown, actUp} {
+			if held[i] != nil && held[i].Action == act {
+				backendOverride.WithLabelValues(s.name, b.site, id, act).Set(1)
+			} else {
+				backendOverride.DeleteLabelValues(s.name, b.site, id, act)
+			}
+		}
+		if held[i] != nil && held[i].Action == actDrain && !inAnswers(set, i) {
+			drainSafeAt.WithLabelValues(s.name, b.site, id).Set(float64(d.safeAt(s, b).UnixMilli()) / 1000)
+		} else {
+			drainSafeAt.DeleteLabelValues(s.name, b.site, id)
+		}
+	}
 }

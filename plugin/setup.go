@@ -28,6 +28,8 @@ type config struct {
 	sites          []siteConfig
 	defaultOrder   []string
 	startupTimeout time.Duration // readiness waits at most this long for first results; default 5s
+	admin          *adminConfig  // the admin HTTP API; nil: off
+	state          string        // override state file; "": overrides live in memory only
 }
 
 const (
@@ -71,6 +73,11 @@ func setup(c *caddy.Controller) error {
 //	    default_order SITE...
 //	    startup_timeout DURATION
 //	    fallthrough [ZONES...]
+//	    admin ADDR
+//	    admin_token_file FILE
+//	    admin_tls CERT KEY
+//	    admin_insecure
+//	    state FILE
 //	}
 func parse(c *caddy.Controller) (*Hadns, *config, error) {
 	h := &Hadns{}
@@ -82,6 +89,7 @@ func parse(c *caddy.Controller) (*Hadns, *config, error) {
 		}
 		return filepath.Join(root, p)
 	}
+	var adm adminOptions
 	i := 0
 	for c.Next() {
 		if i > 0 {
@@ -128,6 +136,16 @@ func parse(c *caddy.Controller) (*Hadns, *config, error) {
 				}
 			case "fallthrough":
 				h.Fall.SetZonesFromArgs(c.RemainingArgs())
+			case "admin", "admin_token_file", "admin_tls", "admin_insecure":
+				if err := adm.parse(c, path); err != nil {
+					return nil, nil, err
+				}
+			case "state":
+				args := c.RemainingArgs()
+				if len(args) != 1 {
+					return nil, nil, c.ArgErr()
+				}
+				cfg.state = path(args[0])
 			default:
 				return nil, nil, c.Errf("unknown property %q", c.Val())
 			}
@@ -136,6 +154,11 @@ func parse(c *caddy.Controller) (*Hadns, *config, error) {
 	if len(cfg.files) == 0 && len(cfg.dirs) == 0 {
 		return nil, nil, c.Err("no zone files: add `zone FILE` or `zones DIR`")
 	}
+	a, err := adm.config(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg.admin = a
 	return h, cfg, nil
 }
 
