@@ -3,6 +3,7 @@
 //
 //	hadns -conf Corefile     serve (every CoreDNS flag works: -version, -plugins, ...)
 //	hadns demo [ADDR...]     run example HTTP backends for zones/example.test.yaml
+//	hadns ctl COMMAND        status, drain, undrain, down, up, clear through the admin API
 package main
 
 import (
@@ -40,6 +41,9 @@ func main() {
 			os.Exit(1)
 		}
 		return
+	}
+	if len(os.Args) > 1 && os.Args[1] == "ctl" {
+		os.Exit(ctl(os.Args[2:], os.Stdout, os.Stderr))
 	}
 	coremain.Run()
 }
