@@ -22,7 +22,38 @@ func (a *adminServer) routes() http.Handler {
 	mux.HandleFunc("GET /v1/overrides", a.guard(false, a.getOverrides))
 	mux.HandleFunc("POST /v1/overrides", a.guard(true, a.postOverride))
 	mux.HandleFunc("DELETE /v1/overrides/{id}", a.guard(true, a.deleteOverride))
-	return mux
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := mux.Handler(r); pattern == "" {
+			// The mux answers unknown routes (404) and wrong methods (405)
+			// in plain text; the API speaks JSON.
+			w = &jsonErrorWriter{ResponseWriter: w, r: r}
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// jsonErrorWriter turns the mux's own plain-text errors into JSON ones.
+type jsonErrorWriter struct {
+	http.ResponseWriter
+	r       *http.Request
+	written bool
+}
+
+func (w *jsonErrorWriter) WriteHeader(code int) {
+	msg := fmt.Sprintf("no route %s %s", w.r.Method, w.r.URL.Path)
+	if code == http.StatusMethodNotAllowed {
+		msg = fmt.Sprintf("%s %s: method not allowed (allowed: %s)", w.r.Method, w.r.URL.Path, w.Header().Get("Allow"))
+	}
+	w.Header().Del("X-Content-Type-Options")
+	writeErr(w.ResponseWriter, code, msg)
+	w.written = true
+}
+
+func (w *jsonErrorWriter) Write(b []byte) (int, error) {
+	if !w.written {
+		w.WriteHeader(http.StatusNotFound)
+	}
+	return len(b), nil // the mux's text is replaced by the JSON above
 }
 
 // guard checks the token before h runs; change marks routes that change

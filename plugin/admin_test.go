@@ -174,6 +174,12 @@ func TestAdminBadInput(t *testing.T) {
 	if code, body := r.call("DELETE", "/v1/overrides/42", "", testToken, "127.0.0.1:1"); code != 404 {
 		t.Errorf("delete unknown id: %d %v", code, body)
 	}
+	if code, body := r.call("PUT", "/v1/status", "", "", "127.0.0.1:1"); code != 405 || !strings.Contains(body["error"].(string), "allowed: GET") {
+		t.Errorf("wrong method: %d %v", code, body)
+	}
+	if code, body := r.call("GET", "/v2/nothing", "", "", "127.0.0.1:1"); code != 404 || !strings.Contains(body["error"].(string), "no route") {
+		t.Errorf("unknown route: %d %v", code, body)
+	}
 	if len(r.e.store.all()) != 0 {
 		t.Fatalf("bad requests left overrides: %v", r.e.store.all())
 	}

@@ -103,6 +103,14 @@ func observeProbe(t healthcheck.Target, d time.Duration, err error) {
 // setOverrideGauges publishes which override holds for each backend of s and,
 // for drained backends no answer of set hands out any more, drain_safe_at.
 func setOverrideGauges(s *service, held []*Override, set *answerSet, d *drainTracker) {
+	some := false
+	for _, o := range held {
+		some = some || o != nil
+	}
+	if !some && !s.overrideSeries {
+		return // the common case: no override, no series to delete
+	}
+	s.overrideSeries = some
 	for i, b := range s.backends {
 		id := b.ID()
 		for _, act := range []string{actDrain, actDown, actUp} {
