@@ -2,6 +2,8 @@ package hadns
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -339,5 +341,37 @@ func TestOverridesSurviveReloads(t *testing.T) {
 	}
 	if got := r.eastA(); slices.Contains(got, "10.1.0.1") {
 		t.Fatalf("backend back in the zone but its drain is lost: %v", got)
+	}
+}
+
+func TestAdminTLS(t *testing.T) {
+	files := testFiles(t)
+	cert, err := tls.LoadX509KeyPair(files.Replace("CERTFILE"), files.Replace("KEYFILE"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newHealthRigWith(t, func(c *config) {
+		c.admin = &adminConfig{addr: "127.0.0.1:0", token: testToken, cert: &cert}
+	})
+	r.pool.ops.mu.Lock()
+	a := r.pool.ops.admins["127.0.0.1:0"]
+	r.pool.ops.mu.Unlock()
+	pool := x509.NewCertPool()
+	pool.AddCert(cert.Leaf)
+	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "localhost"}}}
+	resp, err := c.Get("https://" + a.ln.Addr().String() + "/v1/status")
+	if err != nil {
+		t.Fatalf("status over TLS: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("status over TLS: %s", resp.Status)
+	}
+	// Plain HTTP to the TLS listener is not served.
+	if resp, err := http.Get("http://" + a.ln.Addr().String() + "/v1/status"); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode == 200 {
+			t.Fatal("plain HTTP served by the TLS listener")
+		}
 	}
 }
