@@ -32,9 +32,9 @@ const (
 )
 
 var (
-	admEast   = []string{"127.0.71.1", "127.0.71.2"}
-	admWest   = []string{"127.0.72.1"}
-	admClient = "127.0.71.100" // in site east
+	admEast   = []string{"127.0.91.1", "127.0.91.2"}
+	admWest   = []string{"127.0.92.1"}
+	admClient = "127.0.91.100" // in site east
 )
 
 const adminCorefile = `admin.test:{{.Port}} {
@@ -43,8 +43,8 @@ const adminCorefile = `admin.test:{{.Port}} {
     prometheus 127.0.0.1:{{.MetricsPort}}
     hadns {
         zone admin.test.yaml
-        site east 127.0.71.0/24 fallback west
-        site west 127.0.72.0/24 fallback east
+        site east 127.0.91.0/24 fallback west
+        site west 127.0.92.0/24 fallback east
         reload 0
         admin 127.0.0.1:{{.AdminPort}}
         admin_token_file token
