@@ -66,6 +66,7 @@ type rrAnswer struct {
 	extra     []dns.RR
 	degraded  *degradation
 	served    string // the site that served (first tier used), for metrics
+	members   []int  // indexes of the backends in the answer, for drain_safe_at
 
 	count, degradedCount prometheus.Counter // resolved by countersFor
 
@@ -190,7 +191,7 @@ func selectAddrs(s *service, health []Health, o siteOrder, family uint16) rrAnsw
 	if anySuspect(pool, health) {
 		ttl = suspectTTL
 	}
-	return rrAnswer{result: Success, rotations: rotations(s, pool, ttl), degraded: deg, served: ts[firstUsableTier(ts, health)].site}
+	return rrAnswer{result: Success, rotations: rotations(s, pool, ttl), degraded: deg, served: ts[firstUsableTier(ts, health)].site, members: pool}
 }
 
 func tierHasUsable(t tier, health []Health) bool {
@@ -264,6 +265,7 @@ func allDown(s *service, ts []tier, health []Health, family uint16) rrAnswer {
 		rotations: rotations(s, pool, s.degradedTTL),
 		degraded:  &degradation{code: edeOther, text: "fail-open: no healthy backend in any site", kind: "fail_open"},
 		served:    ts[0].site,
+		members:   pool,
 	}
 }
 
@@ -370,8 +372,10 @@ func selectSRV(s *service, owner int, health []Health, o siteOrder) rrAnswer {
 		perTier[p.prio]++
 	}
 	var answer, extra []dns.RR
+	members := make([]int, 0, len(picks))
 	seenGlue := map[string]bool{}
 	for _, p := range picks {
+		members = append(members, p.bi)
 		b := s.backends[p.bi]
 		w := b.weight
 		if perTier[p.prio] == 1 {
@@ -393,5 +397,5 @@ func selectSRV(s *service, owner int, health []Health, o siteOrder) rrAnswer {
 			}
 		}
 	}
-	return rrAnswer{result: Success, rotations: [][]dns.RR{answer}, extra: extra[:len(extra):len(extra)], degraded: deg, served: served}
+	return rrAnswer{result: Success, rotations: [][]dns.RR{answer}, extra: extra[:len(extra):len(extra)], degraded: deg, served: served, members: members}
 }

@@ -53,7 +53,7 @@ const (
         site east 10.0.0.0/33
         site west 10.2.0.0/16 fallback nowhere
         default_order west mars
-        admin {
+        tuning {
             listen 127.0.0.1:1
         }
         zones empty
@@ -130,7 +130,7 @@ func TestCheckReportsEveryProblem(t *testing.T) {
 		{corefile, 9, `site east: "10.0.0.0/33" is not a network`},
 		{corefile, 10, `site west: fallback names unknown site "nowhere"`},
 		{corefile, 11, `default order names unknown site "mars"`},
-		{corefile, 12, `unknown property "admin"`},
+		{corefile, 12, `unknown property "tuning"`},
 		{corefile, 16, `site "west" is defined twice`},
 		{corefile, 18, "only be used once per Server Block"},
 		{filepath.Join(dir, "missing.yaml"), 0, "no such file"},

@@ -22,6 +22,8 @@ type engine struct {
 	checker *healthcheck.Checker // the pool's checker, read for states
 	targets []healthcheck.Target // what this engine wants checked
 	started bool
+	ops     *operations
+	store   *overrideStore // the overrides folded into health
 	// byKey maps a check target to the services whose answers depend on it,
 	// so a transition recomputes only those.
 	byKey map[string][]*service
@@ -36,7 +38,8 @@ type engine struct {
 }
 
 func newEngine(h *Hadns, cfg *config, snap *snapshot, pool *checkerPool) *engine {
-	e := &engine{h: h, cfg: cfg, pool: pool, checker: pool.current()}
+	e := &engine{h: h, cfg: cfg, pool: pool, checker: pool.current(), ops: pool.ops}
+	e.store = e.ops.store(cfg.state)
 	e.sum, _ = filesSum(cfg)
 	e.install(snap)
 	return e
@@ -74,18 +77,55 @@ func (e *engine) install(snap *snapshot) {
 		}
 	}
 	setBudgetGauges(e.snap, snap)
+	old := e.snap
 	e.snap = snap
 	e.h.snap.Store(snap)
+	if old != nil {
+		e.retire(old)
+	}
 }
 
-// recompute rebuilds one service's answers from current health.
-func (e *engine) recompute(s *service, snap *snapshot) {
-	h := make([]Health, len(s.backends))
-	for i, b := range s.backends {
-		h[i] = fromState(e.checker.State(b.check.Key()))
+// retire records that the answers of snap's services are no longer served.
+func (e *engine) retire(snap *snapshot) {
+	now := e.ops.clock.Now()
+	for _, z := range snap.zones {
+		for _, s := range z.services {
+			e.ops.drains.replaced(now, s, s.answers.Load())
+		}
 	}
-	s.answers.Store(computeAnswers(s, h, snap.sites.orders))
+}
+
+// recompute rebuilds one service's answers from current health with the
+// operator's overrides folded in, and notes for drain_safe_at until when the
+// answers it replaces may be cached.
+func (e *engine) recompute(s *service, snap *snapshot) {
+	now := e.ops.clock.Now()
+	overrides := e.store.all()
+	h := make([]Health, len(s.backends))
+	held := make([]*Override, len(s.backends))
+	for i, b := range s.backends {
+		held[i] = effective(overrides, s.name, b, now)
+		h[i] = fold(fromState(e.checker.State(b.check.Key())), held[i])
+	}
+	set := computeAnswers(s, h, snap.sites.orders)
+	e.ops.drains.replaced(now, s, s.answers.Swap(set))
 	setBackendGauges(s, h)
+	setOverrideGauges(s, held, set, e.ops.drains)
+}
+
+// overridesChanged recomputes every service: an override may select
+// backends anywhere.
+func (e *engine) overridesChanged() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.snap == nil {
+		return
+	}
+	for _, z := range e.snap.zones {
+		for _, s := range z.services {
+			e.recompute(s, e.snap)
+		}
+	}
 }
 
 // fromState maps the checker's state to selection's view: a target not yet
@@ -101,6 +141,12 @@ func fromState(st healthcheck.State) Health {
 }
 
 func (e *engine) start() error {
+	if e.cfg.admin != nil {
+		if err := e.ops.registerAdmin(e, e.cfg.admin); err != nil {
+			return err
+		}
+	}
+	e.store.attach(e)
 	ctx, cancel := context.WithCancel(context.Background())
 	e.cancel = cancel
 	e.done = make(chan struct{})
@@ -119,6 +165,8 @@ func (e *engine) start() error {
 		}
 	}
 	e.mu.Unlock()
+	// Overrides may have changed between install and attach.
+	e.overridesChanged()
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() {
@@ -191,12 +239,21 @@ func (e *engine) apply(events []healthcheck.Event) {
 
 // stop ends the loops and the checker.
 func (e *engine) stop() error {
+	if e.cfg.admin != nil {
+		e.ops.unregisterAdmin(e, e.cfg.admin.addr)
+	}
 	if e.cancel != nil {
 		e.cancel()
 		<-e.done
 		e.cancel = nil
 	}
+	e.store.detach(e)
 	e.pool.release(e)
+	e.mu.Lock()
+	if e.snap != nil {
+		e.retire(e.snap)
+	}
+	e.mu.Unlock()
 	return nil
 }
 

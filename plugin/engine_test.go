@@ -73,6 +73,13 @@ func (r *healthRig) reloadCorefile() {
 
 func newHealthRig(t *testing.T) *healthRig {
 	t.Helper()
+	return newHealthRigWith(t, nil)
+}
+
+// newHealthRigWith is newHealthRig with edit applied to the config first
+// (admin API, state file).
+func newHealthRigWith(t *testing.T, edit func(*config)) *healthRig {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "zone.yaml")
 	if err := os.WriteFile(path, []byte(selZone), 0o644); err != nil {
 		t.Fatal(err)
@@ -82,6 +89,9 @@ func newHealthRig(t *testing.T) *healthRig {
 		{name: "west", networks: []netip.Prefix{netip.MustParsePrefix("10.2.0.0/16")}, fallback: []string{"east"}},
 		{name: "north", networks: []netip.Prefix{netip.MustParsePrefix("10.3.0.0/16")}},
 	}}
+	if edit != nil {
+		edit(cfg)
+	}
 	snap, err := load(cfg)
 	if err != nil {
 		t.Fatal(err)

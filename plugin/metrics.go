@@ -46,6 +46,14 @@ var (
 		Namespace: plugin.Namespace, Subsystem: pluginName, Name: "failover_budget_limit_seconds",
 		Help: "The failover_budget a service's zone file sets; absent when it sets none.",
 	}, []string{"service"})
+	backendOverride = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: plugin.Namespace, Subsystem: pluginName, Name: "backend_override",
+		Help: "1 while an operator override (drain, down, up) holds for a backend.",
+	}, []string{"service", "site", "backend", "override"})
+	drainSafeAt = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: plugin.Namespace, Subsystem: pluginName, Name: "drain_safe_at_timestamp_seconds",
+		Help: "When no cache that honours TTLs holds a drained backend any more (unix seconds); only for drained backends that left every answer.",
+	}, []string{"service", "site", "backend"})
 )
 
 // siteLabel names a client site in metrics; clients no network matches are
@@ -126,6 +134,34 @@ func setBudgetGauges(old, snap *snapshot) {
 			if !limited[s.name] {
 				failoverBudgetLimit.DeleteLabelValues(s.name)
 			}
+		}
+	}
+}
+
+// setOverrideGauges publishes which override holds for each backend of s and,
+// for drained backends no answer of set hands out any more, drain_safe_at.
+func setOverrideGauges(s *service, held []*Override, set *answerSet, d *drainTracker) {
+	some := false
+	for _, o := range held {
+		some = some || o != nil
+	}
+	if !some && !s.overrideSeries {
+		return // the common case: no override, no series to delete
+	}
+	s.overrideSeries = some
+	for i, b := range s.backends {
+		id := b.ID()
+		for _, act := range []string{actDrain, actDown, actUp} {
+			if held[i] != nil && held[i].Action == act {
+				backendOverride.WithLabelValues(s.name, b.site, id, act).Set(1)
+			} else {
+				backendOverride.DeleteLabelValues(s.name, b.site, id, act)
+			}
+		}
+		if held[i] != nil && held[i].Action == actDrain && !inAnswers(set, i) {
+			drainSafeAt.WithLabelValues(s.name, b.site, id).Set(float64(d.safeAt(s, b).UnixMilli()) / 1000)
+		} else {
+			drainSafeAt.DeleteLabelValues(s.name, b.site, id)
 		}
 	}
 }

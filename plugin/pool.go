@@ -15,6 +15,7 @@ import (
 // targets.
 type checkerPool struct {
 	opts healthcheck.Options
+	ops  *operations // what else the engines of the process share: overrides, drains, admin
 
 	mu      sync.Mutex
 	c       *healthcheck.Checker
@@ -24,7 +25,7 @@ type checkerPool struct {
 
 func newCheckerPool(opts healthcheck.Options) *checkerPool {
 	opts.OnProbe = observeProbe
-	return &checkerPool{opts: opts, engines: map[*engine][]healthcheck.Target{}}
+	return &checkerPool{opts: opts, ops: newOperations(opts.Clock), engines: map[*engine][]healthcheck.Target{}}
 }
 
 // processPool is the pool of the hadns binary's engines.

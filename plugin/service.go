@@ -37,6 +37,10 @@ type service struct {
 	answers atomic.Pointer[answerSet]
 	// rot spreads A/AAAA answers over the pool: each query takes the next rotation.
 	rot atomic.Uint32
+	// overrideSeries is set once an override metric series exists for a
+	// backend; until then recomputes skip deleting series (guarded by the
+	// engine's mutex).
+	overrideSeries bool
 }
 
 // srvOwner is a name with SRV records for the service.

@@ -30,6 +30,8 @@ type config struct {
 	defaultOrder   []string
 	defaultOrderAt position
 	startupTimeout time.Duration // readiness waits at most this long for first results; default 5s
+	admin          *adminConfig  // the admin HTTP API; nil: off
+	state          string        // override state file; "": overrides live in memory only
 }
 
 const (
@@ -73,6 +75,11 @@ func setup(c *caddy.Controller) error {
 //	    default_order SITE...
 //	    startup_timeout DURATION
 //	    fallthrough [ZONES...]
+//	    admin ADDR
+//	    admin_token_file FILE
+//	    admin_tls CERT KEY
+//	    admin_insecure
+//	    state FILE
 //	}
 //
 // It goes on after a bad line, so `hadns check` can report every problem;
@@ -89,6 +96,7 @@ func parse(c *caddy.Controller) (*Hadns, *config, error) {
 		return filepath.Join(root, p)
 	}
 	var errs parseErrors
+	var adm adminOptions
 	i := 0
 	for c.Next() {
 		if i > 0 {
@@ -141,6 +149,17 @@ func parse(c *caddy.Controller) (*Hadns, *config, error) {
 				}
 			case "fallthrough":
 				h.Fall.SetZonesFromArgs(c.RemainingArgs())
+			case "admin", "admin_token_file", "admin_tls", "admin_insecure":
+				if err := adm.parse(c, path); err != nil {
+					errs = append(errs, err)
+				}
+			case "state":
+				args := c.RemainingArgs()
+				if len(args) != 1 {
+					errs = append(errs, c.ArgErr())
+					break
+				}
+				cfg.state = path(args[0])
 			default:
 				errs = append(errs, c.Errf("unknown property %q", c.Val()))
 				skipProperty(c)
@@ -150,6 +169,11 @@ func parse(c *caddy.Controller) (*Hadns, *config, error) {
 	if len(cfg.files) == 0 && len(cfg.dirs) == 0 {
 		errs = append(errs, c.Err("no zone files: add `zone FILE` or `zones DIR`"))
 	}
+	a, err := adm.config(c)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	cfg.admin = a
 	if len(errs) > 0 {
 		return h, cfg, errs
 	}

@@ -1,10 +1,17 @@
 package hadns
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/coredns/caddy"
 )
@@ -41,10 +48,48 @@ func TestParse(t *testing.T) {
 		{"empty fallback", "hadns {\n zone a\n site east fallback\n}", "fallback needs at least one site", nil},
 		{"bad site name", "hadns {\n zone a\n site e.st\n}", "site name", nil},
 		{"twice", "hadns {\n zone a\n}\nhadns {\n zone b\n}", "this plugin", nil},
+		{"admin off by default", "hadns {\n zone a\n}", "", func(t *testing.T, h *Hadns, c *config) {
+			if c.admin != nil || c.state != "" {
+				t.Errorf("admin %+v state %q", c.admin, c.state)
+			}
+		}},
+		{"admin loopback", "hadns {\n zone a\n admin 127.0.0.1:8053\n state /var/lib/hadns/state.json\n}", "", func(t *testing.T, h *Hadns, c *config) {
+			if c.admin == nil || c.admin.addr != "127.0.0.1:8053" || c.admin.token != "" || c.state != "/var/lib/hadns/state.json" {
+				t.Errorf("admin %+v state %q", c.admin, c.state)
+			}
+		}},
+		{"admin localhost v6", "hadns {\n zone a\n admin [::1]:8053\n}", "", func(t *testing.T, h *Hadns, c *config) {}},
+		{"admin token file", "hadns {\n zone a\n admin localhost:8053\n admin_token_file TOKENFILE\n}", "", func(t *testing.T, h *Hadns, c *config) {
+			if c.admin.token != "tok-from-file" {
+				t.Errorf("token %q", c.admin.token)
+			}
+		}},
+		{"admin insecure", "hadns {\n zone a\n admin 0.0.0.0:8053\n admin_insecure\n}", "", func(t *testing.T, h *Hadns, c *config) {
+			if !c.admin.insecure {
+				t.Errorf("admin %+v", c.admin)
+			}
+		}},
+		{"admin tls", "hadns {\n zone a\n admin 192.0.2.1:8053\n admin_tls CERTFILE KEYFILE\n}", "", func(t *testing.T, h *Hadns, c *config) {
+			if c.admin.cert == nil {
+				t.Errorf("admin %+v", c.admin)
+			}
+		}},
+		{"admin not loopback", "hadns {\n zone a\n admin 192.0.2.1:8053\n}", "Testfile:3 - Error during parsing: admin 192.0.2.1:8053 is not a loopback address", nil},
+		{"admin all addresses", "hadns {\n zone a\n admin :8053\n}", "is not a loopback address", nil},
+		{"admin no port", "hadns {\n zone a\n admin 127.0.0.1\n}", "want HOST:PORT", nil},
+		{"admin twice", "hadns {\n zone a\n admin 127.0.0.1:1\n admin 127.0.0.1:2\n}", "admin given twice", nil},
+		{"admin option without admin", "hadns {\n zone a\n admin_insecure\n}", "Testfile:3 - Error during parsing: admin_insecure needs an `admin ADDR` line", nil},
+		{"missing token file", "hadns {\n zone a\n admin 127.0.0.1:1\n admin_token_file /nonexistent/token\n}", "admin_token_file: open /nonexistent/token", nil},
+		{"empty token file", "hadns {\n zone a\n admin 127.0.0.1:1\n admin_token_file EMPTYFILE\n}", "is empty", nil},
+		{"bad tls", "hadns {\n zone a\n admin 127.0.0.1:1\n admin_tls /nonexistent/c /nonexistent/k\n}", "admin_tls:", nil},
+		{"tls and insecure", "hadns {\n zone a\n admin 192.0.2.1:1\n admin_tls CERTFILE KEYFILE\n admin_insecure\n}", "contradict", nil},
+		{"state args", "hadns {\n zone a\n state\n}", "Wrong argument count", nil},
 	}
+	t.Setenv(tokenEnv, "")
+	files := testFiles(t)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c := caddy.NewTestController("dns", tc.input)
+			c := caddy.NewTestController("dns", files.Replace(tc.input))
 			c.ServerBlockKeys = []string{"example.test."}
 			h, cfg, err := parse(c)
 			if tc.shouldErr != "" {
@@ -59,6 +104,28 @@ func TestParse(t *testing.T) {
 			tc.check(t, h, cfg)
 		})
 	}
+}
+
+func TestParseTokenFromEnv(t *testing.T) {
+	t.Setenv(tokenEnv, " from-env\n")
+	c := caddy.NewTestController("dns", "hadns {\n zone a\n admin 127.0.0.1:1\n}")
+	_, cfg, err := parse(c)
+	if err != nil || cfg.admin.token != "from-env" {
+		t.Fatalf("token %q, err %v", cfg.admin.token, err)
+	}
+	c = caddy.NewTestController("dns", "hadns {\n zone a\n admin 127.0.0.1:1\n admin_token_file "+testFilePath(t, "tok")+"\n}")
+	if _, cfg, err = parse(c); err != nil || cfg.admin.token != "tok" {
+		t.Fatalf("the file wins over the environment: token %q, err %v", cfg.admin.token, err)
+	}
+}
+
+func testFilePath(t *testing.T, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 func TestSetupLoadsZones(t *testing.T) {
@@ -104,4 +171,37 @@ func TestSetupLoadsZones(t *testing.T) {
 	if err := setup(c); err == nil || !strings.Contains(err.Error(), "no *.yaml") {
 		t.Fatalf("empty zones dir: %v", err)
 	}
+}
+
+// testFiles writes a token file, an empty file and a self-signed key pair,
+// and returns a replacer of their placeholders in Corefile text.
+func testFiles(t *testing.T) *strings.Replacer {
+	t.Helper()
+	dir := t.TempDir()
+	write := func(name string, data []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotAfter: time.Now().Add(time.Hour), DNSNames: []string{"localhost"}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.NewReplacer(
+		"TOKENFILE", write("token", []byte("tok-from-file\n")),
+		"EMPTYFILE", write("empty", []byte(" \n")),
+		"CERTFILE", write("cert.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
+		"KEYFILE", write("key.pem", pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})),
+	)
 }

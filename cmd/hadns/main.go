@@ -4,6 +4,7 @@
 //	hadns -conf Corefile     serve (every CoreDNS flag works: -version, -plugins, ...)
 //	hadns demo [ADDR...]     run example HTTP backends for zones/example.test.yaml
 //	hadns check [-conf FILE] validate a Corefile and its zone files, print failover budgets
+//	hadns ctl COMMAND        status, drain, undrain, down, up, clear through the admin API
 package main
 
 import (
@@ -44,6 +45,9 @@ func main() {
 	}
 	if len(os.Args) > 1 && os.Args[1] == "check" {
 		os.Exit(check(os.Args[2:], os.Stdout, os.Stderr))
+	}
+	if len(os.Args) > 1 && os.Args[1] == "ctl" {
+		os.Exit(ctl(os.Args[2:], os.Stdout, os.Stderr))
 	}
 	coremain.Run()
 }

@@ -82,13 +82,14 @@ const (
 
 // ports are the loopback ports a Corefile template can use: {{.Port}} for
 // DNS (free on both UDP and TCP), the others for health, ready and
-// prometheus. {{.Dir}} is the server's directory (also its working
+// prometheus, and {{.AdminPort}} for the admin API. {{.Dir}} is the server's directory (also its working
 // directory, so relative zone paths work).
 type ports struct {
 	Port        int
 	HealthPort  int
 	ReadyPort   int
 	MetricsPort int
+	AdminPort   int // the hadns admin API
 	Dir         string
 }
 
@@ -267,7 +268,7 @@ func (s *server) waitOutput(from int, want []string, timeout time.Duration) []st
 	}
 }
 
-// freePorts finds a port free on 127.0.0.1 for both UDP and TCP, and three
+// freePorts finds a port free on 127.0.0.1 for both UDP and TCP, and four
 // more TCP ports. They are released before the server binds them, so a
 // race is possible; startServer retries.
 func freePorts() (ports, error) {
@@ -281,7 +282,7 @@ func freePorts() (ports, error) {
 	if err != nil {
 		return p, err
 	}
-	for _, dst := range []*int{&p.HealthPort, &p.ReadyPort, &p.MetricsPort} {
+	for _, dst := range []*int{&p.HealthPort, &p.ReadyPort, &p.MetricsPort, &p.AdminPort} {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return p, err

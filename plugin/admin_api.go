@@ -1,0 +1,300 @@
+package hadns
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+)
+
+// maxBody bounds a request body: an override is a few hundred bytes.
+const maxBody = 64 << 10
+
+func (a *adminServer) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", a.guard(false, servePage))
+	mux.HandleFunc("GET /v1/status", a.guard(false, a.getStatus))
+	mux.HandleFunc("GET /v1/overrides", a.guard(false, a.getOverrides))
+	mux.HandleFunc("POST /v1/overrides", a.guard(true, a.postOverride))
+	mux.HandleFunc("DELETE /v1/overrides/{id}", a.guard(true, a.deleteOverride))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := mux.Handler(r); pattern == "" {
+			// The mux answers unknown routes (404) and wrong methods (405)
+			// in plain text; the API speaks JSON.
+			w = &jsonErrorWriter{ResponseWriter: w, r: r}
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// jsonErrorWriter turns the mux's own plain-text errors into JSON ones.
+type jsonErrorWriter struct {
+	http.ResponseWriter
+	r       *http.Request
+	written bool
+}
+
+func (w *jsonErrorWriter) WriteHeader(code int) {
+	msg := fmt.Sprintf("no route %s %s", w.r.Method, w.r.URL.Path)
+	if code == http.StatusMethodNotAllowed {
+		msg = fmt.Sprintf("%s %s: method not allowed (allowed: %s)", w.r.Method, w.r.URL.Path, w.Header().Get("Allow"))
+	}
+	w.Header().Del("X-Content-Type-Options")
+	writeErr(w.ResponseWriter, code, msg)
+	w.written = true
+}
+
+func (w *jsonErrorWriter) Write(b []byte) (int, error) {
+	if !w.written {
+		w.WriteHeader(http.StatusNotFound)
+	}
+	return len(b), nil // the mux's text is replaced by the JSON above
+}
+
+// guard checks the token before h runs; change marks routes that change
+// state.
+func (a *adminServer) guard(change bool, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		_, cfg := a.current()
+		if code, err := authorize(r, cfg, change); err != nil {
+			if code == http.StatusUnauthorized {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="hadns"`)
+			}
+			writeErr(w, code, err.Error())
+			return
+		}
+		h(w, r)
+	}
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+func writeErr(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, map[string]string{"error": msg})
+}
+
+func (a *adminServer) getStatus(w http.ResponseWriter, _ *http.Request) {
+	engines, _ := a.current()
+	writeJSON(w, http.StatusOK, status(engines, a.ops.clock.Now()))
+}
+
+func (a *adminServer) getOverrides(w http.ResponseWriter, _ *http.Request) {
+	engines, _ := a.current()
+	doc := status(engines, a.ops.clock.Now())
+	writeJSON(w, http.StatusOK, map[string]any{"overrides": doc.Overrides})
+}
+
+// overrideRequest is the body of POST /v1/overrides.
+type overrideRequest struct {
+	Action  string `json:"action"` // drain, down, up, clear, undrain
+	Backend string `json:"backend"`
+	Site    string `json:"site"`
+	Glob    string `json:"glob"`
+	Reason  string `json:"reason"`
+	Expires string `json:"expires"` // a duration from now (30m) or an RFC 3339 time
+	By      string `json:"by"`      // who asks, for the log and the status
+}
+
+// badRequest is a 400 whose message names the field at fault.
+type badRequest struct{ field, msg string }
+
+func (b badRequest) Error() string { return b.field + ": " + b.msg }
+
+// parse checks the request and returns the override it asks for.
+func (req *overrideRequest) parse(now time.Time) (Override, error) {
+	o := Override{Action: req.Action, Backend: req.Backend, Site: req.Site, Glob: req.Glob, Reason: req.Reason, By: req.By}
+	switch req.Action {
+	case actDrain, actDown, actUp, "clear", "undrain":
+	case "":
+		return o, badRequest{"action", "missing: drain, down, up, clear or undrain"}
+	default:
+		return o, badRequest{"action", fmt.Sprintf("%q is not drain, down, up, clear or undrain", req.Action)}
+	}
+	if err := o.selector().validate(); err != nil {
+		field := "backend"
+		if req.Glob != "" {
+			field = "glob"
+		}
+		return o, badRequest{field, err.Error()}
+	}
+	if req.Expires != "" {
+		if req.Action == "clear" || req.Action == "undrain" {
+			return o, badRequest{"expires", "only drain, down and up take an expiry"}
+		}
+		t, err := parseExpiry(req.Expires, now)
+		if err != nil {
+			return o, badRequest{"expires", err.Error()}
+		}
+		o.Expires = t
+	}
+	if len(req.Reason) > 1000 || len(req.By) > 200 {
+		return o, badRequest{"reason", "reason (1000) or by (200 bytes) is too long"}
+	}
+	return o, nil
+}
+
+// parseExpiry reads a duration from now (30m, 2h) or an RFC 3339 time; both
+// must lie in the future.
+func parseExpiry(s string, now time.Time) (time.Time, error) {
+	if d, err := time.ParseDuration(s); err == nil {
+		if d <= 0 {
+			return time.Time{}, fmt.Errorf("%q is not in the future", s)
+		}
+		return now.Add(d).UTC(), nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q is neither a duration like 30m nor an RFC 3339 time like 2026-05-01T12:00:00Z", s)
+	}
+	if !t.After(now) {
+		return time.Time{}, fmt.Errorf("%s is in the past", s)
+	}
+	return t.UTC(), nil
+}
+
+func (a *adminServer) postOverride(w http.ResponseWriter, r *http.Request) {
+	var req overrideRequest
+	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		writeErr(w, http.StatusBadRequest, "body: "+err.Error())
+		return
+	}
+	engines, _ := a.current()
+	now := a.ops.clock.Now()
+	o, err := req.parse(now)
+	if err != nil {
+		writeErr(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if o.By == "" {
+		o.By = clientName(r)
+	}
+	stores := storesOf(engines)
+	switch req.Action {
+	case "clear", "undrain":
+		only := ""
+		if req.Action == "undrain" {
+			only = actDrain
+		}
+		var cleared []Override
+		for _, s := range stores {
+			gone, err := s.clear(o.selector(), only, o.By)
+			if errors.Is(err, errNoMatch) {
+				continue
+			}
+			if err != nil {
+				writeErr(w, http.StatusInternalServerError, err.Error())
+				return
+			}
+			cleared = append(cleared, gone...)
+		}
+		if len(cleared) == 0 {
+			what := "override"
+			if only != "" {
+				what = only + " override"
+			}
+			writeErr(w, http.StatusNotFound, fmt.Sprintf("no %s on %s", what, o.selector()))
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"cleared": cleared})
+		return
+	}
+	matched := matchBackends(engines, o.selector())
+	if len(matched) == 0 {
+		writeErr(w, http.StatusNotFound, fmt.Sprintf("%s matches no backend of the served zones", o.selector()))
+		return
+	}
+	var stored Override
+	var replaced *Override
+	for i, s := range stores {
+		got, rep, err := s.set(o)
+		if err != nil {
+			writeErr(w, http.StatusInternalServerError, err.Error())
+			return
+		}
+		if i == 0 {
+			stored, replaced = got, rep
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"override": stored, "replaced": replaced, "matched": matched})
+}
+
+func (a *adminServer) deleteOverride(w http.ResponseWriter, r *http.Request) {
+	engines, _ := a.current()
+	id := r.PathValue("id")
+	var cleared []Override
+	for _, s := range storesOf(engines) {
+		gone, err := s.delete(id, clientName(r))
+		if errors.Is(err, errNoMatch) {
+			continue
+		}
+		if err != nil {
+			writeErr(w, http.StatusInternalServerError, err.Error())
+			return
+		}
+		cleared = append(cleared, gone...)
+	}
+	if len(cleared) == 0 {
+		writeErr(w, http.StatusNotFound, fmt.Sprintf("no override with id %q", id))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"cleared": cleared})
+}
+
+// storesOf returns the distinct override stores of engines, newest first.
+func storesOf(engines []*engine) []*overrideStore {
+	var out []*overrideStore
+	for i := len(engines) - 1; i >= 0; i-- {
+		s := engines[i].store
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// matchBackends lists SERVICE/ID of every backend sel picks in the zones the
+// engines serve now.
+func matchBackends(engines []*engine, sel selector) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, e := range engines {
+		snap := e.h.snap.Load()
+		if snap == nil {
+			continue
+		}
+		for _, z := range snap.zones {
+			for _, s := range z.services {
+				for _, b := range s.backends {
+					k := strings.TrimSuffix(s.name, ".") + "/" + b.ID()
+					if sel.matches(s.name, b) && !seen[k] {
+						seen[k] = true
+						out = append(out, k)
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+// clientName names a request's client when it did not say who it is.
+func clientName(r *http.Request) string {
+	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
+		return "client " + ap.Addr().Unmap().String()
+	}
+	return "client " + r.RemoteAddr
+}

@@ -1,0 +1,59 @@
+package hadns
+
+import (
+	"sync"
+	"time"
+
+	"github.com/hadns/hadns/healthcheck"
+)
+
+// operations is what the engines of one process share for operating them:
+// override stores by state file, the drain tracker and the admin servers by
+// address. Like the checker pool it outlives any one engine, because a
+// Corefile reload starts the new plugin instance before stopping the old.
+type operations struct {
+	clock  healthcheck.Clock
+	drains *drainTracker
+
+	mu     sync.Mutex
+	stores map[string]*overrideStore // by state file path; "" is memory only
+	admins map[string]*adminServer   // by listen address
+}
+
+func newOperations(clock healthcheck.Clock) *operations {
+	if clock == nil {
+		clock = wallClock{}
+	}
+	return &operations{
+		clock:  clock,
+		drains: newDrainTracker(clock.Now()),
+		stores: map[string]*overrideStore{},
+		admins: map[string]*adminServer{},
+	}
+}
+
+// store returns the override store of a state file, loading it the first
+// time; later calls (a Corefile reload) get the same overrides.
+func (o *operations) store(path string) *overrideStore {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	s, ok := o.stores[path]
+	if !ok {
+		s = newOverrideStore(path, o.clock)
+		o.stores[path] = s
+	}
+	return s
+}
+
+// wallClock is the real time.
+type wallClock struct{}
+
+func (wallClock) Now() time.Time { return time.Now() }
+
+func (wallClock) NewTimer(d time.Duration) healthcheck.Timer { return wallTimer{time.NewTimer(d)} }
+
+type wallTimer struct{ t *time.Timer }
+
+func (w wallTimer) C() <-chan time.Time   { return w.t.C }
+func (w wallTimer) Reset(d time.Duration) { w.t.Reset(d) }
+func (w wallTimer) Stop()                 { w.t.Stop() }

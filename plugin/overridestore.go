@@ -1,0 +1,268 @@
+package hadns
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hadns/hadns/healthcheck"
+)
+
+// overrideStore holds the overrides of one state file (or of the process,
+// without one) and the engines that fold them into their answers. It lives
+// as long as the process, so a Corefile reload finds the same overrides, and
+// a restart reads them back from the file.
+type overrideStore struct {
+	path  string // "": kept in memory only
+	clock healthcheck.Clock
+
+	mu      sync.Mutex
+	list    []Override
+	seq     uint64
+	loadErr error // the file did not parse: it is moved aside before the first save
+	users   map[*engine]struct{}
+	wake    chan struct{} // the earliest expiry may have changed
+	cancel  context.CancelFunc
+	done    chan struct{}
+}
+
+// errNoMatch is a selector that picks no backend, or a clear with nothing to
+// clear; the API answers 404.
+var errNoMatch = errors.New("no match")
+
+func newOverrideStore(path string, clock healthcheck.Clock) *overrideStore {
+	s := &overrideStore{path: path, clock: clock, users: map[*engine]struct{}{}, wake: make(chan struct{}, 1)}
+	if path == "" {
+		return s
+	}
+	list, err := loadState(path)
+	if err != nil {
+		s.loadErr = err
+		log.Errorf("%v; serving without its overrides (the file is kept, and moved to %s.bad before the next change)", err, path)
+		return s
+	}
+	s.list = list
+	for _, o := range list {
+		if n, err := strconv.ParseUint(o.ID, 10, 64); err == nil {
+			s.seq = max(s.seq, n)
+		}
+	}
+	if len(list) > 0 {
+		log.Infof("state file %s: %d override(s) loaded", path, len(list))
+	}
+	return s
+}
+
+// all returns a copy of the current overrides.
+func (s *overrideStore) all() []Override {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.list)
+}
+
+// set adds o (its ID and At are filled in), replacing an override with the
+// same selector. It returns the stored override and the one replaced, if any.
+func (s *overrideStore) set(o Override) (Override, *Override, error) {
+	s.mu.Lock()
+	var replaced *Override
+	next := make([]Override, 0, len(s.list)+1)
+	for _, old := range s.list {
+		if old.selector() == o.selector() {
+			replaced = &old
+			continue
+		}
+		next = append(next, old)
+	}
+	s.seq++
+	o.ID = strconv.FormatUint(s.seq, 10)
+	o.At = s.clock.Now().UTC()
+	next = append(next, o)
+	err := s.commitLocked(next)
+	s.mu.Unlock()
+	if err != nil {
+		return o, nil, err
+	}
+	if replaced != nil {
+		log.Infof("override replaced: %s", replaced.describe())
+	}
+	log.Infof("override set: %s", o.describe())
+	s.notify()
+	return o, replaced, nil
+}
+
+// clear removes the overrides whose selector is sel (and whose action is
+// only, unless only is ""). Clearing nothing is errNoMatch.
+func (s *overrideStore) clear(sel selector, only, by string) ([]Override, error) {
+	return s.remove(func(o *Override) bool {
+		return o.selector() == sel && (only == "" || o.Action == only)
+	}, by)
+}
+
+// delete removes the override with the given ID.
+func (s *overrideStore) delete(id, by string) ([]Override, error) {
+	return s.remove(func(o *Override) bool { return o.ID == id }, by)
+}
+
+func (s *overrideStore) remove(drop func(*Override) bool, by string) ([]Override, error) {
+	s.mu.Lock()
+	var gone, next []Override
+	for _, o := range s.list {
+		if drop(&o) {
+			gone = append(gone, o)
+		} else {
+			next = append(next, o)
+		}
+	}
+	if len(gone) == 0 {
+		s.mu.Unlock()
+		return nil, errNoMatch
+	}
+	err := s.commitLocked(next)
+	s.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range gone {
+		if by != "" {
+			log.Infof("override cleared by %s: %s", by, o.describe())
+		} else {
+			log.Infof("override cleared: %s", o.describe())
+		}
+	}
+	s.notify()
+	return gone, nil
+}
+
+// expire removes the overrides whose expiry has passed.
+func (s *overrideStore) expire() {
+	now := s.clock.Now()
+	s.mu.Lock()
+	var gone, next []Override
+	for _, o := range s.list {
+		if !o.Expires.IsZero() && !o.Expires.After(now) {
+			gone = append(gone, o)
+		} else {
+			next = append(next, o)
+		}
+	}
+	if len(gone) == 0 {
+		s.mu.Unlock()
+		return
+	}
+	if err := s.commitLocked(next); err != nil {
+		// Expired overrides stop counting anyway (effective skips them);
+		// the file catches up at the next change.
+		log.Errorf("override expiry: %v", err)
+		s.list = next
+	}
+	s.mu.Unlock()
+	for _, o := range gone {
+		log.Infof("override expired: %s", o.describe())
+	}
+	s.notify()
+}
+
+// commitLocked saves next to the state file and, once it is safely there,
+// makes it the current list. A failed save changes nothing.
+func (s *overrideStore) commitLocked(next []Override) error {
+	if s.path != "" {
+		if s.loadErr != nil {
+			bad := s.path + ".bad"
+			if err := os.Rename(s.path, bad); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("state file %s did not parse and cannot be moved aside: %w", s.path, err)
+			}
+			log.Warningf("state file %s did not parse; moved it to %s before writing the new state", s.path, bad)
+			s.loadErr = nil
+		}
+		if err := saveState(s.path, next); err != nil {
+			return err
+		}
+	}
+	s.list = next
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// notify has every engine using the store recompute its answers.
+func (s *overrideStore) notify() {
+	s.mu.Lock()
+	users := make([]*engine, 0, len(s.users))
+	for e := range s.users {
+		users = append(users, e)
+	}
+	s.mu.Unlock()
+	for _, e := range users {
+		e.overridesChanged()
+	}
+}
+
+// attach registers a started engine; the first one starts the expiry loop.
+func (s *overrideStore) attach(e *engine) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.users[e] = struct{}{}
+	if s.cancel == nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		s.cancel, s.done = cancel, make(chan struct{})
+		go s.expiryLoop(ctx, s.done)
+	}
+}
+
+// detach unregisters an engine; the last one out stops the expiry loop. The
+// overrides stay: the next engine (a reload) finds them.
+func (s *overrideStore) detach(e *engine) {
+	s.mu.Lock()
+	delete(s.users, e)
+	if len(s.users) > 0 || s.cancel == nil {
+		s.mu.Unlock()
+		return
+	}
+	cancel, done := s.cancel, s.done
+	s.cancel, s.done = nil, nil
+	s.mu.Unlock()
+	cancel()
+	<-done
+}
+
+// expiryLoop sleeps until the earliest expiry, removes what expired, and
+// starts over when the set of overrides changes.
+func (s *overrideStore) expiryLoop(ctx context.Context, done chan struct{}) {
+	defer close(done)
+	for {
+		var next time.Time
+		s.mu.Lock()
+		for _, o := range s.list {
+			if !o.Expires.IsZero() && (next.IsZero() || o.Expires.Before(next)) {
+				next = o.Expires
+			}
+		}
+		s.mu.Unlock()
+		var fire <-chan time.Time
+		var t healthcheck.Timer
+		if !next.IsZero() {
+			t = s.clock.NewTimer(next.Sub(s.clock.Now()))
+			fire = t.C()
+		}
+		select {
+		case <-ctx.Done():
+			if t != nil {
+				t.Stop()
+			}
+			return
+		case <-s.wake:
+		case <-fire:
+			s.expire()
+		}
+		if t != nil {
+			t.Stop()
+		}
+	}
+}
