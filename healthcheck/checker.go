@@ -43,6 +43,7 @@ type Checker struct {
 	ctx     context.Context // nil until Start
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
+	tcp     *tcpLoop // runs the tcp targets (Linux, real clock); nil if not
 
 	// view is entries as an immutable map, swapped whole on every Set, so
 	// the query path reads states without a lock.
@@ -59,6 +60,7 @@ type entry struct {
 	prober Prober
 	state  atomic.Uint32 // a State; written under mu, read without
 	cancel context.CancelFunc
+	looped bool // runs on Checker.tcp rather than its own goroutine
 
 	mu        sync.Mutex
 	counts    counts
@@ -103,6 +105,14 @@ func (c *Checker) Start(ctx context.Context) {
 		return
 	}
 	c.ctx, c.cancel = context.WithCancel(ctx)
+	if l, err := newTCPLoop(c); err == nil {
+		c.tcp = l
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			l.run(c.ctx)
+		}()
+	}
 	for _, e := range c.entries {
 		c.startLocked(e)
 	}
@@ -149,7 +159,10 @@ func (c *Checker) Set(targets []Target) {
 			e.mu.Lock()
 			e.gone = true
 			e.mu.Unlock()
-			if e.cancel != nil {
+			switch {
+			case e.looped:
+				c.tcp.remove(e)
+			case e.cancel != nil:
 				e.cancel()
 			}
 		}
@@ -189,6 +202,11 @@ func (c *Checker) newEntry(key string, t Target) *entry {
 
 // startLocked starts e's loop; c.mu must be held and c.ctx set.
 func (c *Checker) startLocked(e *entry) {
+	if c.tcp != nil && c.tcpLoopSupported(e) {
+		e.looped = true
+		c.tcp.add(e)
+		return
+	}
 	ctx, cancel := context.WithCancel(c.ctx)
 	e.cancel = cancel
 	c.wg.Add(1)
