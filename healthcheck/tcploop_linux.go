@@ -286,13 +286,22 @@ const startBatch = 64
 // that are due, at most startBatch of them. It returns when the loop should
 // next wake (-1: nothing scheduled) and whether work is left for now.
 func (l *tcpLoop) runDue(now int64) (next int64, more bool) {
-	started := 0
+	started, polled := 0, false
 	for len(l.heap) > 0 {
 		t := l.heap[0]
 		if t.when > now {
 			return t.when, false
 		}
 		if t.fd >= 0 {
+			// Before failing a probe for its deadline, take the results
+			// already in: a loop woken late (its CPU taken by others) must
+			// not time out handshakes that completed while it waited.
+			if !polled {
+				n := l.poll()
+				l.handle(n)
+				polled = n < len(l.events)
+				continue
+			}
 			l.finish(t, errConnectTimeout, now)
 			continue
 		}
