@@ -4,6 +4,7 @@ import (
 	"context"
 	"math/rand/v2"
 	"net/netip"
+	"os"
 	"slices"
 	"sync"
 	"testing"
@@ -214,4 +215,46 @@ func TestTCPHeap(t *testing.T) {
 		}
 		h.remove(h[0])
 	}
+}
+
+// TestTCPLoopStopClosesSockets: Stop closes the sockets of probes in flight
+// and the loop's own descriptors.
+func TestTCPLoopStopClosesSockets(t *testing.T) {
+	const n = 8
+	spec := Spec{Interval: time.Minute, Timeout: 30 * time.Second}
+	var targets []Target
+	for range n {
+		targets = append(targets, Target{Addr: hangingSocket(t), Spec: spec})
+	}
+	before := openFiles(t)
+	c := New(Options{})
+	if err := c.Set(targets); err != nil {
+		t.Fatal(err)
+	}
+	c.Start(context.Background())
+	deadline := time.Now().Add(10 * time.Second)
+	for openFiles(t) < before+n && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if got := openFiles(t); got < before+n {
+		t.Fatalf("%d descriptors open, want at least %d probes in flight on top of %d", got, n, before)
+	}
+	c.Stop()
+	if got := openFiles(t); got > before {
+		t.Fatalf("%d descriptors open after Stop, %d before Start", got, before)
+	}
+	for _, tg := range targets {
+		if st, _ := c.Status(tg.Key()); st.Checked {
+			t.Fatalf("a probe abandoned by Stop was recorded: %+v", st)
+		}
+	}
+}
+
+func openFiles(t *testing.T) int {
+	t.Helper()
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(fds)
 }
