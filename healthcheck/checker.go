@@ -2,6 +2,7 @@ package healthcheck
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -38,11 +39,14 @@ type Checker struct {
 	probers map[string]Prober
 	rand    func(int64) int64
 
+	kindList []string // sorted keys of probers, built once (under mu)
+
 	mu      sync.Mutex
 	entries map[string]*entry
 	ctx     context.Context // nil until Start
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
+	tcp     *tcpLoop // runs the tcp targets (Linux, real clock); nil if not
 
 	// view is entries as an immutable map, swapped whole on every Set, so
 	// the query path reads states without a lock.
@@ -59,6 +63,7 @@ type entry struct {
 	prober Prober
 	state  atomic.Uint32 // a State; written under mu, read without
 	cancel context.CancelFunc
+	looped bool // runs on Checker.tcp rather than its own goroutine
 
 	mu        sync.Mutex
 	counts    counts
@@ -103,6 +108,14 @@ func (c *Checker) Start(ctx context.Context) {
 		return
 	}
 	c.ctx, c.cancel = context.WithCancel(ctx)
+	if l, err := newTCPLoop(c); err == nil {
+		c.tcp = l
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			l.run(c.ctx)
+		}()
+	}
 	for _, e := range c.entries {
 		c.startLocked(e)
 	}
@@ -123,15 +136,25 @@ func (c *Checker) Stop() {
 // (at once if the checker is running), removed ones stop, and unchanged ones
 // keep their loop, state and counters, so a reload never flaps. Targets
 // sharing a key collapse into one loop; its Status shows the first of them.
-// Specs are defaulted here; a kind this checker has no prober for makes every
-// probe of that target fail with "unknown kind".
-func (c *Checker) Set(targets []Target) {
+//
+// Specs are defaulted and validated here (Spec.Validate, with the kinds this
+// checker has probers for). A target whose spec is invalid, say of a kind
+// the checker does not know, is not added: Set returns an error naming it
+// and every such target, and applies the rest.
+//
+// Subscribers get an Event with Removed set for every target that goes.
+func (c *Checker) Set(targets []Target) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	next := make(map[string]*entry, len(targets))
 	var added []*entry
+	var errs []error
 	for _, t := range targets {
 		t.Spec = t.Spec.WithDefaults()
+		if err := t.Spec.validate(c.kinds()); err != nil {
+			errs = append(errs, fmt.Errorf("target %s: %w", t.ProbeAddr(), err))
+			continue
+		}
 		k := t.Key()
 		if _, dup := next[k]; dup {
 			continue
@@ -144,14 +167,10 @@ func (c *Checker) Set(targets []Target) {
 		next[k] = e
 		added = append(added, e)
 	}
+	now := c.clock.Now()
 	for k, e := range c.entries {
 		if _, keep := next[k]; !keep {
-			e.mu.Lock()
-			e.gone = true
-			e.mu.Unlock()
-			if e.cancel != nil {
-				e.cancel()
-			}
+			c.removeLocked(e, now)
 		}
 	}
 	c.entries = next
@@ -165,22 +184,47 @@ func (c *Checker) Set(targets []Target) {
 			c.startLocked(e)
 		}
 	}
+	return errors.Join(errs...)
+}
+
+// kinds lists the kinds this checker has probers for, sorted.
+func (c *Checker) kinds() []string {
+	if c.kindList == nil {
+		for k := range c.probers {
+			c.kindList = append(c.kindList, k)
+		}
+		slices.Sort(c.kindList)
+	}
+	return c.kindList
+}
+
+// removeLocked stops e's loop and tells subscribers it is gone; c.mu must
+// be held. After this e publishes no more events.
+func (c *Checker) removeLocked(e *entry, now time.Time) {
+	e.mu.Lock()
+	e.gone = true
+	ev := Event{Target: e.target, Key: e.key, Old: e.counts.state, New: Unknown, Reason: "removed", Time: now, Removed: true}
+	for _, s := range c.loadSubs() {
+		s.push(ev)
+	}
+	e.mu.Unlock()
+	switch {
+	case e.looped:
+		c.tcp.remove(e)
+	case e.cancel != nil:
+		e.cancel()
+	}
 }
 
 func (c *Checker) newEntry(key string, t Target) *entry {
 	e := &entry{key: key, target: t, since: c.clock.Now()}
-	p, ok := c.probers[t.Spec.Kind]
-	switch {
-	case !ok:
-		p = failedProber{fmt.Errorf("unknown kind %q", t.Spec.Kind)}
-	default:
-		if b, ok := p.(binder); ok {
-			bound, err := b.bind(t)
-			if err != nil {
-				p = failedProber{err}
-			} else {
-				p = bound
-			}
+	p := c.probers[t.Spec.Kind] // Set validated the kind
+	if b, ok := p.(binder); ok {
+		bound, err := b.bind(t)
+		if err != nil {
+			p = failedProber{err}
+		} else {
+			p = bound
 		}
 	}
 	e.prober = p
@@ -189,6 +233,11 @@ func (c *Checker) newEntry(key string, t Target) *entry {
 
 // startLocked starts e's loop; c.mu must be held and c.ctx set.
 func (c *Checker) startLocked(e *entry) {
+	if c.tcp != nil && c.tcpLoopSupported(e) {
+		e.looped = true
+		c.tcp.add(e)
+		return
+	}
 	ctx, cancel := context.WithCancel(c.ctx)
 	e.cancel = cancel
 	c.wg.Add(1)

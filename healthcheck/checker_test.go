@@ -2,6 +2,7 @@ package healthcheck
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 )
@@ -47,7 +48,7 @@ func TestStateMachine(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t)
 			tg := target("192.0.2.1:80", tc.spec)
-			h.c.Set([]Target{tg})
+			h.set(tg)
 			key := tg.Key()
 			if got := h.c.State(key); got != Unknown {
 				t.Fatalf("before start: %v, want unknown", got)
@@ -80,7 +81,7 @@ func TestStateMachine(t *testing.T) {
 func TestEventsInOrder(t *testing.T) {
 	h := newHarness(t)
 	tg := target("192.0.2.1:80", Spec{})
-	h.c.Set([]Target{tg})
+	h.set(tg)
 	h.c.Start(context.Background())
 	h.park(1)
 	h.probe.set(tg.Addr, errFake)
@@ -113,7 +114,7 @@ func TestSetKeepsState(t *testing.T) {
 	h := newHarness(t)
 	a := target("192.0.2.1:80", Spec{})
 	b := target("192.0.2.2:80", Spec{})
-	h.c.Set([]Target{a})
+	h.set(a)
 	h.c.Start(context.Background())
 	h.park(1)
 	h.probe.set(a.Addr, errFake)
@@ -127,7 +128,7 @@ func TestSetKeepsState(t *testing.T) {
 
 	// A reload: a again (spelled with explicit defaults, and twice), plus b.
 	aAgain := target("192.0.2.1:80", Spec{Interval: time.Second, Rise: 2})
-	h.c.Set([]Target{aAgain, b, a})
+	h.set(aAgain, b, a)
 	h.park(2) // b's first probe ran at once
 	if len(h.c.Snapshot()) != 2 {
 		t.Fatalf("snapshot %v", h.c.Snapshot())
@@ -151,7 +152,7 @@ func TestSetKeepsState(t *testing.T) {
 	}
 
 	// Removing a stops its loop; its state reads Unknown.
-	h.c.Set([]Target{b})
+	h.set(b)
 	h.park(1)
 	deadline := time.Now().Add(5 * time.Second)
 	for h.clk.Pending() != 1 && time.Now().Before(deadline) {
@@ -173,7 +174,7 @@ func TestReady(t *testing.T) {
 	h := newHarness(t)
 	h.probe.block = make(chan struct{})
 	a := target("192.0.2.1:80", Spec{})
-	h.c.Set([]Target{a})
+	h.set(a)
 	if h.c.Ready() {
 		t.Fatal("ready before any probe")
 	}
@@ -194,7 +195,7 @@ func TestReady(t *testing.T) {
 func TestNoOverlap(t *testing.T) {
 	h := newHarness(t)
 	a := target("192.0.2.1:80", Spec{Timeout: 900 * time.Millisecond})
-	h.c.Set([]Target{a})
+	h.set(a)
 	h.c.Start(context.Background())
 	h.park(1)
 	release := make(chan struct{})
@@ -225,7 +226,7 @@ func TestStopWaits(t *testing.T) {
 	for _, a := range []string{"192.0.2.1:80", "192.0.2.2:80", "192.0.2.3:80"} {
 		tg = append(tg, target(a, Spec{}))
 	}
-	h.c.Set(tg)
+	h.set(tg...)
 	h.c.Start(context.Background())
 	h.park(3)
 	h.c.Stop()
@@ -234,15 +235,69 @@ func TestStopWaits(t *testing.T) {
 	}
 }
 
-func TestUnknownKind(t *testing.T) {
+// TestSetValidates: a target of a kind the checker has no prober for, or
+// with an invalid spec, is refused by Set with an error naming it, and does
+// not run; the valid targets of the same Set do.
+func TestSetValidates(t *testing.T) {
 	h := newHarness(t)
-	tg := target("192.0.2.1:80", Spec{Kind: "exec"})
-	h.c.Set([]Target{tg})
+	good := target("192.0.2.1:80", Spec{})
+	exec := target("192.0.2.2:80", Spec{Kind: "exec"})
+	slow := target("192.0.2.3:80", Spec{Timeout: 2 * time.Second})
+	err := h.c.Set([]Target{good, exec, slow})
+	if err == nil {
+		t.Fatal("no error for an unknown kind and a timeout above the interval")
+	}
+	for _, want := range []string{`target 192.0.2.2:80: unknown kind "exec" (want one of dns, fake, http, `, "target 192.0.2.3:80: timeout 2s must be below interval 1s"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not contain %q", err, want)
+		}
+	}
 	h.c.Start(context.Background())
 	h.park(1)
-	st, _ := h.c.Status(tg.Key())
-	if st.State != Down || st.LastErr != `unknown kind "exec"` {
-		t.Fatalf("status %+v", st)
+	if n := len(h.c.Snapshot()); n != 1 {
+		t.Fatalf("%d targets held, want the valid one only", n)
+	}
+	if _, ok := h.c.Status(exec.Key()); ok {
+		t.Fatal("the unknown kind is a target")
+	}
+	if h.probe.count(exec.Addr) != 0 || h.probe.count(slow.Addr) != 0 {
+		t.Fatal("a refused target was probed")
+	}
+	if !h.c.Ready() {
+		t.Fatal("a refused target holds readiness back")
+	}
+}
+
+// TestRemoveEvent: subscribers learn that a target is gone, with the state
+// it was in, and hear nothing more of it.
+func TestRemoveEvent(t *testing.T) {
+	h := newHarness(t)
+	a := target("192.0.2.1:80", Spec{})
+	b := target("192.0.2.2:80", Spec{})
+	h.set(a, b)
+	h.c.Start(context.Background())
+	h.park(2)
+	h.probe.set(a.Addr, errFake)
+	h.events(2) // both Unknown -> Up
+	h.set(b)
+	ev := h.events(1)[0]
+	if !ev.Removed || ev.Key != a.Key() || ev.Old != Up || ev.New != Unknown || ev.Reason != "removed" {
+		t.Fatalf("removal event %+v", ev)
+	}
+	// b goes on; a, now failing, would go Suspect if it still ran.
+	h.park(1)
+	for range 3 {
+		h.tick(1)
+	}
+	select {
+	case <-h.sub.C():
+		t.Fatalf("events after the removal: %v", h.sub.Events())
+	default:
+	}
+	// Added again, it starts afresh from Unknown.
+	h.set(a, b)
+	if ev := h.events(1)[0]; ev.Removed || ev.Old != Unknown || ev.New != Down {
+		t.Fatalf("re-added: %+v", ev)
 	}
 }
 

@@ -34,9 +34,13 @@
 //     the plugin hands suspect backends out with a short TTL.
 //   - Down becomes Up after Rise consecutive successes; with fewer it stays
 //     Down.
-//   - A watch connection that is lost (closed, reset, keepalive timeout) is a
-//     definitive failure: Down at once, whatever Fall says. Reconnect attempts
-//     are the watch's probes: it comes back Up after Rise good reconnects.
+//   - A watch connection that is lost (closed, reset) is a definitive
+//     failure: Down at once, whatever Fall says. Reconnect attempts are the
+//     watch's probes: it comes back Up after Rise good reconnects.
+//   - A watch connection the kernel dropped for an unanswered keepalive
+//     (KeepaliveCount of them, through TCP_USER_TIMEOUT) makes the target
+//     Suspect while one reconnect, bounded by Timeout, tells a silent host
+//     (Down) from one lost packet (Up again, holding the new connection).
 //
 // The first probe of a target runs as soon as its loop starts (at Start, or
 // at Set for a target added later), not on first use. The next probe is
@@ -47,6 +51,20 @@
 // successes) the delay is FastInterval, so a first failure is confirmed or
 // cleared quickly. While Down it is DownInterval with ±5% jitter.
 // Spec.DetectionBound states the resulting worst case.
+//
+// # Targets
+//
+// Checker.Set takes the whole target set at once; targets are identified by
+// Target.Key, so an unchanged target keeps its state across a reload. Set
+// validates every spec against the kinds the checker has probers for and
+// refuses (and names, in its error) any that is invalid, such as one of an
+// unknown kind, rather than running a target that can only fail. A target
+// that Set removes gets one last Event, with Removed set.
+//
+// On Linux with the real clock, tcp targets share one epoll-driven loop (a
+// goroutine, an epoll set and a heap of deadlines for all of them) rather
+// than a goroutine and a timer each; see tcploop_linux.go. The schedule and
+// the policy are the same.
 //
 // # Reading state
 //

@@ -76,6 +76,14 @@ func newHarness(t *testing.T) *harness {
 	return h
 }
 
+// set calls Set and fails the test on a refused target.
+func (h *harness) set(targets ...Target) {
+	h.t.Helper()
+	if err := h.c.Set(targets); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
 func target(addr string, s Spec) Target {
 	if s.Kind == "" {
 		s.Kind = "fake"

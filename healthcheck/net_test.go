@@ -219,7 +219,9 @@ func runChecker(t *testing.T, targets ...Target) (*Checker, *eventWaiter) {
 	t.Helper()
 	c := New(Options{})
 	w := &eventWaiter{sub: c.Subscribe()}
-	c.Set(targets)
+	if err := c.Set(targets); err != nil {
+		t.Fatal(err)
+	}
 	c.Start(context.Background())
 	t.Cleanup(func() { c.Stop(); w.sub.Close() })
 	return c, w

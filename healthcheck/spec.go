@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -92,10 +93,13 @@ type Spec struct {
 	// KeepaliveInterval is the watch connection's TCP keepalive idle time
 	// and probe interval, in whole seconds (the kernel's unit). Default 1s.
 	KeepaliveInterval time.Duration `yaml:"keepalive_interval"`
-	// KeepaliveCount is how many unanswered keepalive probes declare the
-	// watched host gone. With the defaults a silent host is seen after
-	// KeepaliveInterval*(KeepaliveCount+1) = 3s, plus the kernel's timer
-	// slack (see DetectionBound). Default 2.
+	// KeepaliveCount is how many unanswered keepalive probes make the kernel
+	// drop the watch connection (through TCP_USER_TIMEOUT). A dropped
+	// connection makes the target Suspect while one reconnect, bounded by
+	// Timeout, tells a silent host (Down) from a lost packet (Up again). At
+	// the defaults a silent host is Down within
+	// KeepaliveInterval*(KeepaliveCount+1) + Timeout = 2.8s, plus the
+	// kernel's timer slack (see DetectionBound). Default 1.
 	KeepaliveCount int `yaml:"keepalive_count"`
 }
 
@@ -113,7 +117,7 @@ const (
 	DefaultQType             = "A"
 	DefaultRCode             = "NOERROR"
 	DefaultKeepaliveInterval = time.Second
-	DefaultKeepaliveCount    = 2
+	DefaultKeepaliveCount    = 1
 )
 
 // bodyLimit caps how much of a response body the http probe reads.
@@ -183,16 +187,16 @@ func (s Spec) WithDefaults() Spec {
 // Validate checks a defaulted spec (call WithDefaults first) and returns every
 // problem it finds, joined. It reads CAFile, so that a missing or bad file is
 // reported when the configuration is loaded rather than as a failing probe.
-func (s Spec) Validate() error {
+func (s Spec) Validate() error { return s.validate(Kinds) }
+
+// validate is Validate with the list of known kinds (a Checker may have
+// more than the built-in ones).
+func (s Spec) validate(kinds []string) error {
 	var errs []error
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
 
-	known := false
-	for _, k := range Kinds {
-		known = known || s.Kind == k
-	}
-	if !known {
-		bad("unknown kind %q (want one of %s)", s.Kind, strings.Join(Kinds, ", "))
+	if !slices.Contains(kinds, s.Kind) {
+		bad("unknown kind %q (want one of %s)", s.Kind, strings.Join(kinds, ", "))
 	}
 	if s.Interval <= 0 {
 		bad("interval %v must be positive", s.Interval)
@@ -296,17 +300,20 @@ func (s Spec) Validate() error {
 //
 // For watch, a crashed backend process is seen at once (milliseconds): the
 // kernel closes or resets the held connection when the process dies. The
-// bound returned is the one for a host that vanishes without a word, found
-// by TCP keepalive: the idle time plus KeepaliveCount unanswered probes, plus
-// 1/8 for the kernel's timer wheel, which fires a one-second timer up to
-// tens of milliseconds late (measured: 3.04s worst at the defaults),
+// bound returned is the one for a host that vanishes without a word. The
+// kernel drops the connection at the keepalive timer's firing after
+// KeepaliveCount unanswered probes, KeepaliveInterval*(KeepaliveCount+1)
+// after the host's last answer at most; the timer wheel fires a timer up to
+// 1/8 of its length late (measured: tens of milliseconds on a one-second
+// timer), so that part counts 9/8. Then one reconnect, failing after
+// Timeout, confirms it:
 //
-//	KeepaliveInterval*(KeepaliveCount+1) * 9/8
+//	KeepaliveInterval*(KeepaliveCount+1) * 9/8 + Timeout
 //
-// which is 3.375s at the defaults.
+// which is 2.25s+0.8s = 3.05s at the defaults.
 func (s Spec) DetectionBound() time.Duration {
 	if s.Kind == "watch" {
-		return s.KeepaliveInterval * time.Duration(s.KeepaliveCount+1) * 9 / 8
+		return s.KeepaliveInterval*time.Duration(s.KeepaliveCount+1)*9/8 + s.Timeout
 	}
 	fall := max(s.Fall, 1)
 	return maxJitter(s.Interval) + time.Duration(fall-1)*s.FastInterval + time.Duration(fall)*s.Timeout

@@ -20,7 +20,7 @@ func TestWithDefaults(t *testing.T) {
 		t.Fatalf("https defaults: %+v", h)
 	}
 	w := Spec{Kind: "watch"}.WithDefaults()
-	if w.KeepaliveInterval != time.Second || w.KeepaliveCount != 2 {
+	if w.KeepaliveInterval != time.Second || w.KeepaliveCount != 1 {
 		t.Fatalf("watch defaults: %+v", w)
 	}
 	d := Spec{Kind: "dns", QName: "example.org"}.WithDefaults()
@@ -73,8 +73,11 @@ func TestDetectionBound(t *testing.T) {
 	if got := (Spec{}).WithDefaults().DetectionBound(); got != 2850*time.Millisecond {
 		t.Errorf("tcp default bound %v, want 2.85s", got)
 	}
-	if got := (Spec{Kind: "watch"}).WithDefaults().DetectionBound(); got != 3375*time.Millisecond {
-		t.Errorf("watch default bound %v, want 3.375s", got)
+	if got := (Spec{Kind: "watch"}).WithDefaults().DetectionBound(); got != 3050*time.Millisecond {
+		t.Errorf("watch default bound %v, want 3.05s", got)
+	}
+	if got := (Spec{Kind: "watch", KeepaliveInterval: 2 * time.Second, KeepaliveCount: 3, Interval: 5 * time.Second, Timeout: time.Second}).WithDefaults().DetectionBound(); got != 10*time.Second {
+		t.Errorf("watch 2s*3 bound %v, want 8s*9/8+1s = 10s", got)
 	}
 	if got := (Spec{Fall: 1, Timeout: 100 * time.Millisecond}).WithDefaults().DetectionBound(); got != 1150*time.Millisecond {
 		t.Errorf("fall 1 bound %v, want 1.15s", got)

@@ -25,13 +25,18 @@ type Status struct {
 	Checked bool
 }
 
-// Event is one state transition of a target.
+// Event is one state transition of a target, or its removal.
 type Event struct {
 	Target Target
 	// Key is Target.Key(), so subscribers need not recompute it.
 	Key      string
 	Old, New State
-	// Reason is the probe error text that caused the transition, or "ok".
+	// Reason is the probe error text that caused the transition, "ok", or
+	// "removed".
 	Reason string
 	Time   time.Time
+	// Removed reports that Set dropped the target: Old is its last state
+	// and New is Unknown, what State returns for a key it does not hold.
+	// No event for that key follows unless a later Set adds it again.
+	Removed bool
 }

@@ -13,8 +13,9 @@ const subscriptionLimit = 4096
 //
 // The queue is bounded. Once it holds subscriptionLimit events, a new event
 // for a target that already has one queued is merged into that one: it keeps
-// the first Old and takes the last New, Reason and Time. If the merged event
-// ends where it started (down and back up), it is dropped. So a slow
+// the first Old and takes the last New, Reason, Time and Removed. If the
+// merged event ends where it started (down and back up) and is not a
+// removal, it is dropped. So a slow
 // subscriber still sees, for every target, the state it ended in and the
 // state it knew before, in the order of each target's own transitions, and
 // the queue never holds more than the limit plus one event per target.
@@ -91,8 +92,8 @@ func (s *Subscription) push(ev Event) {
 		}
 		if i, ok := s.index[ev.Key]; ok {
 			merged := &s.queue[i]
-			merged.New, merged.Reason, merged.Time = ev.New, ev.Reason, ev.Time
-			if merged.Old == merged.New {
+			merged.New, merged.Reason, merged.Time, merged.Removed = ev.New, ev.Reason, ev.Time, ev.Removed
+			if merged.Old == merged.New && !merged.Removed {
 				s.queue = append(s.queue[:i], s.queue[i+1:]...)
 				s.index = nil // positions moved; rebuilt on the next overflow
 			}

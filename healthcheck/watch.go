@@ -14,9 +14,10 @@ import (
 // WatchProber is kind watch: one long-lived TCP connection to the target.
 // The kernel resets that connection when the backend process dies, so the
 // loop sees a crash the moment it happens; TCP keepalive (KeepaliveInterval
-// idle and between probes, KeepaliveCount unanswered probes) and a matching
-// TCP_USER_TIMEOUT catch a host that vanishes without a word. Optionally a
-// line is sent and a line expected when connecting.
+// idle and between probes) with a TCP_USER_TIMEOUT that drops the connection
+// after KeepaliveCount unanswered probes catches a host that vanishes without
+// a word, and the loop confirms that with one reconnect (see watchLoop).
+// Optionally a line is sent and a line expected when connecting.
 type WatchProber struct{}
 
 // Check connects (with the send/expect exchange) and closes again: a watch
@@ -32,17 +33,36 @@ func (WatchProber) Check(ctx context.Context, t Target) error {
 // errKeepalive is why a watched connection to a silent host was dropped.
 var errKeepalive = errors.New("keepalive timeout")
 
+// watchUserTimeout is the TCP_USER_TIMEOUT of a watched connection: it makes
+// the kernel drop the connection after KeepaliveCount unanswered keepalive
+// probes, to the keepalive timer's tick rather than one tick later.
+//
+// Linux's keepalive timer (tcp_keepalive_timer in net/ipv4/tcp_timer.c)
+// fires KeepaliveInterval after the last segment received and then every
+// KeepaliveInterval. On each firing, with a user timeout set, it drops the
+// connection if a probe is unanswered and the time since the last segment
+// received is at least the user timeout; otherwise it sends a probe (an
+// answer resets the count). Firing k comes k intervals after the last
+// segment, with k-1 probes unanswered, so a user timeout of
+// (KeepaliveCount + 1/2) intervals drops the connection at firing
+// KeepaliveCount+1: at the defaults, one unanswered probe, 2s after the
+// host's last answer. Without a user timeout the kernel waits for
+// KeepaliveCount probes and then one more interval.
+//
+// The same timeout bounds data the host does not acknowledge (a Send to a
+// vanished host), where keepalive does not run.
+func watchUserTimeout(s Spec) time.Duration {
+	return s.KeepaliveInterval*time.Duration(s.KeepaliveCount) + s.KeepaliveInterval/2
+}
+
 // Open connects to t and does the send/expect exchange.
 func (WatchProber) Open(ctx context.Context, t Target) (Session, error) {
 	s := t.Spec.WithDefaults()
 	idle := s.KeepaliveInterval
 	d := net.Dialer{
 		KeepAliveConfig: net.KeepAliveConfig{Enable: true, Idle: idle, Interval: idle, Count: s.KeepaliveCount},
-		// Keepalive only runs while nothing is in flight; the user timeout
-		// bounds the other case (a Send unacknowledged by a vanished host)
-		// by the same time.
 		Control: func(_, _ string, c syscall.RawConn) error {
-			return setUserTimeout(c, idle*time.Duration(s.KeepaliveCount+1))
+			return setUserTimeout(c, watchUserTimeout(s))
 		},
 	}
 	c, err := d.DialContext(ctx, "tcp", t.ProbeAddr().String())

@@ -10,6 +10,9 @@
 //   - silent: the backend's packets are dropped with iptables (both
 //     directions), as when a host vanishes without a word. A stopped process
 //     would not do: its kernel still completes handshakes.
+//   - blip (watch): packets are dropped for 900ms, shorter than a keepalive
+//     interval, so at most one keepalive probe is lost. The row counts down
+//     transitions, which must be none.
 //
 // Everything runs in a private network namespace the program creates (so
 // the iptables rules touch nothing else), on its loopback. It needs root,

@@ -15,11 +15,12 @@ import (
 )
 
 // scenario is one row of the table: a probe kind at its defaults, and a way
-// for its backend to fail.
+// for its backend to fail (or, for a blip, to look failed for a moment).
 type scenario struct {
 	kind   string        // probe kind
 	mode   string        // backend mode
 	silent bool          // drop packets instead of killing the process
+	blip   time.Duration // drop packets for this long, then let them through: must not go down
 	target time.Duration // the p99 the issue asks for
 	port   int
 
@@ -27,10 +28,15 @@ type scenario struct {
 	bound     time.Duration
 	events    chan healthcheck.Event
 	latencies []time.Duration
+	downs     int // blip: down transitions seen
+	suspects  int // blip: suspect transitions seen (a dropped connection, confirmed by a reconnect)
 	err       error
 }
 
 func (s *scenario) name() string {
+	if s.blip > 0 {
+		return s.kind + "/blip"
+	}
 	if s.silent {
 		return s.kind + "/silent"
 	}
@@ -39,6 +45,8 @@ func (s *scenario) name() string {
 
 func (s *scenario) failure() string {
 	switch {
+	case s.blip > 0:
+		return "packets dropped for " + s.blip.String()
 	case s.silent:
 		return "packets dropped (iptables)"
 	case s.kind == "watch":
@@ -55,6 +63,9 @@ func run(kills int, limit time.Duration, only string) (bool, error) {
 		{kind: "tcp", mode: "tcp", silent: true, target: 3 * time.Second},
 		{kind: "http", mode: "http", silent: true, target: 3 * time.Second},
 		{kind: "watch", mode: "tcp", silent: true, target: 3 * time.Second},
+		// Shorter than a keepalive interval: at most one keepalive probe is
+		// lost, which must not take the backend down.
+		{kind: "watch", mode: "tcp", blip: 900 * time.Millisecond},
 	}
 	var cases []*scenario
 	for _, s := range all {
@@ -104,7 +115,7 @@ func run(kills int, limit time.Duration, only string) (bool, error) {
 	fmt.Printf("detection: %d failures per case, default check settings, private network namespace\n", kills)
 	var wg sync.WaitGroup
 	for _, s := range cases {
-		if s.silent && fw == nil {
+		if (s.silent || s.blip > 0) && fw == nil {
 			s.err = fwErr
 			continue
 		}
@@ -141,6 +152,12 @@ func (s *scenario) measure(ctx context.Context, c *healthcheck.Checker, fw *fire
 			return ctx.Err()
 		}
 		s.drain()
+		if s.blip > 0 {
+			if err := s.measureBlip(ctx, fw); err != nil {
+				return err
+			}
+			continue
+		}
 		t0 := time.Now()
 		if s.silent {
 			err = fw.silence(s.port)
@@ -167,6 +184,42 @@ func (s *scenario) measure(ctx context.Context, c *healthcheck.Checker, fw *fire
 		}
 	}
 	return nil
+}
+
+// measureBlip drops the backend's packets for s.blip, lets them through
+// again, and counts the transitions of the next few seconds: a lost
+// keepalive may make the target Suspect, never Down.
+func (s *scenario) measureBlip(ctx context.Context, fw *firewall) error {
+	if err := fw.silence(s.port); err != nil {
+		return err
+	}
+	ok := sleep(ctx, s.blip)
+	if err := fw.unsilence(s.port); err != nil {
+		return err
+	}
+	if !ok {
+		return ctx.Err()
+	}
+	// The kernel drops the connection up to a keepalive interval after the
+	// lost probe; the confirming reconnect follows at once.
+	watch := time.NewTimer(3 * time.Second)
+	defer watch.Stop()
+	for {
+		select {
+		case e := <-s.events:
+			switch e.New {
+			case healthcheck.Down:
+				s.downs++
+			case healthcheck.Suspect:
+				s.suspects++
+			}
+		case <-watch.C:
+			s.latencies = append(s.latencies, 0) // one blip done
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 func (s *scenario) drain() {
@@ -252,6 +305,14 @@ func report(cases []*scenario) bool {
 		case quantile(lat, 0.99) > s.target:
 			verdict = "FAIL"
 			ok = false
+		}
+		if s.blip > 0 {
+			if s.err == nil && s.downs > 0 {
+				verdict, ok = "FAIL", false
+			}
+			fmt.Printf("%-13s %-27s %5d %10s %10s %10s %12s %12s  %s  (%d downs; %d drops confirmed by a reconnect)\n", s.name(), s.failure(), len(lat),
+				"-", "-", "-", "0 downs", "-", verdict, s.downs, s.suspects)
+			continue
 		}
 		r := func(d time.Duration) string { return d.Round(100 * time.Microsecond).String() }
 		fmt.Printf("%-13s %-27s %5d %10s %10s %10s %12s %12s  %s\n", s.name(), s.failure(), len(lat),
