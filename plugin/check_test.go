@@ -212,10 +212,11 @@ func TestCheckBudgets(t *testing.T) {
 		t.Fatalf("errors:\n%s", r.Errors)
 	}
 	// tcp: longest jittered interval (2s + 5%) + (fall-1) fast intervals + fall timeouts;
-	// watch: keepalive interval × (count + 1) × 9/8 at the defaults.
+	// watch: keepalive interval × (count + 1) × 9/8 + timeout at the defaults
+	// (1 s, 1, 800 ms).
 	want := []Budget{
 		{Server: "dns://other.test.:1053", Service: "api.other.test.", Detection: 2100*time.Millisecond + 2*250*time.Millisecond + 3*500*time.Millisecond, TTL: 20 * time.Second, Limit: 30 * time.Second},
-		{Server: "dns://other.test.:1053", Service: "web.other.test.", Detection: 3375 * time.Millisecond, TTL: 10 * time.Second},
+		{Server: "dns://other.test.:1053", Service: "web.other.test.", Detection: 2*time.Second*9/8 + 800*time.Millisecond, TTL: 10 * time.Second},
 	}
 	if !slices.Equal(r.Budgets, want) {
 		t.Fatalf("budgets\n%+v\nwant\n%+v", r.Budgets, want)

@@ -221,6 +221,11 @@ func (e *engine) apply(events []healthcheck.Event) {
 	defer e.mu.Unlock()
 	touched := map[*service]bool{}
 	for _, ev := range events {
+		if ev.Removed {
+			// No engine checks it any more; an engine being replaced may
+			// still map it, and its answers are about to go.
+			continue
+		}
 		for _, s := range e.byKey[ev.Key] {
 			touched[s] = true
 			for _, b := range s.backends {

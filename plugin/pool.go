@@ -96,5 +96,9 @@ func (p *checkerPool) apply() {
 	for _, ts := range p.engines {
 		all = append(all, ts...)
 	}
-	p.c.Set(all)
+	// Zone loading validates every check, so this only reports a spec the
+	// checker cannot run, which is then not probed.
+	if err := p.c.Set(all); err != nil {
+		log.Errorf("health checks not started: %v", err)
+	}
 }
