@@ -18,10 +18,11 @@ type wireAnswer struct {
 	buf      []byte // header (ID 0, RD and CD clear), question, answer, authority, additional; no OPT
 	qnameEnd int    // offset just past the question's name
 	ede      []byte // the EDE option of a degraded answer, or nil
-	// msgs is the same reply as a message, by RD and CD, for the recorders
-	// of plugins before us (log, prometheus) that read the reply's header and
-	// sections; never written to.
-	msgs [4]*dns.Msg
+	// msgs is the reply as a message, by RD and CD, for the recorders of
+	// plugins before us (log, prometheus), which read its header and what
+	// kind of answer it is; the rotations of one answer share them. Never
+	// written to.
+	msgs *[4]*dns.Msg
 
 	// nx marks an NXDOMAIN: its question varies, so buf is the header alone
 	// and soa is the SOA record after its owner name, which points at the
@@ -31,8 +32,9 @@ type wireAnswer struct {
 }
 
 // packWire packs the reply for qname (lowercase, as the zone spells it) and
-// qtype with res, or returns nil for what the fast path does not serve.
-func packWire(qname string, qtype uint16, res lookupResult) *wireAnswer {
+// qtype with res, or returns nil for what the fast path does not serve. The
+// reply shares msgs, when given, for its recorders.
+func packWire(qname string, qtype uint16, res lookupResult, msgs *[4]*dns.Msg) *wireAnswer {
 	if res.result != Success && res.result != NoData {
 		return nil
 	}
@@ -53,17 +55,26 @@ func packWire(qname string, qtype uint16, res lookupResult) *wireAnswer {
 	for end < len(buf) && buf[end] != 0 {
 		end += 1 + int(buf[end])
 	}
-	wa := &wireAnswer{buf: buf, qnameEnd: end + 1}
+	wa := &wireAnswer{buf: buf, qnameEnd: end + 1, msgs: msgs}
 	if res.degraded != nil {
 		wa.ede = edeOption(res.degraded)
 	}
-	for i := range wa.msgs {
+	if wa.msgs == nil {
+		wa.msgs = flagVariants(m)
+	}
+	return wa
+}
+
+// flagVariants returns m with each combination of RD and CD.
+func flagVariants(m *dns.Msg) *[4]*dns.Msg {
+	var v [4]*dns.Msg
+	for i := range v {
 		c := *m
 		c.RecursionDesired = i&1 != 0
 		c.CheckingDisabled = i&2 != 0
-		wa.msgs[i] = &c
+		v[i] = &c
 	}
-	return wa
+	return &v
 }
 
 // edeOption is the Extended DNS Error option (RFC 8914) for d, packed.
@@ -282,14 +293,17 @@ func packRR(s *service, owner string, qtype uint16, ra *rrAnswer) {
 	switch ra.result {
 	case Success:
 		ra.wire = make([]*wireAnswer, len(ra.rotations))
+		var msgs *[4]*dns.Msg
 		for i, rot := range ra.rotations {
 			res.answer = rot
-			ra.wire[i] = packWire(owner, qtype, res)
+			if ra.wire[i] = packWire(owner, qtype, res, msgs); ra.wire[i] != nil {
+				msgs = ra.wire[i].msgs
+			}
 		}
 	case NoData:
 		if s.negSOA != nil {
 			res.ns = s.negSOA
-			ra.wire = []*wireAnswer{packWire(owner, qtype, res)}
+			ra.wire = []*wireAnswer{packWire(owner, qtype, res, nil)}
 		}
 	}
 }
@@ -302,9 +316,9 @@ func (z *Zone) packStatic() {
 			if n.wire == nil {
 				n.wire = map[uint16]*wireAnswer{}
 			}
-			n.wire[t] = packWire(name, t, lookupResult{result: Success, answer: set, extra: n.extra[t]})
+			n.wire[t] = packWire(name, t, lookupResult{result: Success, answer: set, extra: n.extra[t]}, nil)
 		}
-		n.noData = packWire(name, 0, lookupResult{result: NoData, ns: z.negSOA})
+		n.noData = packWire(name, 0, lookupResult{result: NoData, ns: z.negSOA}, nil)
 	}
 	z.nx = packNX(z.origin, z.negSOA)
 	for _, s := range z.services {
@@ -351,12 +365,5 @@ func packNX(origin string, negSOA []dns.RR) *wireAnswer {
 	hdr := dns.MsgHdr{Response: true, Authoritative: true, Opcode: dns.OpcodeQuery, Rcode: dns.RcodeNameError}
 	m := &dns.Msg{MsgHdr: hdr, Ns: negSOA}
 	buf := []byte{0, 0, 0x84, 0x03, 0, 1, 0, 0, 0, 1, 0, 0} // QR AA, NXDOMAIN; 1 question, 1 authority
-	wa := &wireAnswer{nx: true, buf: buf, qnameEnd: ownerLen, soa: rr[ownerLen:n]}
-	for i := range wa.msgs {
-		c := *m
-		c.RecursionDesired = i&1 != 0
-		c.CheckingDisabled = i&2 != 0
-		wa.msgs[i] = &c
-	}
-	return wa
+	return &wireAnswer{nx: true, buf: buf, qnameEnd: ownerLen, soa: rr[ownerLen:n], msgs: flagVariants(m)}
 }
