@@ -107,7 +107,7 @@ func run(ctx context.Context, c config) error {
 		pkg string
 	}{{&c.hadnsBin, "./cmd/hadns"}, {&c.corednsBin, "./test/bench/coredns"}} {
 		if *b.bin == "" {
-			*b.bin = filepath.Join(dir, filepath.Base(b.pkg))
+			*b.bin = filepath.Join(dir, "bin", filepath.Base(b.pkg)) // dir/NAME holds that server's files
 			fmt.Printf("building %s ...\n", b.pkg)
 			if err := loadtest.Build(b.pkg, *b.bin); err != nil {
 				return err
