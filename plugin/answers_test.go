@@ -259,7 +259,7 @@ func TestSiteTable(t *testing.T) {
 		{"10.1.1.1", "east", 8},
 		{"10.2.1.1", "west", 16},
 		{"10.2.3.4", "lab", 32},
-		{"::ffff:10.2.3.4", "lab", 32},
+		{"::ffff:10.2.3.4", "lab", 128}, // in IPv6 bits: it is the scope of an IPv6 ECS option
 		{"2001:db8::5", "east", 32},
 		{"192.0.2.1", "", -1},
 		{"2001:db9::1", "", -1},

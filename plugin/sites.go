@@ -125,9 +125,14 @@ func newSiteTable(cfg []siteConfig, defaultOrder []string, backendSites []string
 }
 
 // match returns the order index for a client address and the prefix length
-// of the network that matched (-1 when none did).
+// of the network that matched (-1 when none did). An IPv4-mapped IPv6
+// address matches IPv4 networks, and the length is then counted in IPv6
+// bits (96 more), since it becomes the ECS scope of an IPv6 client subnet.
 func (t *siteTable) match(a netip.Addr) (int, int) {
-	a = a.Unmap()
+	mapped := 0
+	if a.Is4In6() {
+		a, mapped = a.Unmap(), 96
+	}
 	buckets := t.v4
 	if a.Is6() {
 		buckets = t.v6
@@ -138,7 +143,7 @@ func (t *siteTable) match(a netip.Addr) (int, int) {
 			continue
 		}
 		if i, ok := b.nets[p]; ok {
-			return i, b.bits
+			return i, b.bits + mapped
 		}
 	}
 	return t.defaultIdx(), -1

@@ -243,6 +243,7 @@ func buildZone(path string, root *yaml.Node, zf *zoneFile, mtime time.Time, errs
 	}
 
 	// NS.
+	z.nsLine = keyLine(root, "ns")
 	if len(zf.NS) == 0 {
 		errs.addf(keyLine(root, "ns"), "ns is required: at least one nameserver")
 	}
