@@ -148,10 +148,16 @@ func FuzzSiteLines(f *testing.F) {
 				t.Fatalf("match(%v) = order %d of %d", a, i, len(st.orders))
 			}
 			if bits < -1 || bits > a.BitLen() {
-				t.Fatalf("match(%v) = prefix length %d", a, bits)
+				t.Fatalf("match(%v) = scope %d", a, bits)
 			}
-			if (bits == -1) != (i == st.defaultIdx()) {
-				t.Fatalf("match(%v) = order %d, prefix length %d: only an unmatched client gets the default order", a, i, bits)
+			if bits >= 0 {
+				// Every address in the scope's network gets the same order.
+				n, _ := a.Prefix(bits)
+				for _, b := range []netip.Addr{n.Addr(), lastAddr(n)} {
+					if j, _ := st.match(b); j != i {
+						t.Fatalf("match(%v) = order %d, scope /%d, but %v in that network gets order %d", a, i, bits, b, j)
+					}
+				}
 			}
 		}
 	})

@@ -146,7 +146,7 @@ func parseZoneFile(path string, data []byte, mtime time.Time) (*Zone, error) {
 		if err.Error() == "EOF" {
 			errs.addf(0, "empty zone file")
 		} else {
-			addYAMLError(err, errs)
+			addYAMLError(err, errs, 1)
 		}
 		return nil, errs.err()
 	}
@@ -157,7 +157,7 @@ func parseZoneFile(path string, data []byte, mtime time.Time) (*Zone, error) {
 	}
 	strictKeys(doc.Content[0], reflect.TypeOf(zf), errs)
 	if err := doc.Decode(&zf); err != nil {
-		addYAMLError(err, errs)
+		addYAMLError(err, errs, doc.Content[0].Line)
 	}
 	// Unknown keys and type errors leave the rest decoded: keep checking, so
 	// one run shows every problem in the file.
