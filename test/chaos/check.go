@@ -56,6 +56,7 @@ type result struct {
 	checked    int
 	violations []violation
 	detections []time.Duration // per outage: kill → first covering answer without the backend
+	returns    []time.Duration // per outage: listening again → first covering answer with the backend
 	undetected []outage        // outages longer than deadBound with no covering answer without the backend
 }
 
@@ -151,6 +152,19 @@ func check(siteOf []int, clientSite []int, outages []outage, answers []answer, r
 		}
 		if !found && o.end != forever && o.end-o.start > r.deadBound {
 			res.undetected = append(res.undetected, o)
+		}
+		// Return: the first covering answer sent after the restart that
+		// holds the backend (none if it died again first).
+		if o.end == forever {
+			continue
+		}
+		first, _ = slices.BinarySearchFunc(sorted, o.end, func(a answer, t time.Duration) int { return cmp.Compare(a.sent, t) })
+		for _, a := range sorted[first:] {
+			covers := a.qtype == dns.TypeSRV || clientSite[a.client] == siteOf[o.backend]
+			if a.rcode == dns.RcodeSuccess && covers && a.backends&(1<<o.backend) != 0 {
+				res.returns = append(res.returns, a.recv-o.end)
+				break
+			}
 		}
 	}
 	return res

@@ -60,10 +60,16 @@ func TestCheckDetection(t *testing.T) {
 		{client: 0, qtype: dns.TypeA, sent: at(1400), recv: at(1402), backends: 0b0010},
 		// SRV covers every backend: backend 2 is still there.
 		{client: 1, qtype: dns.TypeSRV, sent: at(1500), recv: at(1501), backends: 0b1110},
+		// After its restart at 4 s, backend 2 is back in an SRV answer.
+		{client: 1, qtype: dns.TypeSRV, sent: at(4100), recv: at(4101), backends: 0b1010},
+		{client: 1, qtype: dns.TypeSRV, sent: at(4300), recv: at(4302), backends: 0b1111},
 	}
 	res := check(testSiteOf, testClientSite, outages, answers, testRules)
 	if len(res.detections) != 1 || res.detections[0] != at(402) {
 		t.Errorf("detections %v, want [402ms] (backend 0 only)", res.detections)
+	}
+	if len(res.returns) != 1 || res.returns[0] != at(302) {
+		t.Errorf("returns %v, want [302ms] (backend 2; backend 0 never came back)", res.returns)
 	}
 	if len(res.undetected) != 1 || res.undetected[0].backend != 2 {
 		t.Errorf("undetected %v, want backend 2's outage", res.undetected)

@@ -221,7 +221,7 @@ func run(ctx context.Context, cfg config) (bool, error) {
 		clientSite[i] = c.site
 	}
 	res := check(siteOf, clientSite, d.outages, answers, r)
-	report(res, d, bs, clients, elapsed, bound)
+	report(res, d, bs, clients, elapsed, bound, r.upBound)
 	return len(res.violations) == 0 && len(res.undetected) == 0, nil
 }
 
@@ -284,7 +284,7 @@ func waitAll(ctx context.Context, w *worker, n int, nm *names) error {
 	return fmt.Errorf("not every backend in the SRV answer within 20s (last: rcode %d, backends %b)", last.rcode, last.backends)
 }
 
-func report(res result, d *driver, bs []*backend, clients []client, elapsed time.Duration, bound time.Duration) {
+func report(res result, d *driver, bs []*backend, clients []client, elapsed, bound, upBound time.Duration) {
 	kills, sites := 0, 0
 	for _, e := range d.events {
 		if strings.Contains(e, "kill site") {
@@ -299,6 +299,8 @@ func report(res result, d *driver, bs []*backend, clients []client, elapsed time
 	fmt.Fprintf(w, "answers checked\t%d in %.1fs (%.0f queries/s)\n", res.checked, elapsed.Seconds(), float64(res.checked)/elapsed.Seconds())
 	fmt.Fprintf(w, "detection\tp50 %s, p99 %s, max %s over %d outages (kill → first answer without the backend; bound %s)\n",
 		ms(quantile(res.detections, 0.5)), ms(quantile(res.detections, 0.99)), ms(quantile(res.detections, 1)), len(res.detections), ms(bound))
+	fmt.Fprintf(w, "return\tp50 %s, p99 %s, max %s over %d restarts (listening again → first answer with the backend; own-site rule at %s)\n",
+		ms(quantile(res.returns, 0.5)), ms(quantile(res.returns, 0.99)), ms(quantile(res.returns, 1)), len(res.returns), ms(upBound))
 	fmt.Fprintf(w, "undetected\t%d\n", len(res.undetected))
 	byKind := map[string]int{}
 	for _, v := range res.violations {
