@@ -158,8 +158,18 @@ func check(siteOf []int, clientSite []int, outages []outage, answers []answer, r
 		if o.end == forever {
 			continue
 		}
+		again := forever
+		for _, next := range byBackend[o.backend] {
+			if next.start >= o.end {
+				again = next.start
+				break
+			}
+		}
 		first, _ = slices.BinarySearchFunc(sorted, o.end, func(a answer, t time.Duration) int { return cmp.Compare(a.sent, t) })
 		for _, a := range sorted[first:] {
+			if a.sent >= again {
+				break
+			}
 			covers := a.qtype == dns.TypeSRV || clientSite[a.client] == siteOf[o.backend]
 			if a.rcode == dns.RcodeSuccess && covers && a.backends&(1<<o.backend) != 0 {
 				res.returns = append(res.returns, a.recv-o.end)

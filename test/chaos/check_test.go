@@ -1,6 +1,7 @@
 package main
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -53,8 +54,13 @@ func TestCheckRules(t *testing.T) {
 }
 
 func TestCheckDetection(t *testing.T) {
-	outages := []outage{{backend: 0, start: at(1000), end: at(5000)}, {backend: 2, start: at(1000), end: at(4000)}}
+	outages := []outage{{backend: 0, start: at(1000), end: at(5000)}, {backend: 2, start: at(1000), end: at(4000)},
+		{backend: 3, start: at(100), end: at(200)}, {backend: 3, start: at(300), end: at(400)}}
 	answers := []answer{
+		// Backend 3 died again before it was back: its first outage has no
+		// return; its second one returns at once.
+		{client: 1, qtype: dns.TypeSRV, sent: at(250), recv: at(251), backends: 0b0111},
+		{client: 1, qtype: dns.TypeSRV, sent: at(500), recv: at(501), backends: 0b1011},
 		{client: 0, qtype: dns.TypeA, sent: at(1100), recv: at(1101), backends: 0b0011},
 		// A for a site-0 client covers backend 0, not backend 2.
 		{client: 0, qtype: dns.TypeA, sent: at(1400), recv: at(1402), backends: 0b0010},
@@ -68,8 +74,8 @@ func TestCheckDetection(t *testing.T) {
 	if len(res.detections) != 1 || res.detections[0] != at(402) {
 		t.Errorf("detections %v, want [402ms] (backend 0 only)", res.detections)
 	}
-	if len(res.returns) != 1 || res.returns[0] != at(302) {
-		t.Errorf("returns %v, want [302ms] (backend 2; backend 0 never came back)", res.returns)
+	if !slices.Equal(res.returns, []time.Duration{at(302), at(101)}) {
+		t.Errorf("returns %v, want [302ms 101ms] (backend 2, then backend 3's second outage)", res.returns)
 	}
 	if len(res.undetected) != 1 || res.undetected[0].backend != 2 {
 		t.Errorf("undetected %v, want backend 2's outage", res.undetected)
