@@ -221,7 +221,7 @@ func run(ctx context.Context, cfg config) (bool, error) {
 		clientSite[i] = c.site
 	}
 	res := check(siteOf, clientSite, d.outages, answers, r)
-	report(res, d, bs, clients, elapsed, bound, r.upBound)
+	report(res, d, cfg.seed, bs, clients, elapsed, bound, r.upBound)
 	return len(res.violations) == 0 && len(res.undetected) == 0, nil
 }
 
@@ -284,7 +284,7 @@ func waitAll(ctx context.Context, w *worker, n int, nm *names) error {
 	return fmt.Errorf("not every backend in the SRV answer within 20s (last: rcode %d, backends %b)", last.rcode, last.backends)
 }
 
-func report(res result, d *driver, bs []*backend, clients []client, elapsed, bound, upBound time.Duration) {
+func report(res result, d *driver, seed uint64, bs []*backend, clients []client, elapsed, bound, upBound time.Duration) {
 	kills, sites := 0, 0
 	for _, e := range d.events {
 		if strings.Contains(e, "kill site") {
@@ -295,7 +295,7 @@ func report(res result, d *driver, bs []*backend, clients []client, elapsed, bou
 	}
 	fmt.Println()
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(w, "events\t%d backend kills, %d site kills, %d backend outages\n", kills, sites, len(d.outages))
+	fmt.Fprintf(w, "events\t%d backend kills, %d site kills, %d backend outages (seed %d)\n", kills, sites, len(d.outages), seed)
 	fmt.Fprintf(w, "answers checked\t%d in %.1fs (%.0f queries/s)\n", res.checked, elapsed.Seconds(), float64(res.checked)/elapsed.Seconds())
 	fmt.Fprintf(w, "detection\tp50 %s, p99 %s, max %s over %d outages (kill → first answer without the backend; bound %s)\n",
 		ms(quantile(res.detections, 0.5)), ms(quantile(res.detections, 0.99)), ms(quantile(res.detections, 1)), len(res.detections), ms(bound))
