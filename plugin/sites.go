@@ -189,7 +189,8 @@ func (t *siteTable) match(a netip.Addr) (int, int) {
 	if scope < 0 {
 		return t.defaultIdx(), -1
 	}
-	// No network holds a; one of the longest length would (or would be
-	// disjoint from a's network of that length), so the answer holds there.
+	// No network holds a, and none is longer than scope: each either holds
+	// all of a's network of that length (and so a) or none of it, so every
+	// address there gets the default order too.
 	return t.defaultIdx(), scope + mapped
 }
