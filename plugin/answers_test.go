@@ -251,23 +251,51 @@ func TestSiteTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The scope is the longest network nested in the matched one: every
+	// IPv4 network here holds the /32 of lab, so every IPv4 answer is
+	// scoped /32.
 	tests := []struct {
 		addr string
 		site string
 		bits int
 	}{
-		{"10.1.1.1", "east", 8},
-		{"10.2.1.1", "west", 16},
+		{"10.1.1.1", "east", 32},
+		{"10.2.1.1", "west", 32},
 		{"10.2.3.4", "lab", 32},
-		{"::ffff:10.2.3.4", "lab", 32},
+		{"::ffff:10.2.3.4", "lab", 128}, // in IPv6 bits: it is the scope of an IPv6 ECS option
 		{"2001:db8::5", "east", 32},
-		{"192.0.2.1", "", -1},
-		{"2001:db9::1", "", -1},
+		{"192.0.2.1", "", 32},
+		{"2001:db9::1", "", 32},
 	}
 	for _, tc := range tests {
 		i, bits := st.match(netip.MustParseAddr(tc.addr))
 		if st.orders[i].site != tc.site || bits != tc.bits {
 			t.Errorf("%s: site %q /%d, want %q /%d", tc.addr, st.orders[i].site, bits, tc.site, tc.bits)
+		}
+	}
+	// Without nesting, the scope is the matched network's length, and for
+	// an unmatched client the family's longest length.
+	flat, err := newSiteTable([]siteConfig{
+		{name: "east", networks: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}},
+		{name: "west", networks: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}},
+	}, nil, position{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		addr string
+		site string
+		bits int
+	}{
+		{"10.1.1.1", "east", 8},
+		{"192.0.2.7", "west", 24},
+		{"172.16.0.1", "", 24},
+		{"::ffff:172.16.0.1", "", 120},
+		{"2001:db8::1", "", -1}, // no IPv6 networks: every IPv6 client gets the default
+	} {
+		i, bits := flat.match(netip.MustParseAddr(tc.addr))
+		if flat.orders[i].site != tc.site || bits != tc.bits {
+			t.Errorf("flat %s: site %q /%d, want %q /%d", tc.addr, flat.orders[i].site, bits, tc.site, tc.bits)
 		}
 	}
 	if o := st.orders[0].order; !slices.Equal(o, []string{"east", "west", "lab"}) {

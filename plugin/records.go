@@ -71,6 +71,11 @@ func parseRecords(n *yaml.Node, origin string, ttl uint32, z *Zone, errs *errorL
 		if rr == nil {
 			continue
 		}
+		if owner := rr.Header().Name; !validName(owner) {
+			w, _ := wireForm(owner)
+			errs.addf(line, "records: owner %s is never asked for as written: queries carry it as %s", owner, w)
+			continue
+		}
 		lastOwner = rr.Header().Name
 		z.insertStatic(rr, line, errs)
 	}

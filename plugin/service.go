@@ -214,7 +214,7 @@ func decodeSpec(n *yaml.Node, base healthcheck.Spec, errs *errorList) (healthche
 		spec.Headers = maps.Clone(base.Headers)
 	}
 	if err := n.Decode(&spec); err != nil {
-		addYAMLError(err, errs)
+		addYAMLError(err, errs, n.Line)
 		return spec, false
 	}
 	if err := spec.WithDefaults().Validate(); err != nil {

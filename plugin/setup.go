@@ -100,6 +100,11 @@ func parse(c *caddy.Controller) (*Hadns, *config, error) {
 	i := 0
 	for c.Next() {
 		if i > 0 {
+			if c.Val() != pluginName {
+				// A property followed by a block of its own ends ours early;
+				// its tokens are not a second hadns directive.
+				return h, cfg, append(errs, c.Errf("unexpected %q: hadns properties take no blocks", c.Val()))
+			}
 			return h, cfg, append(errs, plugin.ErrOnce)
 		}
 		i++

@@ -23,11 +23,24 @@ type siteTable struct {
 	// byLen[i] holds the networks of prefix length lens[i]; lens is sorted
 	// longest first, v4 and v6 apart.
 	v4, v6 []prefixBucket
+	// v4Scope and v6Scope are the ECS scope of an address no network
+	// matches: the longest network length of its family (-1: none).
+	v4Scope, v6Scope int
 }
 
 type prefixBucket struct {
 	bits int
-	nets map[netip.Prefix]int // masked network → site index
+	nets map[netip.Prefix]siteNet // masked network
+}
+
+// siteNet is a site network's entry in the table.
+type siteNet struct {
+	site int // index of the site
+	// scope is the ECS scope of answers to its clients: the longest length
+	// among it and the networks nested in it. A client in 10.0.0.0/8 gets
+	// scope /16 when 10.1.0.0/16 belongs to another site, so a resolver
+	// never reuses its answer for the nested site's clients.
+	scope int
 }
 
 // defaultIdx is the order index for clients that no network matches.
@@ -88,7 +101,7 @@ func newSiteTable(cfg []siteConfig, defaultOrder []string, defaultOrderAt positi
 		}
 		return o
 	}
-	buckets := map[int]map[netip.Prefix]int{}
+	buckets := map[int]map[netip.Prefix]siteNet{}
 	for i, s := range cfg {
 		for _, f := range s.fallback {
 			if _, ok := idx[f]; !ok {
@@ -106,13 +119,13 @@ func newSiteTable(cfg []siteConfig, defaultOrder []string, defaultOrderAt positi
 				key = -key - 1 // keep v6 lengths apart from v4 ones
 			}
 			if buckets[key] == nil {
-				buckets[key] = map[netip.Prefix]int{}
+				buckets[key] = map[netip.Prefix]siteNet{}
 			}
 			if other, dup := buckets[key][n]; dup {
-				errs = append(errs, s.at.errorf("network %s is in both site %s and site %s", n, cfg[other].name, s.name))
+				errs = append(errs, s.at.errorf("network %s is in both site %s and site %s", n, cfg[other.site].name, s.name))
 				continue
 			}
-			buckets[key][n] = i
+			buckets[key][n] = siteNet{site: i, scope: n.Bits()}
 		}
 	}
 	if len(errs) > 0 {
@@ -128,25 +141,63 @@ func newSiteTable(cfg []siteConfig, defaultOrder []string, defaultOrderAt positi
 	}
 	sort.Slice(t.v4, func(i, j int) bool { return t.v4[i].bits > t.v4[j].bits })
 	sort.Slice(t.v6, func(i, j int) bool { return t.v6[i].bits > t.v6[j].bits })
+	t.v4Scope, t.v6Scope = nestScopes(t.v4), nestScopes(t.v6)
 	return t, nil
 }
 
-// match returns the order index for a client address and the prefix length
-// of the network that matched (-1 when none did).
+// nestScopes raises every network's scope to the longest network nested in
+// it, and returns the family's longest network length (-1 for none): the
+// scope of clients no network matches.
+func nestScopes(buckets []prefixBucket) int {
+	if len(buckets) == 0 {
+		return -1
+	}
+	for _, inner := range buckets { // longest first
+		for n := range inner.nets {
+			for _, outer := range buckets {
+				if outer.bits >= inner.bits {
+					continue
+				}
+				p, _ := n.Addr().Prefix(outer.bits)
+				if e, ok := outer.nets[p]; ok && e.scope < inner.bits {
+					e.scope = inner.bits
+					outer.nets[p] = e
+				}
+			}
+		}
+	}
+	return buckets[0].bits
+}
+
+// match returns the order index for a client address by longest prefix
+// match, and the ECS scope of the answer: a prefix length such that every
+// address sharing that many leading bits with a gets the same order, or -1
+// when no network of a's family is configured (any scope holds). An
+// IPv4-mapped IPv6 address matches IPv4 networks, and its scope is counted
+// in IPv6 bits (96 more): it is the scope of an IPv6 client subnet.
 func (t *siteTable) match(a netip.Addr) (int, int) {
-	a = a.Unmap()
-	buckets := t.v4
+	mapped := 0
+	if a.Is4In6() {
+		a, mapped = a.Unmap(), 96
+	}
+	buckets, scope := t.v4, t.v4Scope
 	if a.Is6() {
-		buckets = t.v6
+		buckets, scope = t.v6, t.v6Scope
 	}
 	for _, b := range buckets {
 		p, err := a.Prefix(b.bits)
 		if err != nil {
 			continue
 		}
-		if i, ok := b.nets[p]; ok {
-			return i, b.bits
+		if e, ok := b.nets[p]; ok {
+			return e.site, e.scope + mapped
 		}
 	}
-	return t.defaultIdx(), -1
+	if scope < 0 {
+		return t.defaultIdx(), -1
+	}
+	// No network holds a, and none is longer than scope: each either holds
+	// all of a's network of that length (and so a) or none of it, so every
+	// address there gets the default order too.
+	return t.defaultIdx(), scope + mapped
 }

@@ -113,8 +113,12 @@ func editDistance(a, b string) int {
 var lineMsg = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
 
 // addYAMLError splits a yaml.v3 error into one entry per message, keeping
-// each message's line.
-func addYAMLError(err error, errs *errorList) {
+// each message's line. A message without one is put at line at: yaml.v3 leaves
+// the line out of a syntax error on the first line (it prints only a
+// non-zero 0-based mark), and its decoder's own errors (excessive aliasing,
+// an anchor that contains itself) carry none, so the caller says where the
+// node being decoded starts.
+func addYAMLError(err error, errs *errorList, at int) {
 	var msgs []string
 	if te, ok := err.(*yaml.TypeError); ok {
 		msgs = te.Errors
@@ -127,6 +131,6 @@ func addYAMLError(err error, errs *errorList) {
 			errs.addf(line, "%s", sm[2])
 			continue
 		}
-		errs.addf(0, "%s", strings.TrimPrefix(m, "yaml: "))
+		errs.addf(at, "%s", strings.TrimPrefix(m, "yaml: "))
 	}
 }

@@ -15,6 +15,7 @@ type Zone struct {
 	soa    *dns.SOA
 	negSOA []dns.RR // the SOA with TTL min(SOA TTL, minimum), for negative answers
 	apexNS []dns.RR
+	nsLine int              // line of the zone file's ns key, for errors about the nameservers
 	nodes  map[string]*node // every owner name and empty non-terminal, lowercase
 	// services in file order
 	services []*service
@@ -181,7 +182,7 @@ func (z *Zone) finish(errs *errorList) {
 			continue
 		}
 		if len(z.addrs(target)) == 0 {
-			errs.addf(0, "nameserver %s is inside the zone but has no A or AAAA record", target)
+			errs.addf(z.nsLine, "nameserver %s is inside the zone but has no A or AAAA record", target)
 		}
 	}
 }

@@ -146,7 +146,7 @@ func parseZoneFile(path string, data []byte, mtime time.Time) (*Zone, error) {
 		if err.Error() == "EOF" {
 			errs.addf(0, "empty zone file")
 		} else {
-			addYAMLError(err, errs)
+			addYAMLError(err, errs, 1)
 		}
 		return nil, errs.err()
 	}
@@ -157,7 +157,7 @@ func parseZoneFile(path string, data []byte, mtime time.Time) (*Zone, error) {
 	}
 	strictKeys(doc.Content[0], reflect.TypeOf(zf), errs)
 	if err := doc.Decode(&zf); err != nil {
-		addYAMLError(err, errs)
+		addYAMLError(err, errs, doc.Content[0].Line)
 	}
 	// Unknown keys and type errors leave the rest decoded: keep checking, so
 	// one run shows every problem in the file.
@@ -192,10 +192,28 @@ func absName(name, origin string) string {
 	return dns.CanonicalName(name + "." + origin)
 }
 
-// validName reports whether s is a syntactically valid domain name.
+// validName reports whether s is a syntactically valid domain name, written
+// the way miekg/dns writes a name it reads off the wire (special characters
+// escaped, as in 0\".example.): queries arrive in that form, so a name
+// written otherwise could never be asked for.
 func validName(s string) bool {
-	_, ok := dns.IsDomainName(s)
-	return ok && !strings.Contains(s, "..")
+	if _, ok := dns.IsDomainName(s); !ok || strings.Contains(s, "..") {
+		return false
+	}
+	w, ok := wireForm(s)
+	return ok && strings.EqualFold(w, dns.Fqdn(s))
+}
+
+// wireForm returns name as a query carrying it reads: packed to wire format
+// and unpacked (\065 becomes A, a bare " becomes \").
+func wireForm(name string) (string, bool) {
+	var buf [256]byte
+	n, err := dns.PackDomainName(dns.Fqdn(name), buf[:], 0, nil, false)
+	if err != nil {
+		return "", false
+	}
+	back, _, err := dns.UnpackDomainName(buf[:n], 0)
+	return back, err == nil
 }
 
 func buildZone(path string, root *yaml.Node, zf *zoneFile, mtime time.Time, errs *errorList) *Zone {
@@ -243,6 +261,7 @@ func buildZone(path string, root *yaml.Node, zf *zoneFile, mtime time.Time, errs
 	}
 
 	// NS.
+	z.nsLine = keyLine(root, "ns")
 	if len(zf.NS) == 0 {
 		errs.addf(keyLine(root, "ns"), "ns is required: at least one nameserver")
 	}
