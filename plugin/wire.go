@@ -1,9 +1,12 @@
 package hadns
 
 import (
+	"context"
 	"encoding/binary"
+	"reflect"
 	"sync"
 
+	"github.com/coredns/coredns/plugin"
 	"github.com/coredns/coredns/plugin/metrics"
 	"github.com/coredns/coredns/plugin/pkg/dnstest"
 	"github.com/coredns/coredns/request"
@@ -243,10 +246,10 @@ func appendOPT(b []byte, do bool, ecs *clientSubnet, scope uint8, ede []byte) []
 }
 
 // plainWriters reports whether every writer between us and the server is
-// one we know takes raw bytes as well as a message: the recorders of log
-// and prometheus (given the message by recordMsg), and CoreDNS's own
-// ScrubWriter underneath. Anything else (dnstap, tsig, nsid...) may act on
-// the message, so it gets one.
+// one we know takes raw bytes as well as a message: CoreDNS's writer between
+// plugins, the recorders of log and prometheus (given the message by
+// recordMsg), and CoreDNS's own ScrubWriter underneath. Anything else
+// (dnstap, tsig, nsid...) may act on the message, so it gets one.
 func plainWriters(w dns.ResponseWriter) bool {
 	for {
 		switch t := w.(type) {
@@ -257,7 +260,11 @@ func plainWriters(w dns.ResponseWriter) bool {
 		case *dnstest.Recorder:
 			w = t.ResponseWriter
 		default:
-			return false
+			inner, ok := unwrapPluginWriter(w)
+			if !ok {
+				return false
+			}
+			w = inner
 		}
 	}
 }
@@ -274,9 +281,43 @@ func recordMsg(w dns.ResponseWriter, m *dns.Msg) {
 			t.Msg, t.Rcode = m, m.Rcode
 			w = t.ResponseWriter
 		default:
-			return
+			inner, ok := unwrapPluginWriter(w)
+			if !ok {
+				return
+			}
+			w = inner
 		}
 	}
+}
+
+// pluginWriterType is the writer plugin.NextOrFailure puts around every
+// plugin's writer to note which plugin answered. It passes raw bytes on, but
+// its type is unexported: we learn it by making one, and check that its
+// first field is the writer it wraps. nil if that ever stops being so.
+var pluginWriterType = func() reflect.Type {
+	var t reflect.Type
+	plugin.NextOrFailure("", plugin.HandlerFunc(func(_ context.Context, w dns.ResponseWriter, _ *dns.Msg) (int, error) {
+		t = reflect.TypeOf(w)
+		return 0, nil
+	}), context.Background(), nil, nil)
+	if t == nil || t.Kind() != reflect.Pointer || t.Elem().Kind() != reflect.Struct || t.Elem().NumField() == 0 {
+		return nil
+	}
+	f := t.Elem().Field(0)
+	if !f.IsExported() || f.Type != reflect.TypeFor[dns.ResponseWriter]() {
+		return nil
+	}
+	return t
+}()
+
+// unwrapPluginWriter returns the writer inside CoreDNS's writer between
+// plugins, without allocating.
+func unwrapPluginWriter(w dns.ResponseWriter) (dns.ResponseWriter, bool) {
+	if pluginWriterType == nil || reflect.TypeOf(w) != pluginWriterType {
+		return nil, false
+	}
+	inner, ok := reflect.ValueOf(w).Elem().Field(0).Interface().(dns.ResponseWriter)
+	return inner, ok && inner != nil
 }
 
 // packAnswers packs every rotation of a site's answers.

@@ -123,6 +123,23 @@ func TestShippedExample(t *testing.T) {
 		t.Errorf("api.example.test. A with ECS 127.0.2.0/24: reply ECS %v", e)
 	}
 
+	// Behind log, errors and prometheus, as in the shipped Corefile,
+	// answers still come pre-packed: their owner names point at the
+	// question, so they take its case. A reply built as a message would
+	// spell them as the zone does.
+	for _, qname := range []string{"ApI.ExAmPlE.test.", "MaIl.example.TEST."} {
+		q = query(qname, dns.TypeA, 1232)
+		r, _ = s.exchange(t, "udp", q)
+		if len(r.Answer) == 0 {
+			t.Fatalf("%s A: no answer", qname)
+		}
+		for _, rr := range r.Answer {
+			if rr.Header().Name != qname {
+				t.Errorf("%s A: answer owner %q; a pre-packed answer carries the question's spelling", qname, rr.Header().Name)
+			}
+		}
+	}
+
 	// SRV: every target is a generated in-zone name with its address in
 	// the additional section.
 	q = query("_http._tcp.api.example.test.", dns.TypeSRV, 1232)
