@@ -55,7 +55,7 @@ const pluginName = "hadns"
 // ServeDNS implements plugin.Handler.
 func (h *Hadns) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (int, error) {
 	if len(r.Question) != 1 {
-		return writeError(w, r, dns.RcodeFormatError, nil)
+		return writeError(w, r, dns.RcodeFormatError, r.IsEdns0())
 	}
 	if r.Opcode != dns.OpcodeQuery {
 		// UPDATE may be for a plugin after us (dynupdate); the rest is ours
@@ -76,7 +76,7 @@ func (h *Hadns) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) 
 		if h.Next != nil && h.Fall.Through(qname) {
 			return plugin.NextOrFailure(h.Name(), h.Next, ctx, w, r)
 		}
-		return writeError(w, r, dns.RcodeRefused, nil)
+		return writeError(w, r, dns.RcodeRefused, r.IsEdns0())
 	}
 	reqOpt := r.IsEdns0()
 	ecs, err := queryECS(reqOpt)

@@ -28,8 +28,8 @@ type wireAnswer struct {
 	msgs *[4]*dns.Msg
 
 	// nx marks an NXDOMAIN: its question varies, so buf is the header alone
-	// and soa is the SOA record after its owner name, which points at the
-	// zone's name inside the question.
+	// and soa is the zone's SOA record, written out in full so that its
+	// owner keeps the zone's spelling.
 	nx  bool
 	soa []byte
 }
@@ -145,8 +145,7 @@ func finishWire(w dns.ResponseWriter, bp *[]byte, b []byte, wa *wireAnswer, reqO
 }
 
 // writeNX writes an NXDOMAIN: the header, the question as asked, and the
-// zone's SOA, whose owner is a pointer to the zone's name at the end of the
-// question.
+// zone's SOA.
 func writeNX(w dns.ResponseWriter, r *dns.Msg, wa *wireAnswer, reqOpt *dns.OPT, ecs *clientSubnet, scope uint8, ede []byte, udp bool) bool {
 	q := &r.Question[0]
 	if len(q.Name) < 2 || hasEscape(q.Name) {
@@ -156,7 +155,6 @@ func writeNX(w dns.ResponseWriter, r *dns.Msg, wa *wireAnswer, reqOpt *dns.OPT, 
 	defer wireBufs.Put(bp)
 	b, flags := header((*bp)[:0], wa, r)
 	// The name: each label's length, then its letters.
-	start := len(b)
 	for i := 0; i < len(q.Name); {
 		j := i
 		for j < len(q.Name) && q.Name[j] != '.' {
@@ -170,13 +168,7 @@ func writeNX(w dns.ResponseWriter, r *dns.Msg, wa *wireAnswer, reqOpt *dns.OPT, 
 		i = j + 1
 	}
 	b = append(b, 0)
-	zoneAt := len(b) - wa.qnameEnd // wa.qnameEnd holds the zone name's wire length
-	if zoneAt < start || zoneAt > 0x3fff {
-		*bp = b
-		return false
-	}
 	b = append(b, byte(q.Qtype>>8), byte(q.Qtype), byte(q.Qclass>>8), byte(q.Qclass))
-	b = append(b, 0xc0|byte(zoneAt>>8), byte(zoneAt))
 	b = append(b, wa.soa...)
 	return finishWire(w, bp, b, wa, reqOpt, ecs, scope, ede, udp, flags)
 }
@@ -361,7 +353,7 @@ func (z *Zone) packStatic() {
 		}
 		n.noData = packWire(name, 0, lookupResult{result: NoData, ns: z.negSOA}, nil)
 	}
-	z.nx = packNX(z.origin, z.negSOA)
+	z.nx = packNX(z.negSOA)
 	for _, s := range z.services {
 		s.negSOA = z.negSOA
 	}
@@ -390,11 +382,10 @@ func writeMsg(w dns.ResponseWriter, m *dns.Msg) {
 	recordMsg(w, m)
 }
 
-// packNX packs what an NXDOMAIN in the zone origin has in common: the
-// header and the SOA without its owner. The root zone has no name to point
-// at; its NXDOMAINs are built as messages.
-func packNX(origin string, negSOA []dns.RR) *wireAnswer {
-	if origin == "." || len(negSOA) != 1 {
+// packNX packs what an NXDOMAIN in the zone has in common: the header and
+// the SOA.
+func packNX(negSOA []dns.RR) *wireAnswer {
+	if len(negSOA) != 1 {
 		return nil
 	}
 	rr := make([]byte, dns.Len(negSOA[0])+1)
@@ -402,9 +393,8 @@ func packNX(origin string, negSOA []dns.RR) *wireAnswer {
 	if err != nil {
 		return nil
 	}
-	ownerLen := len(origin) + 1
 	hdr := dns.MsgHdr{Response: true, Authoritative: true, Opcode: dns.OpcodeQuery, Rcode: dns.RcodeNameError}
 	m := &dns.Msg{MsgHdr: hdr, Ns: negSOA}
 	buf := []byte{0, 0, 0x84, 0x03, 0, 1, 0, 0, 0, 1, 0, 0} // QR AA, NXDOMAIN; 1 question, 1 authority
-	return &wireAnswer{nx: true, buf: buf, qnameEnd: ownerLen, soa: rr[ownerLen:n], msgs: flagVariants(m)}
+	return &wireAnswer{nx: true, buf: buf, soa: rr[:n], msgs: flagVariants(m)}
 }
