@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/hadns/hadns/test/internal/loadtest"
 )
 
 // Two sites of two backends: 0 and 1 in site 0, 2 and 3 in site 1. Client 0
@@ -84,13 +86,13 @@ func TestCheckDetection(t *testing.T) {
 
 func TestQuantile(t *testing.T) {
 	ds := []time.Duration{at(5), at(1), at(3), at(2), at(4)}
-	if q := quantile(ds, 0.5); q != at(3) {
+	if q := loadtest.Quantile(ds, 0.5); q != at(3) {
 		t.Errorf("p50 %v", q)
 	}
-	if q := quantile(ds, 0.99); q != at(5) {
+	if q := loadtest.Quantile(ds, 0.99); q != at(5) {
 		t.Errorf("p99 %v", q)
 	}
-	if q := quantile(nil, 0.5); q != 0 {
+	if q := loadtest.Quantile(nil, 0.5); q != 0 {
 		t.Errorf("empty %v", q)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"sync"
 	"time"
+
+	"github.com/hadns/hadns/test/internal/loadtest"
 )
 
 // driver crashes backends and whole sites at random moments and starts them
@@ -13,7 +15,7 @@ import (
 // the same sequence of events (their timing depends on the machine).
 type driver struct {
 	rng      *rand.Rand
-	backends []*backend
+	backends []*loadtest.Demo
 	siteOf   []int
 	sites    int
 	t0       time.Time
@@ -120,7 +122,7 @@ func (d *driver) kill(victims []int, site int) []time.Duration {
 	d.mu.Unlock()
 	for i, v := range victims {
 		starts[i] = time.Since(d.t0)
-		d.backends[v].kill()
+		d.backends[v].Kill()
 	}
 	d.log(starts[0], "kill %s", d.what(victims, site))
 	return starts
@@ -137,7 +139,7 @@ func (d *driver) restart(victims []int, starts []time.Duration, site int) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = d.backends[v].start(ctx)
+			errs[i] = d.backends[v].Start(ctx)
 			ends[i] = time.Since(d.t0)
 		}()
 	}
@@ -145,7 +147,7 @@ func (d *driver) restart(victims []int, starts []time.Duration, site int) {
 	d.mu.Lock()
 	for i, v := range victims {
 		if errs[i] != nil && d.err == nil {
-			d.err = fmt.Errorf("restart %s: %w", d.backends[v].addr, errs[i])
+			d.err = fmt.Errorf("restart %s: %w", d.backends[v].Addr, errs[i])
 		}
 		d.outages = append(d.outages, outage{backend: v, start: starts[i], end: ends[i]})
 		d.down[v] = errs[i] != nil
@@ -163,7 +165,7 @@ func (d *driver) what(victims []int, site int) string {
 	if site >= 0 {
 		return fmt.Sprintf("site %s", siteNames[site])
 	}
-	return "backend " + d.backends[victims[0]].addr
+	return "backend " + d.backends[victims[0]].Addr
 }
 
 func (d *driver) log(at time.Duration, format string, args ...any) {

@@ -45,6 +45,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/hadns/hadns/healthcheck"
+	"github.com/hadns/hadns/test/internal/loadtest"
 )
 
 const (
@@ -131,10 +132,10 @@ func run(ctx context.Context, cfg config) (bool, error) {
 			siteOf = append(siteOf, s)
 		}
 	}
-	port, bs, err := startBackends(ctx, bin, hosts)
+	port, bs, err := loadtest.StartDemos(ctx, bin, hosts, 0)
 	defer func() {
 		for _, b := range bs {
-			b.kill()
+			b.Kill()
 		}
 	}()
 	if err != nil {
@@ -144,7 +145,7 @@ func run(ctx context.Context, cfg config) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	defer srv.stop()
+	defer srv.Stop()
 
 	nm := &names{byAddr: map[netip.Addr]int{}, byTarget: map[string]int{}}
 	for i, h := range hosts {
@@ -155,7 +156,7 @@ func run(ctx context.Context, cfg config) (bool, error) {
 	clients := makeClients()
 	var ws []*worker
 	for i, c := range clients {
-		w, err := newWorker(i, c, srv.addr, qname, srvName)
+		w, err := newWorker(i, c, srv.Addr, qname, srvName)
 		if err != nil {
 			return false, err
 		}
@@ -165,14 +166,14 @@ func run(ctx context.Context, cfg config) (bool, error) {
 
 	// Every backend in the SRV answer before anything else.
 	if err := waitAll(ctx, ws[0], len(hosts), nm); err != nil {
-		return false, fmt.Errorf("start: %v\nhadns output:\n%s", err, srv.out.String())
+		return false, fmt.Errorf("start: %v\nhadns output:\n%s", err, srv.Out.String())
 	}
 	bound := spec.WithDefaults().DetectionBound()
 	r := rules{
 		deadBound: bound + spec.Interval,
 		upBound:   time.Duration(spec.WithDefaults().Rise)*spec.Interval + cfg.margin,
 	}
-	fmt.Printf("hadns on %s; 3 sites × 4 backends on port %d; %d clients (%d with ECS)\n", srv.addr, port, len(clients), len(siteNames))
+	fmt.Printf("hadns on %s; 3 sites × 4 backends on port %d; %d clients (%d with ECS)\n", srv.Addr, port, len(clients), len(siteNames))
 	fmt.Printf("check: http every %v, timeout %v, rise %d, fall %d; detection bound %v\n",
 		spec.Interval, spec.Timeout, spec.WithDefaults().Rise, spec.WithDefaults().Fall, bound)
 	fmt.Printf("rules: no backend dead longer than %v (bound + interval); own site once a backend is alive %v (rise × interval + %v margin)\n",
@@ -212,8 +213,8 @@ func run(ctx context.Context, cfg config) (bool, error) {
 	if ctx.Err() != nil {
 		return false, fmt.Errorf("stopped early: %v", context.Cause(ctx))
 	}
-	if !srv.alive() {
-		return false, fmt.Errorf("hadns exited during the run:\n%s", srv.out.String())
+	if !srv.Alive() {
+		return false, fmt.Errorf("hadns exited during the run:\n%s", srv.Out.String())
 	}
 
 	clientSite := make([]int, len(clients))
@@ -284,7 +285,7 @@ func waitAll(ctx context.Context, w *worker, n int, nm *names) error {
 	return fmt.Errorf("not every backend in the SRV answer within 20s (last: rcode %d, backends %b)", last.rcode, last.backends)
 }
 
-func report(res result, d *driver, seed uint64, bs []*backend, clients []client, elapsed, bound, upBound time.Duration) {
+func report(res result, d *driver, seed uint64, bs []*loadtest.Demo, clients []client, elapsed, bound, upBound time.Duration) {
 	kills, sites := 0, 0
 	for _, e := range d.events {
 		if strings.Contains(e, "kill site") {
@@ -298,9 +299,9 @@ func report(res result, d *driver, seed uint64, bs []*backend, clients []client,
 	fmt.Fprintf(w, "events\t%d backend kills, %d site kills, %d backend outages (seed %d)\n", kills, sites, len(d.outages), seed)
 	fmt.Fprintf(w, "answers checked\t%d in %.1fs (%.0f queries/s)\n", res.checked, elapsed.Seconds(), float64(res.checked)/elapsed.Seconds())
 	fmt.Fprintf(w, "detection\tp50 %s, p99 %s, max %s over %d outages (kill → first answer without the backend; bound %s)\n",
-		ms(quantile(res.detections, 0.5)), ms(quantile(res.detections, 0.99)), ms(quantile(res.detections, 1)), len(res.detections), ms(bound))
+		ms(loadtest.Quantile(res.detections, 0.5)), ms(loadtest.Quantile(res.detections, 0.99)), ms(loadtest.Quantile(res.detections, 1)), len(res.detections), ms(bound))
 	fmt.Fprintf(w, "return\tp50 %s, p99 %s, max %s over %d restarts (listening again → first answer with the backend; own-site rule at %s)\n",
-		ms(quantile(res.returns, 0.5)), ms(quantile(res.returns, 0.99)), ms(quantile(res.returns, 1)), len(res.returns), ms(upBound))
+		ms(loadtest.Quantile(res.returns, 0.5)), ms(loadtest.Quantile(res.returns, 0.99)), ms(loadtest.Quantile(res.returns, 1)), len(res.returns), ms(upBound))
 	fmt.Fprintf(w, "undetected\t%d\n", len(res.undetected))
 	byKind := map[string]int{}
 	for _, v := range res.violations {
@@ -326,7 +327,7 @@ func report(res result, d *driver, seed uint64, bs []*backend, clients []client,
 			ms(v.a.sent), ms(v.a.recv), backendList(v.a.backends, bs), v.what)
 	}
 	for _, o := range res.undetected {
-		fmt.Printf("UNDETECTED: backend %s down %s-%s: no answer without it\n", bs[o.backend].addr, ms(o.start), ms(o.end))
+		fmt.Printf("UNDETECTED: backend %s down %s-%s: no answer without it\n", bs[o.backend].Addr, ms(o.start), ms(o.end))
 	}
 	if len(res.violations) == 0 && len(res.undetected) == 0 {
 		fmt.Println("PASS")
@@ -335,11 +336,11 @@ func report(res result, d *driver, seed uint64, bs []*backend, clients []client,
 	}
 }
 
-func backendList(mask uint64, bs []*backend) string {
+func backendList(mask uint64, bs []*loadtest.Demo) string {
 	var out []string
 	for i, b := range bs {
 		if mask&(1<<i) != 0 {
-			out = append(out, b.host)
+			out = append(out, b.Host)
 		}
 	}
 	return "[" + strings.Join(out, " ") + "]"

@@ -19,13 +19,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"text/template"
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/hadns/hadns/test/internal/loadtest"
 )
 
 // hadnsBin is the binary every test starts: HADNS_BIN, or one built by
@@ -104,7 +105,7 @@ type server struct {
 	Dir   string
 
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *loadtest.SyncBuffer
 	done chan struct{} // closed when the process exited
 	err  error         // Wait's result, set before done is closed
 }
@@ -156,7 +157,7 @@ func launch(dir string, p ports) (*server, error) {
 		Addr:  fmt.Sprintf("127.0.0.1:%d", p.Port),
 		Ports: p,
 		Dir:   dir,
-		out:   &syncBuffer{},
+		out:   &loadtest.SyncBuffer{},
 		done:  make(chan struct{}),
 	}
 	s.cmd = exec.Command(hadnsBin, "-conf", filepath.Join(dir, "Corefile"))
@@ -274,12 +275,7 @@ func (s *server) waitOutput(from int, want []string, timeout time.Duration) []st
 func freePorts() (ports, error) {
 	var p ports
 	var err error
-	for i := 0; i < 20; i++ {
-		if p.Port, err = udpTCPPort(); err == nil {
-			break
-		}
-	}
-	if err != nil {
+	if p.Port, err = loadtest.FreePort(); err != nil {
 		return p, err
 	}
 	for _, dst := range []*int{&p.HealthPort, &p.ReadyPort, &p.MetricsPort, &p.AdminPort} {
@@ -291,21 +287,6 @@ func freePorts() (ports, error) {
 		defer l.Close() // held until all are chosen, so they differ
 	}
 	return p, nil
-}
-
-func udpTCPPort() (int, error) {
-	u, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer u.Close()
-	port := u.LocalAddr().(*net.UDPAddr).Port
-	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-	if err != nil {
-		return 0, err
-	}
-	l.Close()
-	return port, nil
 }
 
 func writeFile(t *testing.T, path, content string) {
@@ -327,24 +308,6 @@ func replaceFile(t *testing.T, path, content string) {
 	if err := os.Rename(tmp, path); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the process's writers and a reader.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // exchangeRaw sends one DNS message in wire format over network ("udp" or

@@ -36,11 +36,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -69,7 +67,7 @@ type row struct {
 	spec  healthcheck.Spec
 	hosts []string
 
-	backends []*backend
+	backends []*loadtest.Demo
 	kills    []time.Duration // kill → gone from the A answer
 	backs    []time.Duration // restart → back in the A answer
 	misses   int             // kills not seen within the wait limit
@@ -178,10 +176,10 @@ func run(ctx context.Context, bin string, kills int, poll time.Duration, ttl int
 	for _, r := range rows {
 		all = append(all, r.hosts...)
 	}
-	port, bs, err := startBackends(ctx, bin, all)
+	port, bs, err := loadtest.StartDemos(ctx, bin, all, 0)
 	defer func() {
 		for _, b := range bs {
-			b.kill()
+			b.Kill()
 		}
 	}()
 	if err != nil {
@@ -197,12 +195,12 @@ func run(ctx context.Context, bin string, kills int, poll time.Duration, ttl int
 	}
 	srv, err := startServer(ctx, bin, dir, zone(rows, port, ttl), cpu)
 	if srv != nil {
-		defer srv.kill()
+		defer srv.Stop()
 	}
 	if err != nil {
 		return 1, err
 	}
-	fmt.Printf("hadns on %s, backends on port %d, %d kills per kind, polling every %v\n", srv.addr, port, kills, poll)
+	fmt.Printf("hadns on %s, backends on port %d, %d kills per kind, polling every %v\n", srv.Addr, port, kills, poll)
 
 	var results []phase
 	code := 0
@@ -242,12 +240,12 @@ type phase struct {
 
 // runPhase runs every row's kills once, under dnsperf load when loaded,
 // and prints the table.
-func runPhase(ctx context.Context, srv *server, rows []*row, kills int, poll time.Duration, ttl int, observe time.Duration, loaded bool, l loadOpts, dir string) (phase, error) {
+func runPhase(ctx context.Context, srv *loadtest.Server, rows []*row, kills int, poll time.Duration, ttl int, observe time.Duration, loaded bool, l loadOpts, dir string) (phase, error) {
 	p := phase{loaded: loaded, kills: map[string][]time.Duration{}}
 	for _, r := range rows {
 		r.kills, r.backs, r.misses, r.flaps, r.stableFlaps, r.downs, r.err = nil, nil, 0, 0, 0, 0, nil
 	}
-	logStart := len(srv.out.String())
+	logStart := len(srv.Out.String())
 	pollRetries.Store(0)
 
 	loadCtx, stopLoad := context.WithCancel(ctx)
@@ -267,7 +265,7 @@ func runPhase(ctx context.Context, srv *server, rows []*row, kills int, poll tim
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r.err = measure(ctx, srv.addr, r, kills, poll, observe)
+			r.err = measure(ctx, srv.Addr, r, kills, poll, observe)
 		}()
 	}
 	wg.Wait()
@@ -279,12 +277,12 @@ func runPhase(ctx context.Context, srv *server, rows []*row, kills int, poll tim
 		}
 		p.load = lr.res
 	}
-	if !srv.alive() {
-		return p, fmt.Errorf("hadns exited during the run:\n%s", srv.out.String())
+	if !srv.Alive() {
+		return p, fmt.Errorf("hadns exited during the run:\n%s", srv.Out.String())
 	}
 	p.retries = pollRetries.Load()
 	for _, r := range rows {
-		r.downs = countDowns(srv.out.String()[logStart:], r.qname())
+		r.downs = countDowns(srv.Out.String()[logStart:], r.qname())
 		p.kills[r.name] = r.kills
 	}
 	report(rows, kills, ttl, observe)
@@ -304,7 +302,7 @@ type loadResult struct {
 
 // startLoad runs dnsperf against srv until ctx ends, with the rows' A names
 // as its questions; what it reported arrives on done.
-func startLoad(ctx context.Context, srv *server, rows []*row, l loadOpts, dir string, done chan<- loadResult) error {
+func startLoad(ctx context.Context, srv *loadtest.Server, rows []*row, l loadOpts, dir string, done chan<- loadResult) error {
 	var q strings.Builder
 	for _, r := range rows {
 		fmt.Fprintf(&q, "%s A\n", r.qname())
@@ -313,7 +311,7 @@ func startLoad(ctx context.Context, srv *server, rows []*row, l loadOpts, dir st
 	if err := os.WriteFile(file, []byte(q.String()), 0o644); err != nil {
 		return err
 	}
-	ap, err := netip.ParseAddrPort(srv.addr)
+	ap, err := netip.ParseAddrPort(srv.Addr)
 	if err != nil {
 		return err
 	}
@@ -334,8 +332,8 @@ func compare(ps []phase, rows []*row) {
 	fmt.Fprintf(w, "check\tp50 idle\tp99 idle\tp50 loaded\tp99 loaded\tdetection bound\t\n")
 	for _, r := range rows {
 		idle, loaded := ps[0].kills[r.name], ps[1].kills[r.name]
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t\n", r.name, ms(quantile(idle, 0.5)), ms(quantile(idle, 0.99)),
-			ms(quantile(loaded, 0.5)), ms(quantile(loaded, 0.99)), ms(r.spec.WithDefaults().DetectionBound()))
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t\n", r.name, ms(loadtest.Quantile(idle, 0.5)), ms(loadtest.Quantile(idle, 0.99)),
+			ms(loadtest.Quantile(loaded, 0.5)), ms(loadtest.Quantile(loaded, 0.99)), ms(r.spec.WithDefaults().DetectionBound()))
 	}
 	w.Flush()
 	fmt.Printf("load: %.0f queries/s answered meanwhile (mean latency %v, %d lost)\n", ps[1].load.QPS, ps[1].load.Mean, ps[1].load.Lost)
@@ -381,28 +379,28 @@ func measure(ctx context.Context, addr string, r *row, kills int, poll, observe 
 		}
 
 		t0 := time.Now()
-		victim.kill()
-		d, err := waitFor(ctx, c, r.qname(), poll, t0, limit, func(got []string) bool { return !slices.Contains(got, victim.host) })
+		victim.Kill()
+		d, err := waitFor(ctx, c, r.qname(), poll, t0, limit, func(got []string) bool { return !slices.Contains(got, victim.Host) })
 		switch {
 		case ctx.Err() != nil:
 			return nil
 		case err != nil:
 			r.misses++
-			fmt.Fprintf(os.Stderr, "%s kill %d (%s): %v\n", r.name, i+1, victim.host, err)
+			fmt.Fprintf(os.Stderr, "%s kill %d (%s): %v\n", r.name, i+1, victim.Host, err)
 		default:
 			r.kills = append(r.kills, d)
 		}
 
 		t1 := time.Now()
-		if err := victim.start(ctx); err != nil {
-			return fmt.Errorf("restart %s: %v", victim.addr, err)
+		if err := victim.Start(ctx); err != nil {
+			return fmt.Errorf("restart %s: %v", victim.Addr, err)
 		}
 		back, err := waitFor(ctx, c, r.qname(), poll, t1, limit, func(got []string) bool { return len(got) == len(hosts) })
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
-			return fmt.Errorf("restarted %s: not back in the answer: %v", victim.addr, err)
+			return fmt.Errorf("restarted %s: not back in the answer: %v", victim.Addr, err)
 		}
 		r.backs = append(r.backs, back) // restart began → back in the answer
 	}
@@ -514,8 +512,8 @@ func report(rows []*row, kills, ttl int, observe time.Duration) {
 	for _, r := range rows {
 		bound := r.spec.WithDefaults().DetectionBound()
 		fmt.Fprintf(w, "%s\t%d/%d\t%s\t%s\t%s\t%s\t%ds\t%d\t%d\t%d\t%d\t%s\t%s\t\n", r.name, len(r.kills), kills,
-			ms(quantile(r.kills, 0.50)), ms(quantile(r.kills, 0.99)), ms(quantile(r.kills, 1)),
-			ms(bound), ttl, r.misses, r.stableFlaps, r.flaps, r.downs, ms(quantile(r.backs, 0.5)), ms(quantile(r.backs, 1)))
+			ms(loadtest.Quantile(r.kills, 0.50)), ms(loadtest.Quantile(r.kills, 0.99)), ms(loadtest.Quantile(r.kills, 1)),
+			ms(bound), ttl, r.misses, r.stableFlaps, r.flaps, r.downs, ms(loadtest.Quantile(r.backs, 0.5)), ms(loadtest.Quantile(r.backs, 1)))
 	}
 	w.Flush()
 	fmt.Println()
@@ -541,17 +539,6 @@ func countDowns(log, qname string) int {
 	return n
 }
 
-// quantile is the nearest-rank quantile q of ds; 0 for none.
-func quantile(ds []time.Duration, q float64) time.Duration {
-	if len(ds) == 0 {
-		return 0
-	}
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	i := int(q*float64(len(s))+0.999999) - 1
-	return s[min(max(i, 0), len(s)-1)]
-}
-
 func ms(d time.Duration) string {
 	if d == 0 {
 		return "-"
@@ -559,218 +546,15 @@ func ms(d time.Duration) string {
 	return fmt.Sprintf("%.0fms", float64(d)/float64(time.Millisecond))
 }
 
-// backend is one `hadns demo ADDR:PORT` child process.
-type backend struct {
-	bin, host, addr string
-
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	out  *syncBuffer
-	done chan struct{}
-}
-
-// startBackends starts one backend per host on a port free on all of them,
-// retrying another port when one is taken.
-func startBackends(ctx context.Context, bin string, hosts []string) (int, []*backend, error) {
-	var lastErr error
-	for attempt := 0; attempt < 8 && ctx.Err() == nil; attempt++ {
-		l, err := net.Listen("tcp", net.JoinHostPort(hosts[0], "0"))
-		if err != nil {
-			return 0, nil, err
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		var bs []*backend
-		lastErr = nil
-		for _, h := range hosts {
-			b := &backend{bin: bin, host: h, addr: net.JoinHostPort(h, fmt.Sprint(port))}
-			if lastErr = b.start(ctx); lastErr != nil {
-				break
-			}
-			bs = append(bs, b)
-		}
-		if lastErr == nil {
-			return port, bs, nil
-		}
-		for _, b := range bs {
-			b.kill()
-		}
-		if !strings.Contains(lastErr.Error(), "address already in use") {
-			break
-		}
-	}
-	if lastErr == nil {
-		lastErr = context.Cause(ctx)
-	}
-	return 0, nil, lastErr
-}
-
-// start runs the backend and waits until it listens (bounded).
-func (b *backend) start(ctx context.Context) error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.out = &syncBuffer{}
-	b.done = make(chan struct{})
-	b.cmd = exec.Command(b.bin, "demo", b.addr)
-	b.cmd.Stdout, b.cmd.Stderr = b.out, b.out
-	b.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := b.cmd.Start(); err != nil {
-		close(b.done)
-		return err
-	}
-	cmd, done := b.cmd, b.done
-	go func() {
-		_ = cmd.Wait()
-		close(done)
-	}()
-	ready := "backend " + b.addr + " up"
-	for i := 0; i < 1000; i++ { // 10 s
-		if strings.Contains(b.out.String(), ready) {
-			return nil
-		}
-		select {
-		case <-done:
-			return fmt.Errorf("hadns demo %s exited: %s", b.addr, strings.TrimSpace(b.out.String()))
-		case <-ctx.Done():
-			i = 1000
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-	_ = cmd.Process.Kill()
-	<-done
-	return fmt.Errorf("hadns demo %s: not listening within 10s", b.addr)
-}
-
-// kill sends SIGKILL and waits until the process is gone.
-func (b *backend) kill() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.cmd == nil || b.cmd.Process == nil {
-		return
-	}
-	select {
-	case <-b.done:
-		return
-	default:
-	}
-	_ = b.cmd.Process.Signal(syscall.SIGKILL)
-	<-b.done
-}
-
-// server is the hadns process.
-type server struct {
-	addr string
-	cmd  *exec.Cmd
-	out  *syncBuffer
-	done chan struct{}
-}
-
-func (s *server) alive() bool {
-	select {
-	case <-s.done:
-		return false
-	default:
-		return true
-	}
-}
-
-func (s *server) kill() {
-	if s.alive() {
-		_ = s.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-s.done:
-		case <-time.After(5 * time.Second):
-			_ = s.cmd.Process.Kill()
-			<-s.done
-		}
-	}
-}
-
 // startServer writes the zone and a Corefile into dir and starts hadns on a
 // free loopback port (pinned to cpu with taskset; -1: not pinned), retrying
-// once on a port race; it returns when the server answers.
-func startServer(ctx context.Context, bin, dir, zoneText string, cpu int) (*server, error) {
+// on a port race; it returns when the server answers.
+func startServer(ctx context.Context, bin, dir, zoneText string, cpu int) (*loadtest.Server, error) {
 	if err := os.WriteFile(filepath.Join(dir, "failover.test.yaml"), []byte(zoneText), 0o644); err != nil {
 		return nil, err
 	}
-	var lastErr error
-	for attempt := 0; attempt < 4 && ctx.Err() == nil; attempt++ {
-		port, err := freeUDPTCPPort()
-		if err != nil {
-			return nil, err
-		}
-		corefile := fmt.Sprintf("%s:%d {\n    bind 127.0.0.1\n    errors\n    hadns {\n        zone failover.test.yaml\n        reload 0\n    }\n}\n", zoneOrigin, port)
-		if err := os.WriteFile(filepath.Join(dir, "Corefile"), []byte(corefile), 0o644); err != nil {
-			return nil, err
-		}
-		s := &server{addr: fmt.Sprintf("127.0.0.1:%d", port), out: &syncBuffer{}, done: make(chan struct{})}
-		argv := []string{bin, "-conf", "Corefile"}
-		if cpu >= 0 {
-			argv = append([]string{"taskset", "-c", fmt.Sprint(cpu)}, argv...)
-		}
-		s.cmd = exec.Command(argv[0], argv[1:]...)
-		s.cmd.Dir = dir
-		s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
-		s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-		if err := s.cmd.Start(); err != nil {
-			return nil, err
-		}
-		go func() {
-			_ = s.cmd.Wait()
-			close(s.done)
-		}()
-		m := new(dns.Msg)
-		m.SetQuestion(zoneOrigin, dns.TypeSOA)
-		cl := &dns.Client{Net: "udp", Timeout: 200 * time.Millisecond}
-		for i := 0; i < 150 && s.alive() && ctx.Err() == nil; i++ { // ~15 s
-			if _, _, err := cl.Exchange(m, s.addr); err == nil {
-				return s, nil
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-		s.kill()
-		lastErr = fmt.Errorf("hadns did not answer on %s:\n%s", s.addr, s.out.String())
-		if !strings.Contains(s.out.String(), "address already in use") {
-			break
-		}
+	corefile := func(port int) string {
+		return fmt.Sprintf("%s:%d {\n    bind 127.0.0.1\n    errors\n    hadns {\n        zone failover.test.yaml\n        reload 0\n    }\n}\n", zoneOrigin, port)
 	}
-	if lastErr == nil {
-		lastErr = context.Cause(ctx)
-	}
-	return nil, lastErr
-}
-
-func freeUDPTCPPort() (int, error) {
-	for i := 0; i < 20; i++ {
-		u, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			return 0, err
-		}
-		port := u.LocalAddr().(*net.UDPAddr).Port
-		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		u.Close()
-		if err == nil {
-			l.Close()
-			return port, nil
-		}
-	}
-	return 0, errors.New("no port free on both UDP and TCP")
-}
-
-// syncBuffer collects a process's output for concurrent readers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	return loadtest.StartServer(ctx, bin, dir, corefile, zoneOrigin, cpu)
 }
