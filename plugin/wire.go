@@ -242,43 +242,39 @@ func appendOPT(b []byte, do bool, ecs *clientSubnet, scope uint8, ede []byte) []
 // plugins, the recorders of log and prometheus (given the message by
 // recordMsg), and CoreDNS's own ScrubWriter underneath. Anything else
 // (dnstap, tsig, nsid...) may act on the message, so it gets one.
-func plainWriters(w dns.ResponseWriter) bool {
+func plainWriters(w dns.ResponseWriter) bool { return walkWriters(w, nil) }
+
+// recordMsg tells the recorders before us what was written, as WriteMsg
+// would have.
+func recordMsg(w dns.ResponseWriter, m *dns.Msg) {
+	walkWriters(w, func(r *dnstest.Recorder) { r.Msg, r.Rcode = m, m.Rcode })
+}
+
+// walkWriters follows w down through the writers known to take raw bytes,
+// calling rec (if not nil) on each recorder, and reports whether it reached
+// CoreDNS's ScrubWriter.
+func walkWriters(w dns.ResponseWriter, rec func(*dnstest.Recorder)) bool {
 	for {
+		var r *dnstest.Recorder
 		switch t := w.(type) {
 		case *request.ScrubWriter:
 			return true
 		case *metrics.Recorder:
-			w = t.Recorder.ResponseWriter
+			r = t.Recorder
 		case *dnstest.Recorder:
-			w = t.ResponseWriter
+			r = t
 		default:
 			inner, ok := unwrapPluginWriter(w)
 			if !ok {
 				return false
 			}
 			w = inner
+			continue
 		}
-	}
-}
-
-// recordMsg tells the recorders before us what was written, as WriteMsg
-// would have.
-func recordMsg(w dns.ResponseWriter, m *dns.Msg) {
-	for {
-		switch t := w.(type) {
-		case *metrics.Recorder:
-			t.Msg, t.Rcode = m, m.Rcode
-			w = t.Recorder.ResponseWriter
-		case *dnstest.Recorder:
-			t.Msg, t.Rcode = m, m.Rcode
-			w = t.ResponseWriter
-		default:
-			inner, ok := unwrapPluginWriter(w)
-			if !ok {
-				return
-			}
-			w = inner
+		if rec != nil {
+			rec(r)
 		}
+		w = r.ResponseWriter
 	}
 }
 
