@@ -3,7 +3,6 @@ package hadns
 import (
 	"fmt"
 	"regexp"
-	"strconv"
 	"strings"
 
 	"github.com/miekg/dns"
@@ -44,12 +43,16 @@ func parseRecords(n *yaml.Node, origin string, ttl uint32, z *Zone, errs *errorL
 			curOrigin = o
 			continue
 		case "$TTL":
-			v, err := strconv.ParseUint(strings.Join(fields[1:], ""), 10, 32)
-			if len(fields) != 2 || err != nil {
-				errs.addf(line, "records: $TTL takes a number of seconds")
+			if len(fields) != 2 {
+				errs.addf(line, "records: $TTL takes one TTL (seconds, or with units like 1h)")
 				continue
 			}
-			curTTL = uint32(v)
+			v, err := parseTTL(fields[1])
+			if err != nil {
+				errs.addf(line, "records: $TTL %v", err)
+				continue
+			}
+			curTTL = v
 			continue
 		case "$INCLUDE", "$GENERATE":
 			errs.addf(line, "records: %s is not supported", fields[0])
@@ -69,6 +72,10 @@ func parseRecords(n *yaml.Node, origin string, ttl uint32, z *Zone, errs *errorL
 			continue
 		}
 		if rr == nil {
+			continue
+		}
+		if ttl := rr.Header().Ttl; ttl > maxTTL {
+			errs.addf(line, "records: TTL %d is above %d, the largest TTL (RFC 2181 §8)", ttl, maxTTL)
 			continue
 		}
 		if owner := rr.Header().Name; !validName(owner) {

@@ -16,23 +16,23 @@ import (
 // zoneFile is the YAML layout of one zone file. Every field's comment gives
 // its default.
 type zoneFile struct {
-	Origin   string          `yaml:"origin"`   // required: the zone's apex, e.g. example.test.
-	TTL      uint32          `yaml:"ttl"`      // default TTL of static records; default 3600
-	SOA      soaConfig       `yaml:"soa"`      // required: mname and rname at least
-	NS       []string        `yaml:"ns"`       // required: the zone's nameservers (relative or absolute)
-	Records  yaml.Node       `yaml:"records"`  // static records in zone-file syntax (a literal block)
-	Services []serviceConfig `yaml:"services"` // health-checked services
+	Origin   string          `yaml:"origin"`          // required: the zone's apex, e.g. example.test.
+	TTL      uint32          `yaml:"ttl" hadns:"ttl"` // default TTL of static records; default 3600
+	SOA      soaConfig       `yaml:"soa"`             // required: mname and rname at least
+	NS       []string        `yaml:"ns"`              // required: the zone's nameservers (relative or absolute)
+	Records  yaml.Node       `yaml:"records"`         // static records in zone-file syntax (a literal block)
+	Services []serviceConfig `yaml:"services"`        // health-checked services
 }
 
 type soaConfig struct {
-	MName   string `yaml:"mname"`   // required: primary nameserver
-	RName   string `yaml:"rname"`   // required: mailbox of the zone's admin, as a name (hostmaster.example.test.)
-	Serial  uint32 `yaml:"serial"`  // default: the file's modification time in seconds since 1970
-	Refresh uint32 `yaml:"refresh"` // default 3600
-	Retry   uint32 `yaml:"retry"`   // default 600
-	Expire  uint32 `yaml:"expire"`  // default 1209600
-	Minimum uint32 `yaml:"minimum"` // negative-caching TTL; default 30
-	TTL     uint32 `yaml:"ttl"`     // TTL of the SOA record itself; default the zone's ttl
+	MName   string `yaml:"mname"`               // required: primary nameserver
+	RName   string `yaml:"rname"`               // required: mailbox of the zone's admin, as a name (hostmaster.example.test.)
+	Serial  uint32 `yaml:"serial"`              // default: the file's modification time in seconds since 1970
+	Refresh uint32 `yaml:"refresh" hadns:"ttl"` // default 3600
+	Retry   uint32 `yaml:"retry" hadns:"ttl"`   // default 600
+	Expire  uint32 `yaml:"expire" hadns:"ttl"`  // default 1209600
+	Minimum uint32 `yaml:"minimum" hadns:"ttl"` // negative-caching TTL; default 30
+	TTL     uint32 `yaml:"ttl" hadns:"ttl"`     // TTL of the SOA record itself; default the zone's ttl
 	line    int
 }
 
@@ -44,17 +44,17 @@ func (s *soaConfig) UnmarshalYAML(n *yaml.Node) error {
 
 // serviceConfig is one health-checked service.
 type serviceConfig struct {
-	Name           string          `yaml:"name"`            // required: owner name relative to the origin ("api"), or "@"
-	TTL            uint32          `yaml:"ttl"`             // TTL of healthy local answers; default 10
-	DegradedTTL    uint32          `yaml:"degraded_ttl"`    // TTL of fallback and fail-open answers; default ttl/2, at least 1
-	Port           uint16          `yaml:"port"`            // service port for SRV and checks; default 0 (then every backend needs a port when SRV is used)
-	SRV            []srvConfig     `yaml:"srv"`             // SRV owners relative to the service name: "_http._tcp" or {name: _http._tcp, port: 80}
-	MinHealthy     int             `yaml:"min_healthy"`     // healthy backends wanted before fallback sites are added; default 1
-	MaxAnswers     int             `yaml:"max_answers"`     // most A/AAAA records in one answer; default 8
-	OnAllDown      string          `yaml:"on_all_down"`     // fail_open (default), nodata or servfail
-	FailoverBudget time.Duration   `yaml:"failover_budget"` // optional bound on detection + TTL; a service that cannot meet it is an error
-	Check          yaml.Node       `yaml:"check"`           // health check; defaults from the checker
-	Backends       []backendConfig `yaml:"backends"`        // required: at least one
+	Name           string          `yaml:"name"`                     // required: owner name relative to the origin ("api"), or "@"
+	TTL            uint32          `yaml:"ttl" hadns:"ttl"`          // TTL of healthy local answers; default 10
+	DegradedTTL    uint32          `yaml:"degraded_ttl" hadns:"ttl"` // TTL of fallback and fail-open answers; default ttl/2, at least 1
+	Port           uint16          `yaml:"port"`                     // service port for SRV and checks; default 0 (then every backend needs a port when SRV is used)
+	SRV            []srvConfig     `yaml:"srv"`                      // SRV owners relative to the service name: "_http._tcp" or {name: _http._tcp, port: 80}
+	MinHealthy     int             `yaml:"min_healthy"`              // healthy backends wanted before fallback sites are added; default 1
+	MaxAnswers     int             `yaml:"max_answers"`              // most A/AAAA records in one answer; default 8
+	OnAllDown      string          `yaml:"on_all_down"`              // fail_open (default), nodata or servfail
+	FailoverBudget time.Duration   `yaml:"failover_budget"`          // optional bound on detection + TTL; a service that cannot meet it is an error
+	Check          yaml.Node       `yaml:"check"`                    // health check; defaults from the checker
+	Backends       []backendConfig `yaml:"backends"`                 // required: at least one
 	line           int
 	node           *yaml.Node
 }
@@ -218,7 +218,9 @@ func wireForm(name string) (string, bool) {
 
 func buildZone(path string, root *yaml.Node, zf *zoneFile, mtime time.Time, errs *errorList) *Zone {
 	if zf.Origin == "" {
-		errs.addf(root.Line, "origin is required")
+		if !wrongType(root, "origin") {
+			errs.addf(root.Line, "origin is required")
+		}
 		return nil
 	}
 	origin := dns.Fqdn(zf.Origin)
@@ -236,7 +238,9 @@ func buildZone(path string, root *yaml.Node, zf *zoneFile, mtime time.Time, errs
 	// SOA.
 	s := zf.SOA
 	if s.line == 0 {
-		errs.addf(root.Line, "soa is required")
+		if !wrongType(root, "soa") {
+			errs.addf(root.Line, "soa is required")
+		}
 	} else {
 		if s.MName == "" || s.RName == "" {
 			errs.addf(s.line, "soa needs mname and rname")
@@ -262,7 +266,7 @@ func buildZone(path string, root *yaml.Node, zf *zoneFile, mtime time.Time, errs
 
 	// NS.
 	z.nsLine = keyLine(root, "ns")
-	if len(zf.NS) == 0 {
+	if len(zf.NS) == 0 && !wrongType(root, "ns") {
 		errs.addf(keyLine(root, "ns"), "ns is required: at least one nameserver")
 	}
 	for _, n := range zf.NS {

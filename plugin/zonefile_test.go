@@ -2,9 +2,12 @@ package hadns
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/miekg/dns"
 )
 
 func TestZoneFileErrorsNameTheLine(t *testing.T) {
@@ -179,5 +182,128 @@ services:
 	}
 	if s.srv[0].port != 81 {
 		t.Errorf("srv port %d", s.srv[0].port)
+	}
+}
+
+// A value of the wrong type is reported with its key and line, and does not
+// hide the file's other problems: the service and backend that hold one are
+// still checked in full (yaml.v3 alone drops a list element whose decoding
+// failed, and names no key).
+func TestZoneFileTypeErrorsDoNotStopCollection(t *testing.T) {
+	const src = `origin: example.test.
+ttl: -3
+soa: {mname: ns1, rname: h, refresh: soon}
+ns: ns1
+records: |
+  ns1 A 192.0.2.1
+services:
+  - name: api
+    ttl: -3
+    port: 99999
+    max_answers: lots
+    failover_budget: 5
+    srv: [{name: _x._tcp, port: -1}]
+    on_all_down: maybe
+    check: {interval: lots, kind: tcp}
+    backends:
+      - {address: 192.0.2.300, site: a, port: -1}
+      - {address: 192.0.2.2, site: a, weight: many}
+      - {address: 192.0.2.3, weight: 0, site: b}
+  - just-a-name
+  - name: web
+    backends: lots
+`
+	_, err := parseZoneFile("z.yaml", []byte(src), time.Unix(1, 0))
+	var list ErrorList
+	if !errors.As(err, &list) {
+		t.Fatalf("want an ErrorList, got %v", err)
+	}
+	want := []struct {
+		line int
+		has  string
+	}{
+		{2, `ttl: "-3" is not a TTL`},
+		{3, `refresh: "soon" is not a TTL`},
+		{4, `ns: want a list, not "ns1"`},
+		{9, `ttl: "-3" is not a TTL`},
+		{10, `port: "99999" is not a whole number from 0 to 65535`},
+		{11, `max_answers: "lots" is not a whole number`},
+		{12, `failover_budget: "5" is not a duration`},
+		{13, `port: "-1" is not a whole number from 0 to 65535`},
+		{14, `on_all_down "maybe"`},
+		{15, `interval: "lots" is not a duration`},
+		{17, `port: "-1" is not a whole number`},
+		{17, `"192.0.2.300" is not an IPv4 or IPv6 address`},
+		{18, `weight: "many" is not a whole number from 0 to 65535`},
+		{19, `weight must be 1 to 65535`},
+		{20, `services: want a mapping, not "just-a-name"`},
+		{22, `backends: want a list, not "lots"`},
+	}
+	for _, w := range want {
+		found := false
+		for _, e := range list {
+			if e.File == "z.yaml" && e.Line == w.line && strings.Contains(e.Msg, w.has) {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("no error at z.yaml:%d containing %q; got:\n%v", w.line, w.has, err)
+		}
+	}
+	// A key of the wrong type is not reported a second time as missing.
+	for _, e := range list {
+		if strings.Contains(e.Msg, "ns is required") || strings.Contains(e.Msg, "soa is required") || strings.Contains(e.Msg, "cannot unmarshal") {
+			t.Errorf("follow-on or raw decoder error: %v", e)
+		}
+	}
+}
+
+// TTLs take the units BIND and miekg/dns's zone parser take, and none is
+// above 2^31-1: RFC 2181 §8 has resolvers read such a TTL as 0.
+func TestZoneFileTTLs(t *testing.T) {
+	const base = "origin: example.test.\nsoa: {mname: ns1, rname: h%s}\nns: [ns1]\n%srecords: |\n  ns1 A 192.0.2.1\n%s"
+	ok := fmt.Sprintf(base, ", minimum: 5m, ttl: 1H, refresh: 1d, retry: 90s, expire: 2w", "ttl: 1h30m\n",
+		"  $TTL 2h\n  a A 192.0.2.2\n  b 1d A 192.0.2.3\n  $ttl 2147483647\n  c A 192.0.2.4\n"+
+			"services:\n  - {name: api, port: 80, ttl: 1m, degraded_ttl: 30s, backends: [{address: 192.0.2.9, site: a}]}\n")
+	z, err := parseZoneFile("z.yaml", []byte(ok), time.Unix(1, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	soa := z.soa
+	if soa.Hdr.Ttl != 3600 || soa.Minttl != 300 || soa.Refresh != 86400 || soa.Retry != 90 || soa.Expire != 1209600 {
+		t.Errorf("soa %v: want ttl 3600, minimum 300, refresh 86400, retry 90, expire 1209600", soa)
+	}
+	for name, want := range map[string]uint32{"ns1.example.test.": 5400, "a.example.test.": 7200, "b.example.test.": 86400, "c.example.test.": 2147483647} {
+		rrs := z.nodes[name].rrsets[dns.TypeA]
+		if len(rrs) != 1 || rrs[0].Header().Ttl != want {
+			t.Errorf("%s: %v, want TTL %d", name, rrs, want)
+		}
+	}
+	if len(z.services) != 1 || z.services[0].ttl != 60 || z.services[0].degradedTTL != 30 {
+		t.Errorf("services %+v: want one with ttl 60, degraded_ttl 30", z.services)
+	}
+
+	tests := []struct {
+		name, text, want string
+	}{
+		{"zone ttl", fmt.Sprintf(base, "", "ttl: 2147483648\n", ""), `z.yaml:4: ttl: "2147483648" is above 2147483647`},
+		{"zone ttl units", fmt.Sprintf(base, "", "ttl: 3551w\n", ""), `z.yaml:4: ttl: "3551w" is above 2147483647`},
+		{"zone ttl bad unit", fmt.Sprintf(base, "", "ttl: 1y\n", ""), `z.yaml:4: ttl: "1y" is not a TTL`},
+		{"zone ttl unit alone", fmt.Sprintf(base, "", "ttl: h\n", ""), `z.yaml:4: ttl: "h" is not a TTL`},
+		{"soa minimum", fmt.Sprintf(base, ", minimum: 4294967295", "", ""), `z.yaml:2: minimum: "4294967295" is above`},
+		{"soa ttl", fmt.Sprintf(base, ", ttl: 4294967295", "", ""), `z.yaml:2: ttl: "4294967295" is above`},
+		{"$TTL", fmt.Sprintf(base, "", "", "  $TTL 2147483648\n"), `z.yaml:6: records: $TTL "2147483648" is above 2147483647`},
+		{"$TTL words", fmt.Sprintf(base, "", "", "  $TTL one hour\n"), `z.yaml:6: records: $TTL takes one TTL`},
+		{"record ttl", fmt.Sprintf(base, "", "", "  big 4294967295 A 192.0.2.5\n"), `z.yaml:6: records: TTL 4294967295 is above 2147483647`},
+		{"service ttl", fmt.Sprintf(base, "", "", "services:\n  - name: api\n    ttl: 2147483648\n    backends: [{address: 192.0.2.9, site: a}]\n"), `z.yaml:8: ttl: "2147483648" is above`},
+		{"degraded ttl", fmt.Sprintf(base, "", "", "services:\n  - name: api\n    degraded_ttl: 9999999999\n    backends: [{address: 192.0.2.9, site: a}]\n"), `z.yaml:8: degraded_ttl: "9999999999" is above`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := parseZoneFile("z.yaml", []byte(tc.text), time.Unix(1, 0))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want one containing %q", err, tc.want)
+			}
+		})
 	}
 }
