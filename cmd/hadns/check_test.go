@@ -62,3 +62,45 @@ func TestCheckExitCodes(t *testing.T) {
 		}
 	}
 }
+
+// A value of the wrong type in a zone file does not hide the file's other
+// problems: every one is printed in one run, each with its key and line.
+func TestCheckZoneTypeErrors(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "Corefile")
+	zone := filepath.Join(dir, "z.yaml")
+	if err := os.WriteFile(conf, []byte("example.test {\n    hadns {\n        zone "+zone+"\n    }\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const z = `origin: example.test.
+ttl: -3
+soa: {mname: ns1.example.org., rname: h.example.org.}
+ns: [ns1.example.org.]
+records: |
+  $TTL 1h
+  big 2147483648 A 192.0.2.1
+services:
+  - name: api
+    ttl: 4294967296
+    port: 80
+    backends:
+      - {address: 192.0.2.300, site: a}
+`
+	if err := os.WriteFile(zone, []byte(z), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCheck(t, "-conf", conf)
+	if code != checkInvalid || out != "" {
+		t.Fatalf("exit %d, stdout %q, want %d and nothing", code, out, checkInvalid)
+	}
+	want := []string{
+		zone + `:2: ttl: "-3" is not a TTL: seconds, or a number with units s, m, h, d, w (like 3600 or 1h)`,
+		zone + `:7: records: TTL 2147483648 is above 2147483647, the largest TTL (RFC 2181 §8)`,
+		zone + `:10: ttl: "4294967296" is above 2147483647, the largest TTL (RFC 2181 §8)`,
+		zone + `:13: service api.example.test.: address "192.0.2.300" is not an IPv4 or IPv6 address`,
+		conf + ": 4 problem(s)",
+	}
+	if got := strings.TrimSuffix(errOut, "\n"); got != strings.Join(want, "\n") {
+		t.Fatalf("stderr:\n%s\nwant:\n%s", errOut, strings.Join(want, "\n"))
+	}
+}
