@@ -1,0 +1,176 @@
+package differential
+
+import (
+	"net"
+	"strings"
+
+	"github.com/miekg/dns"
+)
+
+// names are the owners the queries ask for, relative to the origin ("@"
+// is the apex; a trailing dot means absolute). Each is asked with every
+// type of queryTypes.
+var names = []string{
+	"@", "ns1", "ns2", "mail", "multi", "nope", "x.nope", "x.mail",
+	// CNAMEs: inside the zone, chains into a service, out of the zone,
+	// dangling, into a delegation.
+	"www", "old", "alias", "docs", "dangling", "tochild",
+	// Wildcards (RFC 4592) and empty non-terminals.
+	"foo.wild", "a.b.wild", "*.wild", "host.wild", "x.host.wild", "wild", "foo.wc",
+	"host.lab.dc", "lab.dc", "dc",
+	// A delegation with glue.
+	"child", "www.child", "ns1.child",
+	// DNAME (RFC 6672): the owner itself, names below it, out of the zone,
+	// into a service's parent.
+	"dn", "a.dn", "x.dn", "sub", "x.sub", "out", "z.out", "web.p", "_http._tcp.web.p",
+	// Services, their SRV owners, generated targets and the empty
+	// non-terminal above an SRV owner.
+	"api", "_http._tcp.api", "_tcp.api", "127-0-1-1.api", "127-0-2-1.api",
+	"relay", "mx2", "web.pool", "_http._tcp.web.pool", "pool", "api6",
+	"pool8", "_http._tcp.pool8", "_http._tcp.pool24", "srvmail",
+	// Large RRsets.
+	"big", "mid",
+	// Not ours: REFUSED.
+	"example.org.", "test.",
+}
+
+var queryTypes = []uint16{
+	dns.TypeA, dns.TypeAAAA, dns.TypeSRV, dns.TypeMX, dns.TypeNS, dns.TypeSOA,
+	dns.TypeTXT, dns.TypeCNAME, dns.TypeDNAME, dns.TypeANY,
+}
+
+// variant is how a query is sent.
+type variant struct {
+	tcp  bool
+	edns uint16
+	do   bool
+}
+
+// variants cycle over the name × type matrix; large RRsets get every one.
+var variants = []variant{
+	{edns: 1232},
+	{},
+	{tcp: true, edns: 4096, do: true},
+	{edns: 512},
+	{edns: 4096, do: true},
+	{tcp: true},
+}
+
+// buildQueries returns the queries in a fixed order: the name × type
+// matrix, each with the next variant and every fourth in mixed case, then
+// every variant for the large RRsets and the SRV sets of many backends,
+// then odd messages (other opcodes, MAILA/MAILB, ECS).
+func buildQueries() []query {
+	var qs []query
+	i := 0
+	for _, n := range names {
+		for _, t := range queryTypes {
+			v := variants[i%len(variants)]
+			name := absolute(n)
+			if i%4 == 3 {
+				name = mixCase(name)
+			}
+			qs = append(qs, tag(query{name: name, qtype: t, tcp: v.tcp, edns: v.edns, do: v.do}))
+			i++
+		}
+	}
+	for _, n := range []string{"big", "mid", "_http._tcp.pool8", "_http._tcp.pool24", "_http._tcp.api"} {
+		t := dns.TypeSRV
+		switch n {
+		case "big":
+			t = dns.TypeTXT
+		case "mid":
+			t = dns.TypeA
+		}
+		for _, v := range variants {
+			qs = append(qs, tag(query{name: absolute(n), qtype: t, tcp: v.tcp, edns: v.edns, do: v.do}))
+		}
+	}
+	// MAILA and MAILB are query types of RFC 1035 §3.2.3; nothing is
+	// stored under them, so the answer is NODATA.
+	for _, n := range []string{"@", "mail", "api"} {
+		for _, t := range []uint16{dns.TypeMAILA, dns.TypeMAILB} {
+			qs = append(qs, query{name: absolute(n), qtype: t, edns: 1232, pending: pendMailAB})
+		}
+	}
+	// Other opcodes: NOTIMP with the opcode echoed (RFC 1035 §4.1.1).
+	iq := &dns.A{Hdr: dns.RR_Header{Name: origin, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 0}, A: net.IPv4(192, 0, 2, 1)}
+	qs = append(qs,
+		query{opcode: 15, noQ: true, pending: pendOpcode},                                                  // header only
+		query{opcode: dns.OpcodeIQuery, noQ: true, answer: []dns.RR{iq}, pending: pendOpcode},              // RFC 3425: obsolete
+		query{opcode: 6, noQ: true, edns: 1232, pending: pendOpcode},                                       // DSO (RFC 8490)
+		query{opcode: dns.OpcodeStatus, name: origin, qtype: dns.TypeSOA, edns: 1232, pending: pendOpcode}, // unassigned in practice
+	)
+	// ECS (RFC 7871) on a service: the references ignore it; rcode and
+	// answer must still agree.
+	qs = append(qs,
+		query{name: absolute("api"), qtype: dns.TypeA, edns: 1232, ecs: ecs("127.0.0.0", 24)},
+		query{name: absolute("api"), qtype: dns.TypeA, edns: 1232, ecs: ecs("198.51.100.0", 24)},
+	)
+	return qs
+}
+
+func ecs(addr string, bits uint8) *dns.EDNS0_SUBNET {
+	return &dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: 1, SourceNetmask: bits, Address: net.ParseIP(addr).To4()}
+}
+
+// absolute makes a relative name of the names list absolute.
+func absolute(n string) string {
+	switch {
+	case n == "@":
+		return origin
+	case strings.HasSuffix(n, "."):
+		return n
+	}
+	return n + "." + origin
+}
+
+// mixCase upper-cases every other letter: servers must echo the question
+// as sent (RFC 1034 §3.1 and the 0x20 resolvers rely on).
+func mixCase(s string) string {
+	b := []byte(s)
+	up := true
+	for i, c := range b {
+		if c >= 'a' && c <= 'z' {
+			if up {
+				b[i] = c - 'a' + 'A'
+			}
+			up = !up
+		}
+	}
+	return string(b)
+}
+
+// tag marks the queries whose reply shows a protocol defect that is being
+// fixed (see pendingProtocolFixes).
+func tag(q query) query {
+	n := strings.ToLower(q.name)
+	under := func(parent string) bool { return dns.IsSubDomain(absolute(parent), n) && n != absolute(parent) }
+	switch {
+	case under("dn") || under("out") || under("p"):
+		q.pending = pendDNAME
+	case !q.tcp && (q.qtype == dns.TypeSRV || q.qtype == dns.TypeANY) &&
+		(n == absolute("_http._tcp.pool8") || n == absolute("_http._tcp.pool24")):
+		q.pending = pendTC
+	case (n == absolute("mx2") || n == origin) && q.qtype == dns.TypeMX:
+		// MX targets relay (one backend down) and api (a backend in
+		// west): their additional addresses must be the ones an A query
+		// gets.
+		q.pending = pendAdditional
+	case q.name != n && (messageAnswer[n] || q.qtype == dns.TypeANY):
+		q.pending = pendCase
+	}
+	return q
+}
+
+// messageAnswer are the names whose answers hadns builds as messages (CNAME
+// chains, wildcard synthesis) rather than packed at load; so are its ANY
+// answers.
+var messageAnswer = map[string]bool{}
+
+func init() {
+	// child: the referral's NS owner is the query name at the cut.
+	for _, n := range []string{"www", "old", "alias", "docs", "dangling", "tochild", "foo.wild", "a.b.wild", "foo.wc", "child"} {
+		messageAnswer[absolute(n)] = true
+	}
+}
