@@ -24,6 +24,11 @@ type query struct {
 	noQ    bool     // send no question section
 	answer []dns.RR // RRs for the answer section of an odd message (IQUERY)
 	ecs    *dns.EDNS0_SUBNET
+	rawECS []byte // an ECS option's data as is, malformed on purpose
+	// expect checks what only hadns does (the references ignore ECS):
+	// it returns what is wrong with hadns's reply, or "".
+	expect    func(*dns.Msg) string
+	hadnsOnly bool // only expect applies: the references do not implement what q tests
 	// pending names the protocol fix this query waits for, or "".
 	pending string
 }
@@ -54,6 +59,9 @@ func (q query) String() string {
 	if q.ecs != nil {
 		fmt.Fprintf(&b, " ecs=%s/%d", q.ecs.Address, q.ecs.SourceNetmask)
 	}
+	if q.rawECS != nil {
+		fmt.Fprintf(&b, " ecs-data=%x", q.rawECS)
+	}
 	return b.String()
 }
 
@@ -76,9 +84,12 @@ func (q query) msg() *dns.Msg {
 	m.Answer = q.answer
 	if q.edns > 0 {
 		m.SetEdns0(q.edns, q.do)
+		o := m.IsEdns0()
 		if q.ecs != nil {
-			o := m.IsEdns0()
 			o.Option = append(o.Option, q.ecs)
+		}
+		if q.rawECS != nil {
+			o.Option = append(o.Option, &dns.EDNS0_LOCAL{Code: dns.EDNS0SUBNET, Data: q.rawECS})
 		}
 	}
 	return m
@@ -246,6 +257,14 @@ func compare(q query, h reply, refs []reply, svc *service, addrs func(string) ma
 		return diffs, nil
 	}
 	hm := h.msg
+	if q.expect != nil {
+		if msg := q.expect(hm); msg != "" {
+			add("ecs", "%s", msg)
+		}
+	}
+	if q.hadnsOnly {
+		return diffs, nil
+	}
 	type aspect struct {
 		kind string
 		get  func(*dns.Msg) string

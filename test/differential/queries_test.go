@@ -1,6 +1,7 @@
 package differential
 
 import (
+	"fmt"
 	"net"
 	"strings"
 
@@ -104,10 +105,45 @@ func buildQueries() []query {
 	// ECS (RFC 7871) on a service: the references ignore it; rcode and
 	// answer must still agree.
 	qs = append(qs,
-		query{name: absolute("api"), qtype: dns.TypeA, edns: 1232, ecs: ecs("127.0.0.0", 24)},
+		query{name: absolute("api"), qtype: dns.TypeA, edns: 1232, ecs: ecs("127.0.0.0", 24), expect: scope(8)}, // east's network is 127.0.0.0/8
 		query{name: absolute("api"), qtype: dns.TypeA, edns: 1232, ecs: ecs("198.51.100.0", 24)},
+		// RFC 7871 §7.4: an answer that is the same for every site (no
+		// backend has an IPv6 address) has scope 0.
+		query{name: absolute("api"), qtype: dns.TypeAAAA, edns: 1232, ecs: ecs("127.0.0.0", 24), expect: scope(0), pending: pendECS},
+		// RFC 7871 §6: ADDRESS longer than SOURCE PREFIX-LENGTH needs is
+		// FORMERR (a /24 with four octets). NSD and Knot do not implement
+		// ECS and answer it as if the option were not there: only hadns's
+		// reply is checked.
+		query{name: absolute("api"), qtype: dns.TypeA, edns: 1232, rawECS: []byte{0, 1, 24, 0, 127, 0, 0, 0}, expect: rcode(dns.RcodeFormatError), hadnsOnly: true, pending: pendECS},
 	)
 	return qs
+}
+
+// scope expects hadns's reply to carry an ECS option with this scope.
+func scope(want uint8) func(*dns.Msg) string {
+	return func(m *dns.Msg) string {
+		if o := m.IsEdns0(); o != nil {
+			for _, opt := range o.Option {
+				if e, ok := opt.(*dns.EDNS0_SUBNET); ok {
+					if e.SourceScope != want {
+						return fmt.Sprintf("ECS scope /%d, want /%d", e.SourceScope, want)
+					}
+					return ""
+				}
+			}
+		}
+		return "no ECS option in the reply"
+	}
+}
+
+// rcode expects hadns's reply to have this rcode.
+func rcode(want int) func(*dns.Msg) string {
+	return func(m *dns.Msg) string {
+		if m.Rcode != want {
+			return fmt.Sprintf("rcode %s, want %s", dns.RcodeToString[m.Rcode], dns.RcodeToString[want])
+		}
+		return ""
+	}
 }
 
 func ecs(addr string, bits uint8) *dns.EDNS0_SUBNET {
