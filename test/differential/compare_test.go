@@ -231,6 +231,24 @@ type reply struct {
 // one reference: where NSD and Knot differ, the RFCs allow either. svc is
 // the service q's name belongs to, if any; addrs(name) returns the
 // addresses a reference answers for name, for the additional-section check.
+//
+// The intended differences, each an exception below:
+//   - OPT: the UDP payload size is each server's own (hadns 1232); only
+//     presence, version and DO are compared (RFC 6891 §6.2.3, RFC 3225 §3).
+//   - TC set: the sections of a truncated UDP reply are whatever fit, so
+//     only rcode and flags are compared (RFC 2181 §9).
+//   - ANY: hadns gives one RRset (RFC 8482 §4.1); it must be part of a
+//     reference's answer, and empty only where theirs is.
+//   - A/AAAA of a service: the client's site's healthy backends, at most
+//     max_answers, rotated: a subset of the rendered set of that length.
+//   - Names other than the query name compare without case (RFC 4343):
+//     NSD and Knot compress them against the question and so give them the
+//     question's case. The query name must be echoed as sent.
+//   - Additional section: optional data (RFC 2181 §9, RFC 1034 §4.3.2):
+//     hadns may add fewer records, never an address the references do not
+//     give that name.
+//   - ECS: NSD and Knot do not implement it; queries with q.expect check
+//     hadns's own rules (RFC 7871), and q.hadnsOnly skips the references.
 func compare(q query, h reply, refs []reply, svc *service, addrs func(string) map[string]bool) (diffs []difference, refDiffs []string) {
 	add := func(kind, format string, args ...any) {
 		diffs = append(diffs, difference{kind: kind, q: q, detail: fmt.Sprintf(format, args...)})

@@ -58,14 +58,23 @@ var variants = []variant{
 }
 
 // buildQueries returns the queries in a fixed order: the name × type
-// matrix, each with the next variant and every fourth in mixed case, then
-// every variant for the large RRsets and the SRV sets of many backends,
-// then odd messages (other opcodes, MAILA/MAILB, ECS).
-func buildQueries() []query {
+// matrix, each with the next variant and every fourth in mixed case (with
+// full: every variant, each in lower and mixed case), then every variant
+// for the large RRsets and the SRV sets of many backends, then odd
+// messages (other opcodes, MAILA/MAILB, ECS).
+func buildQueries(full bool) []query {
 	var qs []query
 	i := 0
 	for _, n := range names {
 		for _, t := range queryTypes {
+			if full {
+				for _, v := range variants {
+					for _, name := range []string{absolute(n), mixCase(absolute(n))} {
+						qs = append(qs, tag(query{name: name, qtype: t, tcp: v.tcp, edns: v.edns, do: v.do}))
+					}
+				}
+				continue
+			}
 			v := variants[i%len(variants)]
 			name := absolute(n)
 			if i%4 == 3 {

@@ -166,7 +166,10 @@ records: |
 		if len(s.srv) > 0 {
 			fmt.Fprintf(&b, "    srv: [%s]\n", strings.Join(s.srv, ", "))
 		}
-		b.WriteString("    check: {kind: tcp, interval: 500ms, timeout: 300ms, fast_interval: 100ms}\n    backends:\n")
+		// A long timeout, so a busy machine does not make a probe fail
+		// (a suspect backend's answers get TTL 1); a refused connection
+		// still fails at once, and the fast interval confirms it.
+		b.WriteString("    check: {kind: tcp, interval: 2s, timeout: 1500ms, fast_interval: 100ms}\n    backends:\n")
 		for _, be := range s.backends {
 			fmt.Fprintf(&b, "      - {address: %q, port: %d, site: %s}\n", be.addr, be.port, be.site)
 		}
