@@ -15,22 +15,29 @@ import (
 
 // query is one message the test sends to all three servers.
 type query struct {
-	name   string // as sent: its case is kept
-	qtype  uint16
-	tcp    bool
-	edns   uint16 // EDNS buffer size; 0: no OPT record
-	do     bool
-	opcode int      // dns.OpcodeQuery unless testing another
-	noQ    bool     // send no question section
-	answer []dns.RR // RRs for the answer section of an odd message (IQUERY)
-	ecs    *dns.EDNS0_SUBNET
-	rawECS []byte // an ECS option's data as is, malformed on purpose
+	name        string // as sent: its case is kept
+	qtype       uint16
+	tcp         bool
+	edns        uint16 // EDNS buffer size; 0: no OPT record
+	do          bool
+	qclass      uint16 // dns.ClassINET when 0
+	rd          bool   // recursion desired
+	ednsVersion uint8
+	twoQ        bool     // a second question (QDCOUNT 2)
+	opcode      int      // dns.OpcodeQuery unless testing another
+	noQ         bool     // send no question section
+	answer      []dns.RR // RRs for the answer section of an odd message (IQUERY)
+	ecs         *dns.EDNS0_SUBNET
+	rawECS      []byte // an ECS option's data as is, malformed on purpose
 	// expect checks what only hadns does (the references ignore ECS):
 	// it returns what is wrong with hadns's reply, or "".
 	expect    func(*dns.Msg) string
 	hadnsOnly bool // only expect applies: the references do not implement what q tests
 	// pending names the protocol fix this query waits for, or "".
 	pending string
+	// open names a difference found by this test that is neither a
+	// pending fix nor an intended difference, or "".
+	open string
 }
 
 func (q query) String() string {
@@ -40,6 +47,12 @@ func (q query) String() string {
 	}
 	if !q.noQ {
 		fmt.Fprintf(&b, "%s %s", q.name, typeName(q.qtype))
+		if q.qclass != 0 && q.qclass != dns.ClassINET {
+			fmt.Fprintf(&b, " class %d", q.qclass)
+		}
+		if q.twoQ {
+			b.WriteString(" +second question")
+		}
 	} else {
 		b.WriteString("(no question)")
 	}
@@ -55,6 +68,12 @@ func (q query) String() string {
 	}
 	if q.do {
 		b.WriteString(" +do")
+	}
+	if q.rd {
+		b.WriteString(" +rd")
+	}
+	if q.ednsVersion != 0 {
+		fmt.Fprintf(&b, " edns-version=%d", q.ednsVersion)
 	}
 	if q.ecs != nil {
 		fmt.Fprintf(&b, " ecs=%s/%d", q.ecs.Address, q.ecs.SourceNetmask)
@@ -78,13 +97,22 @@ func (q query) msg() *dns.Msg {
 	m := new(dns.Msg)
 	m.Id = dns.Id()
 	m.Opcode = q.opcode
+	m.RecursionDesired = q.rd
+	class := q.qclass
+	if class == 0 {
+		class = dns.ClassINET
+	}
 	if !q.noQ {
-		m.Question = []dns.Question{{Name: q.name, Qtype: q.qtype, Qclass: dns.ClassINET}}
+		m.Question = []dns.Question{{Name: q.name, Qtype: q.qtype, Qclass: class}}
+	}
+	if q.twoQ {
+		m.Question = append(m.Question, dns.Question{Name: origin, Qtype: dns.TypeSOA, Qclass: class})
 	}
 	m.Answer = q.answer
 	if q.edns > 0 {
 		m.SetEdns0(q.edns, q.do)
 		o := m.IsEdns0()
+		o.SetVersion(q.ednsVersion)
 		if q.ecs != nil {
 			o.Option = append(o.Option, q.ecs)
 		}
@@ -291,6 +319,8 @@ func compare(q query, h reply, refs []reply, svc *service, addrs func(string) ma
 		{"rcode", func(m *dns.Msg) string { return dns.RcodeToString[m.Rcode] }},
 		{"opcode", func(m *dns.Msg) string { return dns.OpcodeToString[m.Opcode] }},
 		{"aa", func(m *dns.Msg) string { return fmt.Sprint(m.Authoritative) }},
+		// RD is copied into the reply, RA never set (RFC 1035 §4.1.1).
+		{"rd/ra", func(m *dns.Msg) string { return fmt.Sprintf("rd=%v ra=%v", m.RecursionDesired, m.RecursionAvailable) }},
 		{"tc", func(m *dns.Msg) string { return fmt.Sprint(m.Truncated) }},
 		// EDNS: an OPT in the reply when the query had one (RFC 6891 §6.1.1)
 		// and DO echoed (RFC 3225 §3). The UDP size is not compared: each

@@ -111,6 +111,43 @@ func buildQueries(full bool) []query {
 		query{opcode: 6, noQ: true, edns: 1232, pending: pendOpcode},                                       // DSO (RFC 8490)
 		query{opcode: dns.OpcodeStatus, name: origin, qtype: dns.TypeSOA, edns: 1232, pending: pendOpcode}, // unassigned in practice
 	)
+	// Other types, classes and odd questions.
+	for _, t := range []uint16{dns.TypeDS, dns.TypeDNSKEY, dns.TypeRRSIG, dns.TypeNSEC, dns.TypeCAA, dns.TypeHINFO, dns.TypeNULL, 0, dns.TypeOPT, dns.TypeTSIG, 65280, 65535} {
+		for _, n := range []string{"@", "child", "api"} {
+			q := tag(query{name: absolute(n), qtype: t, edns: 1232, do: true})
+			if t == dns.TypeOPT || t == dns.TypeTSIG {
+				q.open = openMetaType
+			}
+			qs = append(qs, q)
+		}
+	}
+	// Zone transfers: hadns refuses every one (README: every instance loads
+	// the zone files itself), over UDP and TCP alike. NSD and Knot answer
+	// NOTIMP over UDP (RFC 5936 §4.2 defines AXFR over TCP only) and
+	// REFUSED or NOTAUTH without a transfer ACL: an intended difference.
+	for _, t := range []uint16{dns.TypeAXFR, dns.TypeIXFR} {
+		for _, tcp := range []bool{false, true} {
+			qs = append(qs, query{name: origin, qtype: t, tcp: tcp, edns: 1232, expect: rcode(dns.RcodeRefused), hadnsOnly: true})
+		}
+	}
+	for _, c := range []uint16{dns.ClassCHAOS, dns.ClassANY, dns.ClassNONE, dns.ClassHESIOD, 1234} {
+		for _, n := range []string{"@", "api"} {
+			q := query{name: absolute(n), qtype: dns.TypeA, qclass: c, edns: 1232}
+			if c == dns.ClassANY {
+				q.open = openClassANY
+			}
+			qs = append(qs, q)
+		}
+	}
+	qs = append(qs,
+		query{name: ".", qtype: dns.TypeNS, edns: 1232},
+		query{name: "version.bind.", qtype: dns.TypeTXT, qclass: dns.ClassCHAOS},
+		query{name: absolute("api"), qtype: dns.TypeA, rd: true},
+		query{name: absolute("api"), qtype: dns.TypeA, ednsVersion: 1, edns: 1232},
+		// Knot drops a message with two questions; over TCP it says so at
+		// once by closing the connection, where UDP would wait out retries.
+		query{name: absolute("api"), qtype: dns.TypeA, twoQ: true, tcp: true},
+	)
 	// ECS (RFC 7871) on a service: the references ignore it; rcode and
 	// answer must still agree.
 	qs = append(qs,
