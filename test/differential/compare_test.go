@@ -24,6 +24,7 @@ type query struct {
 	rd          bool   // recursion desired
 	ednsVersion uint8
 	twoQ        bool     // a second question (QDCOUNT 2)
+	unknownOpt  bool     // an EDNS option of an unassigned code
 	opcode      int      // dns.OpcodeQuery unless testing another
 	noQ         bool     // send no question section
 	answer      []dns.RR // RRs for the answer section of an odd message (IQUERY)
@@ -115,6 +116,9 @@ func (q query) msg() *dns.Msg {
 		o.SetVersion(q.ednsVersion)
 		if q.ecs != nil {
 			o.Option = append(o.Option, q.ecs)
+		}
+		if q.unknownOpt {
+			o.Option = append(o.Option, &dns.EDNS0_LOCAL{Code: 65001, Data: []byte{1, 2, 3}})
 		}
 		if q.rawECS != nil {
 			o.Option = append(o.Option, &dns.EDNS0_LOCAL{Code: dns.EDNS0SUBNET, Data: q.rawECS})

@@ -28,7 +28,12 @@ var names = []string{
 	// non-terminal above an SRV owner.
 	"api", "_http._tcp.api", "_tcp.api", "127-0-1-1.api", "127-0-2-1.api",
 	"relay", "mx2", "web.pool", "_http._tcp.web.pool", "pool", "api6",
-	"pool8", "_http._tcp.pool8", "_http._tcp.pool24", "srvmail",
+	"pool8", "_http._tcp.pool8", "_http._tcp.pool24", "srvmail", "_x._tcp",
+	// A CNAME loop, a chain of four, a CNAME to a wildcard's name, an
+	// owner with an escaped dot. (How long a chain a server follows is its
+	// own choice: Knot stops after 5 CNAMEs, hadns after 8, NSD goes on;
+	// the resolver continues from the last target, RFC 1034 §5.3.3.)
+	"loop1", "c1", "towild", `esc\.dot`, `x\.y`,
 	// Large RRsets.
 	"big", "mid",
 	// Not ours: REFUSED.
@@ -140,6 +145,11 @@ func buildQueries(full bool) []query {
 		}
 	}
 	qs = append(qs,
+		// RFC 6891 §6.2.5: a buffer below 512 is read as 512.
+		query{name: absolute("mid"), qtype: dns.TypeA, edns: 100},
+		query{name: absolute("big"), qtype: dns.TypeTXT, edns: 65535},
+		// An unknown EDNS option is ignored (RFC 6891 §6.1.2).
+		query{name: absolute("api"), qtype: dns.TypeA, edns: 1232, unknownOpt: true},
 		query{name: ".", qtype: dns.TypeNS, edns: 1232},
 		query{name: "version.bind.", qtype: dns.TypeTXT, qclass: dns.ClassCHAOS},
 		query{name: absolute("api"), qtype: dns.TypeA, rd: true},
@@ -234,8 +244,9 @@ func tag(q query) query {
 	case !q.tcp && (q.qtype == dns.TypeSRV || q.qtype == dns.TypeANY) &&
 		(n == absolute("_http._tcp.pool8") || n == absolute("_http._tcp.pool24")):
 		q.pending = pendTC
-	case (n == absolute("mx2") || n == origin) && q.qtype == dns.TypeMX:
-		// MX targets relay (one backend down) and api (a backend in
+	case (n == absolute("mx2") || n == origin) && q.qtype == dns.TypeMX,
+		n == absolute("_x._tcp") && q.qtype == dns.TypeSRV:
+		// MX and SRV targets relay (one backend down) and api (backends in
 		// west): their additional addresses must be the ones an A query
 		// gets.
 		q.pending = pendAdditional
@@ -252,7 +263,7 @@ var messageAnswer = map[string]bool{}
 
 func init() {
 	// child: the referral's NS owner is the query name at the cut.
-	for _, n := range []string{"www", "old", "alias", "docs", "dangling", "tochild", "foo.wild", "a.b.wild", "foo.wc", "child"} {
+	for _, n := range []string{"www", "old", "alias", "docs", "dangling", "tochild", "foo.wild", "a.b.wild", "foo.wc", "child", "loop1", "c1", "towild"} {
 		messageAnswer[absolute(n)] = true
 	}
 }

@@ -53,6 +53,15 @@ x.sub         A      192.0.2.90
 out           DNAME  example.org.
 p             DNAME  pool
 srvmail       SRV    0 0 25 mail
+_x._tcp       SRV    0 0 80 api
+loop1         CNAME  loop2
+loop2         CNAME  loop1
+c1            CNAME  c2
+c2            CNAME  c3
+c3            CNAME  c4
+c4            CNAME  mail
+towild        CNAME  foo.wild
+esc\.dot      A      192.0.2.44
 ` + bigTXT() + midA()
 
 // Large RRsets: big's TXT set is above 1232 bytes, so every UDP reply is
