@@ -263,7 +263,8 @@ var messageAnswer = map[string]bool{}
 
 func init() {
 	// child: the referral's NS owner is the query name at the cut.
-	for _, n := range []string{"www", "old", "alias", "docs", "dangling", "tochild", "foo.wild", "a.b.wild", "foo.wc", "child", "loop1", "c1", "towild"} {
+	// esc\.dot: an owner with an escaped dot is answered as a message too.
+	for _, n := range []string{"www", "old", "alias", "docs", "dangling", "tochild", "foo.wild", "a.b.wild", "foo.wc", "child", "loop1", "c1", "towild", `esc\.dot`} {
 		messageAnswer[absolute(n)] = true
 	}
 }
