@@ -111,10 +111,10 @@ func buildQueries(full bool) []query {
 	// Other opcodes: NOTIMP with the opcode echoed (RFC 1035 §4.1.1).
 	iq := &dns.A{Hdr: dns.RR_Header{Name: origin, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 0}, A: net.IPv4(192, 0, 2, 1)}
 	qs = append(qs,
-		query{opcode: 15, noQ: true, pending: pendOpcode},                                                  // header only
-		query{opcode: dns.OpcodeIQuery, noQ: true, answer: []dns.RR{iq}, pending: pendOpcode},              // RFC 3425: obsolete
-		query{opcode: 6, noQ: true, edns: 1232, pending: pendOpcode},                                       // DSO (RFC 8490)
-		query{opcode: dns.OpcodeStatus, name: origin, qtype: dns.TypeSOA, edns: 1232, pending: pendOpcode}, // unassigned in practice
+		query{opcode: 15, noQ: true, pending: pendOpcode},                                     // header only
+		query{opcode: dns.OpcodeIQuery, noQ: true, answer: []dns.RR{iq}, pending: pendOpcode}, // RFC 3425: obsolete
+		query{opcode: 6, noQ: true, edns: 1232, pending: pendOpcode},                          // DSO (RFC 8490)
+		query{opcode: dns.OpcodeStatus, name: origin, qtype: dns.TypeSOA, edns: 1232},         // STATUS: NOTIMP already
 	)
 	// Other types, classes and odd questions.
 	for _, t := range []uint16{dns.TypeDS, dns.TypeDNSKEY, dns.TypeRRSIG, dns.TypeNSEC, dns.TypeCAA, dns.TypeHINFO, dns.TypeNULL, 0, dns.TypeOPT, dns.TypeTSIG, 65280, 65535} {
@@ -166,6 +166,12 @@ func buildQueries(full bool) []query {
 		// RFC 7871 §7.4: an answer that is the same for every site (no
 		// backend has an IPv6 address) has scope 0.
 		query{name: absolute("api"), qtype: dns.TypeAAAA, edns: 1232, ecs: ecs("127.0.0.0", 24), expect: scope(0), pending: pendECS},
+		// §7.2.1: a CNAME chain into a service carries the service's
+		// scope; static data, the same for every site, scope 0 (§7.4).
+		query{name: absolute("www"), qtype: dns.TypeA, edns: 1232, ecs: ecs("127.0.0.0", 24), expect: scope(8)},
+		query{name: absolute("mail"), qtype: dns.TypeA, edns: 1232, ecs: ecs("127.0.0.0", 24), expect: scope(0)},
+		query{name: absolute("nope"), qtype: dns.TypeA, edns: 1232, ecs: ecs("127.0.0.0", 24), expect: scope(0)},
+		query{name: absolute("_http._tcp.api"), qtype: dns.TypeSRV, tcp: true, edns: 1232, ecs: ecs("127.0.0.0", 24), expect: scope(8)},
 		// RFC 7871 §6: ADDRESS longer than SOURCE PREFIX-LENGTH needs is
 		// FORMERR (a /24 with four octets). NSD and Knot do not implement
 		// ECS and answer it as if the option were not there: only hadns's
