@@ -117,10 +117,10 @@ func buildQueries(full bool) []query {
 		query{opcode: dns.OpcodeStatus, name: origin, qtype: dns.TypeSOA, edns: 1232},         // STATUS: NOTIMP already
 	)
 	// Other types, classes and odd questions.
-	for _, t := range []uint16{dns.TypeDS, dns.TypeDNSKEY, dns.TypeRRSIG, dns.TypeNSEC, dns.TypeCAA, dns.TypeHINFO, dns.TypeNULL, 0, dns.TypeOPT, dns.TypeTSIG, 65280, 65535} {
+	for _, t := range []uint16{dns.TypeDS, dns.TypeDNSKEY, dns.TypeRRSIG, dns.TypeNSEC, dns.TypeCAA, dns.TypeHINFO, dns.TypeNULL, 0, dns.TypeOPT, dns.TypeTSIG, dns.TypeTKEY, 65280, 65535} {
 		for _, n := range []string{"@", "child", "api"} {
 			q := tag(query{name: absolute(n), qtype: t, edns: 1232, do: true})
-			if t == dns.TypeOPT || t == dns.TypeTSIG {
+			if t == dns.TypeOPT || t == dns.TypeTSIG || t == dns.TypeTKEY {
 				q.open = openMetaType
 			}
 			qs = append(qs, q)
