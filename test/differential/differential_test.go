@@ -219,7 +219,7 @@ func TestDifferential(t *testing.T) {
 	// A comparison of empty replies would pass whatever the servers
 	// serve: a good share of the queries name data (most types asked of
 	// a name are NODATA).
-	if withData < compared/5 {
+	if withData < compared/10 {
 		t.Errorf("only %d of %d replies of hadns had answer records: the servers do not serve the zone as meant", withData, compared)
 	}
 	for _, d := range diffs {

@@ -34,6 +34,9 @@ var names = []string{
 	// own choice: Knot stops after 5 CNAMEs, hadns after 8, NSD goes on;
 	// the resolver continues from the last target, RFC 1034 §5.3.3.)
 	"loop1", "c1", "towild", `esc\.dot`, `x\.y`,
+	// A static name below a service, a wildcard CNAME into a service, a
+	// delegation whose nameserver is another cut's glue, newer types.
+	"v.api", "x.api", "foo.svcw", "child2", "_443._tcp.www", "long",
 	// Large RRsets.
 	"big", "mid",
 	// Not ours: REFUSED.
@@ -42,7 +45,7 @@ var names = []string{
 
 var queryTypes = []uint16{
 	dns.TypeA, dns.TypeAAAA, dns.TypeSRV, dns.TypeMX, dns.TypeNS, dns.TypeSOA,
-	dns.TypeTXT, dns.TypeCNAME, dns.TypeDNAME, dns.TypeANY,
+	dns.TypeTXT, dns.TypeCNAME, dns.TypeDNAME, dns.TypeANY, dns.TypeCAA, dns.TypeHTTPS, dns.TypeTLSA,
 }
 
 // variant is how a query is sent.
@@ -270,7 +273,7 @@ var messageAnswer = map[string]bool{}
 func init() {
 	// child: the referral's NS owner is the query name at the cut.
 	// esc\.dot: an owner with an escaped dot is answered as a message too.
-	for _, n := range []string{"www", "old", "alias", "docs", "dangling", "tochild", "foo.wild", "a.b.wild", "foo.wc", "child", "loop1", "c1", "towild", `esc\.dot`} {
+	for _, n := range []string{"www", "old", "alias", "docs", "dangling", "tochild", "foo.wild", "a.b.wild", "foo.wc", "child", "loop1", "c1", "towild", `esc\.dot`, "foo.svcw", "child2"} {
 		messageAnswer[absolute(n)] = true
 	}
 }

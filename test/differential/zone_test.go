@@ -62,6 +62,13 @@ c3            CNAME  c4
 c4            CNAME  mail
 towild        CNAME  foo.wild
 esc\.dot      A      192.0.2.44
+v.api         TXT    "below a service"
+*.svcw        CNAME  api
+child2        NS     ns1.child
+@             CAA    0 issue "ca.example.net"
+@             HTTPS  1 . alpn=h2
+_443._tcp.www TLSA   3 1 1 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+long          TXT    "` + strings.Repeat("y", 255) + `" "z"
 ` + bigTXT() + midA()
 
 // Large RRsets: big's TXT set is above 1232 bytes, so every UDP reply is
