@@ -1,6 +1,6 @@
 // Package differential serves one zone from hadns (the real binary) and,
 // rendered as an RFC 1035 zone file, from NSD and Knot, sends the same
-// seven hundred queries to all three and fails on every difference in rcode,
+// thousand queries to all three and fails on every difference in rcode,
 // flags, answer, authority, or additional addresses that is not an
 // intended one. The intended differences are listed, each with its RFC
 // reason, where the comparison makes them (compare_test.go).
@@ -42,8 +42,8 @@ const (
 	pendCase       = "owner-name case of answers built as messages"
 )
 
-// full sends every name × type in every variant and case (about 7,400
-// queries, some 20 s) instead of one variant each.
+// full sends every name × type in every variant and case (about 10,500
+// queries, some 25 s) instead of one variant each.
 var full = flag.Bool("full", false, "send every name and type in every variant and case")
 
 // excludeOpenDifferences excludes the queries that show differences found
