@@ -285,22 +285,20 @@ func compare(q query, h reply, refs []reply, svc *service, addrs func(string) ma
 	add := func(kind, format string, args ...any) {
 		diffs = append(diffs, difference{kind: kind, q: q, detail: fmt.Sprintf(format, args...)})
 	}
-	if h.err != nil {
-		// A reference that does not answer either (NSD and Knot drop some
-		// malformed messages) makes no answer right.
-		for _, r := range refs {
-			if r.err != nil {
-				return nil, nil
-			}
-		}
-		add("no reply", "hadns: %v; the references answered %s", h.err, dns.RcodeToString[refs[0].msg.Rcode])
-		return diffs, nil
-	}
 	var ok []*dns.Msg
 	for _, r := range refs {
 		if r.err == nil {
 			ok = append(ok, r.msg)
 		}
+	}
+	if h.err != nil {
+		// A reference that does not answer either (Knot drops some
+		// malformed messages) makes no answer right.
+		if len(ok) < len(refs) {
+			return nil, nil
+		}
+		add("no reply", "hadns: %v; the references answered %s", h.err, dns.RcodeToString[ok[0].Rcode])
+		return diffs, nil
 	}
 	if len(ok) == 0 {
 		add("no reply", "hadns answered %s; no reference answered", dns.RcodeToString[h.msg.Rcode])
