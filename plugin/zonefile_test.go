@@ -307,3 +307,22 @@ func TestZoneFileTTLs(t *testing.T) {
 		})
 	}
 }
+
+// parseTTL reads TTLs as BIND and miekg/dns's zone parser do, and stops at
+// 2^31-1 (RFC 2181 §8) without overflowing on the way.
+func TestParseTTL(t *testing.T) {
+	good := map[string]uint32{
+		"0": 0, "90": 90, "1h": 3600, "1H": 3600, "1h30m": 5400, "1h30": 3630, "2w": 1209600,
+		"1d1h1m1s": 90061, "2147483647": 2147483647, "3550w": 2147040000,
+	}
+	for in, want := range good {
+		if got, err := parseTTL(in); err != nil || got != want {
+			t.Errorf("parseTTL(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "h", "1y", "-1", "1.5h", "1 h", "2147483648", "3551w", "99999999999999999999", "4294967296s"} {
+		if got, err := parseTTL(in); err == nil {
+			t.Errorf("parseTTL(%q) = %d, want an error", in, got)
+		}
+	}
+}
