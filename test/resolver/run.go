@@ -195,12 +195,17 @@ func runMode(ctx context.Context, l *lab, ecs bool, rng *rand.Rand, b budget, al
 			site: sitesOf(as), want: wantSite(ecs, s.name)})
 	}
 
+	// Kill anywhere in the cache lifetime of the answer the resolver
+	// holds: a random wait of up to the service's TTL, or the resolver's
+	// TTL floor when that is longer. Wait for the change for 10 s past
+	// the allowed time, or past the floor, so late changes are measured
+	// rather than cut off.
+	life := max(b.ttl, time.Duration(l.o.cacheMinTTL)*time.Second)
+	limit := max(allowed, life+b.detection) + 10*time.Second
 	var results []stepResult
 	for _, st := range plan(ecs) {
-		// Kill anywhere in the cache lifetime of the answer the
-		// resolver holds: a random wait of up to the service's TTL.
-		wait := time.Duration(rng.Int64N(int64(b.ttl)))
-		res, err := l.step(ctx, mode, st, wait, allowed+10*time.Second)
+		wait := time.Duration(rng.Int64N(int64(life)))
+		res, err := l.step(ctx, mode, st, wait, limit)
 		results = append(results, res)
 		if err != nil {
 			return places, results, err
@@ -347,13 +352,19 @@ func report(w io.Writer, places []placement, steps []stepResult, b budget, margi
 			if ob.seen >= 0 && first >= 0 {
 				held = fmtDur(ob.seen - first)
 			}
+			ttls := "-"
+			if ob.seen >= 0 {
+				ttls = fmt.Sprintf("%d→%d", ob.ttlAtKill, ob.ttlAfter)
+			} else if ob.queries > 0 {
+				ttls = fmt.Sprintf("%d→", ob.ttlAtKill)
+			}
 			refetch := "-"
 			if len(ob.refetched) > 0 {
 				refetch = strings.Trim(fmt.Sprint(ob.refetched), "[]")
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d→%d\t%s\t%s\t%d\t%d\t%d\n", s.mode, s.victim, ob.client,
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\n", s.mode, s.victim, ob.client,
 				fmtDur(s.wait), fmtDur(s.detect[0]), fmtDur(s.detect[1]), fmtDur(ob.seen), held,
-				ob.ttlAtKill, ob.ttlAfter, refetch, strings.Join(ob.after, " "), ob.queries, ob.timeouts, len(ob.failures))
+				ttls, refetch, strings.Join(ob.after, " "), ob.queries, ob.timeouts, len(ob.failures))
 			switch {
 			case ob.seen < 0:
 				fails = append(fails, fmt.Sprintf("%s: %s: the %s client still got it %v after the kill (allowed %v)", s.mode, s.victim, ob.client, s.limited, allowed))
