@@ -224,15 +224,22 @@ func runMode(ctx context.Context, l *lab, ecs bool, rng *rand.Rand, b budget, al
 func (l *lab) step(ctx context.Context, mode string, st step, wait, limit time.Duration) (stepResult, error) {
 	res := stepResult{mode: mode, victim: st.victim, wait: wait, limited: limit}
 	end := time.Now().Add(wait)
+	missing := map[string]int{} // observer → answers before the kill without the victim
 	for time.Now().Before(end) {
 		for _, o := range st.observers {
 			r, err := queryResolver(siteByName(o).client, serviceName, dns.TypeA)
 			if err == nil && !slices.Contains(addrs(r), st.victim) {
-				res.pre = append(res.pre, fmt.Sprintf("%s client: %s not in the answer before the kill: %v", o, st.victim, addrs(r)))
+				missing[o]++
 			}
 		}
 		if err := pause(ctx, clientPoll); err != nil {
 			return res, err
+		}
+	}
+
+	for _, o := range st.observers {
+		if n := missing[o]; n > 0 {
+			res.pre = append(res.pre, fmt.Sprintf("%s client: %s missing from %d answers before the kill", o, st.victim, n))
 		}
 	}
 
