@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -132,13 +133,23 @@ func (l *lab) startResolver(ctx context.Context, ecs bool) error {
 	}
 	l.resolver = p
 	client := sites[0].client
-	return waitFor(ctx, 15*time.Second, "unbound resolves "+zoneName+" SOA", func() bool {
+	last := errors.New("no query yet")
+	err = waitFor(ctx, 15*time.Second, "unbound resolves "+zoneName+" SOA", func() bool {
 		if !p.Alive() {
+			last = errors.New("unbound exited")
 			return false
 		}
 		r, err := queryResolver(client, zoneName, dns.TypeSOA)
-		return err == nil && r.Rcode == dns.RcodeSuccess && len(r.Answer) > 0
+		if err == nil && len(r.Answer) == 0 {
+			err = fmt.Errorf("no answer:\n%v", r)
+		}
+		last = err
+		return err == nil
 	})
+	if err != nil {
+		return fmt.Errorf("%w; last: %v", err, last)
+	}
+	return nil
 }
 
 // stopResolver stops unbound and keeps its output.
