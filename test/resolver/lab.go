@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/miekg/dns"
@@ -98,17 +99,18 @@ func startLab(ctx context.Context, o options) (*lab, error) {
 func (l *lab) waitAllUp(ctx context.Context) error {
 	for _, ns := range nameservers {
 		for _, s := range sites {
-			var last []string
+			last := "no query yet"
 			err := waitFor(ctx, 20*time.Second, fmt.Sprintf("%s gives site %s all of its backends", ns.name, s.name), func() bool {
 				r, err := queryDirect(ns.addr, s.net)
 				if err != nil {
+					last = err.Error()
 					return false
 				}
-				last = addrs(r)
-				return slices.Equal(sorted(last), s.backends)
+				last = fmt.Sprint(addrs(r))
+				return slices.Equal(sorted(addrs(r)), s.backends)
 			})
 			if err != nil {
-				return fmt.Errorf("%w (last answer %v)", err, last)
+				return fmt.Errorf("%w (last: %s)", err, last)
 			}
 		}
 	}
@@ -202,6 +204,23 @@ func (l *lab) stop() {
 		}
 	}
 	os.RemoveAll(l.dir)
+}
+
+// dumpServers asks every hadns process for a dump of its goroutines
+// (SIGQUIT), which lands in its log and so in the artifacts: a setup that
+// stops answering shows where each server stood.
+func (l *lab) dumpServers() {
+	for _, p := range l.servers {
+		if p.Alive() {
+			_ = p.Cmd.Process.Signal(syscall.SIGQUIT)
+		}
+	}
+	for _, p := range l.servers {
+		select {
+		case <-p.Done():
+		case <-time.After(2 * time.Second):
+		}
+	}
 }
 
 // logs is the tail of every server's output, for a failure report.
