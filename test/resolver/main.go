@@ -15,6 +15,10 @@
 //	127.0.{1,2}.{1,2,3}:8080   the zone's six backends, one `hadns demo` process each
 //	127.0.1.100, 127.0.2.100   clients in site east and site west
 //
+// The ports are fixed (53, and the zone's 8080 for the backends): the
+// namespace is the program's own, so nothing else can hold them, and a
+// resolver asks nameservers on port 53 only.
+//
 // It runs twice: with unbound's ECS support off (module-config "iterator")
 // and on ("subnetcache iterator", send-client-subnet for both nameservers).
 // Each run first checks where each client is placed (without ECS the
