@@ -14,6 +14,7 @@ import (
 const (
 	zoneName     = "example.test."
 	serviceName  = "api.example.test."
+	srvName      = "_http._tcp.api.example.test."
 	rootAddr     = "127.0.0.254" // a.root-servers.
 	resolverAddr = "127.0.1.53"  // unbound: listens and sends from here, in site east
 	backendPort  = 8080
@@ -175,6 +176,28 @@ func parseBudget(checkOutput, service string) (budget, error) {
 func tld(name string) string {
 	labels := dns.SplitDomainName(name)
 	return labels[len(labels)-1] + "."
+}
+
+// firstTier returns the addresses of an SRV answer's lowest-priority
+// (first) targets, read from hadns's target names (127-0-1-1.api...).
+func firstTier(r *dns.Msg) []string {
+	var best uint16
+	var out []string
+	for _, rr := range r.Answer {
+		srv, ok := rr.(*dns.SRV)
+		if !ok {
+			continue
+		}
+		if out != nil && srv.Priority > best {
+			continue
+		}
+		if out == nil || srv.Priority < best {
+			best, out = srv.Priority, []string{}
+		}
+		label := dns.SplitDomainName(srv.Target)[0]
+		out = append(out, strings.ReplaceAll(label, "-", "."))
+	}
+	return out
 }
 
 func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }

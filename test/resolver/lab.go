@@ -345,6 +345,17 @@ func minTTL(r *dns.Msg) uint32 {
 	return ttl
 }
 
+// answerTTL is the smallest TTL in an answer section (0 for none).
+func answerTTL(r *dns.Msg) uint32 {
+	var ttl uint32
+	for i, rr := range r.Answer {
+		if i == 0 || rr.Header().Ttl < ttl {
+			ttl = rr.Header().Ttl
+		}
+	}
+	return ttl
+}
+
 func sorted(s []string) []string {
 	s = slices.Clone(s)
 	slices.Sort(s)

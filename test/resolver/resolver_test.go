@@ -1,9 +1,12 @@
 package main
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/miekg/dns"
 )
 
 func TestParseBudget(t *testing.T) {
@@ -136,5 +139,31 @@ func TestZones(t *testing.T) {
 				t.Errorf("%s's Corefile lacks %q:\n%s", ns.name, want, cf)
 			}
 		}
+	}
+}
+
+func TestFirstTier(t *testing.T) {
+	r := new(dns.Msg)
+	for _, rr := range []string{
+		"_http._tcp.api.example.test. 10 IN SRV 2 0 8080 127-0-2-1.api.example.test.",
+		"_http._tcp.api.example.test. 10 IN SRV 1 1 8080 127-0-1-2.api.example.test.",
+		"_http._tcp.api.example.test. 10 IN SRV 1 1 8080 127-0-1-3.api.example.test.",
+		"_http._tcp.api.example.test. 10 IN SRV 2 0 8080 127-0-2-2.api.example.test.",
+	} {
+		x, err := dns.NewRR(rr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Answer = append(r.Answer, x)
+	}
+	got := firstTier(r)
+	if want := []string{"127.0.1.2", "127.0.1.3"}; !slices.Equal(got, want) {
+		t.Errorf("firstTier = %v, want %v", got, want)
+	}
+	if got := sitesOf(got); got != "east" {
+		t.Errorf("the first tier's site is %s, want east", got)
+	}
+	if got := firstTier(new(dns.Msg)); len(got) != 0 {
+		t.Errorf("firstTier of an empty answer = %v", got)
 	}
 }

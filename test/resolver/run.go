@@ -35,10 +35,10 @@ type budget struct {
 
 // placement is the answer one client got through the resolver.
 type placement struct {
-	mode, client string
-	answer       []string
-	ttl          uint32
-	site, want   string
+	mode, client, qtype string
+	answer              []string
+	ttl                 uint32
+	site, want          string
 }
 
 // step kills one backend while some clients watch their answers.
@@ -193,8 +193,18 @@ func runMode(ctx context.Context, l *lab, ecs bool, rng *rand.Rand, b budget, al
 			return places, nil, fmt.Errorf("client %s: %s A: %w", s.client, serviceName, err)
 		}
 		as := addrs(r)
-		places = append(places, placement{mode: mode, client: s.name, answer: as, ttl: minTTL(r),
+		places = append(places, placement{mode: mode, client: s.name, qtype: "A", answer: as, ttl: minTTL(r),
 			site: sitesOf(as), want: wantSite(ecs, s.name)})
+
+		// SRV carries every site, each a priority tier: the client's
+		// site must be the first tier.
+		r, err = queryResolver(s.client, srvName, dns.TypeSRV)
+		if err != nil {
+			return places, nil, fmt.Errorf("client %s: %s SRV: %w", s.client, srvName, err)
+		}
+		first := firstTier(r)
+		places = append(places, placement{mode: mode, client: s.name, qtype: "SRV", answer: first, ttl: answerTTL(r),
+			site: sitesOf(first), want: wantSite(ecs, s.name)})
 	}
 
 	// Kill anywhere in the cache lifetime of the answer the resolver
@@ -337,15 +347,15 @@ func report(w io.Writer, places []placement, steps []stepResult, b budget, margi
 	var fails []string
 	allowed := b.worst + margin
 
-	fmt.Fprintf(w, "\nplacement: %s A through unbound (listening and sending from %s, in site %s)\n",
-		serviceName, resolverAddr, siteOf(netip.MustParseAddr(resolverAddr)))
+	fmt.Fprintf(w, "\nplacement: %s A, and the first tier of %s SRV, through unbound (listening and sending from %s, in site %s)\n",
+		serviceName, srvName, resolverAddr, siteOf(netip.MustParseAddr(resolverAddr)))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "MODE\tCLIENT\tFROM\tANSWER\tTTL\tSITE\tWANT")
+	fmt.Fprintln(tw, "MODE\tCLIENT\tFROM\tTYPE\tANSWER\tTTL\tSITE\tWANT")
 	for _, p := range places {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", p.mode, p.client, siteByName(p.client).client,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", p.mode, p.client, siteByName(p.client).client, p.qtype,
 			strings.Join(p.answer, " "), p.ttl, p.site, p.want)
 		if p.site != p.want {
-			fails = append(fails, fmt.Sprintf("%s: client in site %s placed in %s, want %s", p.mode, p.client, p.site, p.want))
+			fails = append(fails, fmt.Sprintf("%s: %s: client in site %s placed in %s, want %s", p.mode, p.qtype, p.client, p.site, p.want))
 		}
 	}
 	tw.Flush()
