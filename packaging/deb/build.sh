@@ -3,33 +3,47 @@
 # binary (make release) and the files in this directory.
 #
 #   [ARCH=arm64] packaging/deb/build.sh BINARY VERSION OUTDIR
+#   packaging/deb/build.sh -V VERSION      (only print the package version)
 #
 # VERSION is hadns's (git describe: v1.2.0, v1.2.0-3-gabc1234, or a bare
 # commit); the package version is made from it. Prints the .deb's path.
 set -euo pipefail
 
-bin=$1 version=$2 outdir=$3
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 
 # Debian versions start with a digit and sort: v1.2.0 -> 1.2.0,
-# v1.2.0-3-gabc1234 -> 1.2.0+3.gabc1234, a bare commit -> 0.0~gitDATE.abc1234
+# v1.2.0-3-gabc1234 -> 1.2.0+3.gabc1234, v1.2.0-rc1 -> 1.2.0~rc1,
+# a bare commit -> 0.0~gitDATE.abc1234
 # (DATE the commit's, so later commits sort later), -dirty -> +dirty.
 debversion() {
     local v=${1#v} dirty=""
     case $v in *-dirty) v=${v%-dirty}; dirty="+dirty" ;; esac
-    if [[ $v =~ ^[0-9] ]]; then
+    # A bare commit (git describe without a tag) may start with a digit too.
+    if [[ $v =~ ^[0-9] && ! $v =~ ^[0-9a-f]{7,40}$ ]]; then
+        local after=""
         if [[ $v =~ ^(.*)-([0-9]+)-(g[0-9a-f]+)$ ]]; then
-            v="${BASH_REMATCH[1]}+${BASH_REMATCH[2]}.${BASH_REMATCH[3]}"
+            v=${BASH_REMATCH[1]} after="+${BASH_REMATCH[2]}.${BASH_REMATCH[3]}"
         fi
+        # A pre-release (v1.2.0-rc1) sorts before its release: 1.2.0~rc1.
+        while [[ $v =~ ^(.*)-([a-zA-Z].*)$ ]]; do
+            v="${BASH_REMATCH[1]}~${BASH_REMATCH[2]}"
+        done
+        v=$v$after
     else
         local date
-        date=$(git -C "$top" log -1 --format=%cd --date=format:%Y%m%d%H%M%S 2>/dev/null || echo 0)
+        date=$(TZ=UTC git -C "$top" log -1 --format=%cd --date=format-local:%Y%m%d%H%M%S 2>/dev/null || echo 0)
         v="0.0~git$date.$v"
     fi
     # A Debian upstream version holds no hyphen without a revision.
     echo "${v//-/.}$dirty"
 }
+
+if [ "${1:-}" = -V ]; then # print the package version for VERSION, and stop
+    debversion "$2"
+    exit 0
+fi
+bin=$1 version=$2 outdir=$3
 
 # Debian's name of the binary's architecture (Go's amd64 and arm64 are the same).
 arch=${ARCH:-$(dpkg --print-architecture)}
@@ -40,6 +54,7 @@ export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git -C "$top" log -1 --format=%c
 
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
+chmod 0755 "$root" # the package's ./ : dpkg must not take it for /'s mode
 install -D -m 0755 "$bin" "$root/usr/bin/hadns"
 install -D -m 0644 "$here/Corefile" "$root/etc/hadns/Corefile"
 install -D -m 0644 "$top/zones/example.test.yaml" "$root/etc/hadns/zones/example.test.yaml"

@@ -44,6 +44,34 @@ expect_stat() {
     if [ "$got" = "$2" ]; then ok "$1 $got"; else fail "$1 is '$got', want '$2'"; fi
 }
 
+echo "== package versions from git describe"
+build=$(dirname "$0")/../../packaging/deb/build.sh
+while read -r describe want; do
+    got=$("$build" -V "$describe")
+    case $want in
+    snapshot:*) [[ $got =~ ^0\.0~git[0-9]{14}\.${want#snapshot:}$ ]] || fail "$describe -> $got, want 0.0~gitDATE.${want#snapshot:}" ;;
+    *) [ "$got" = "$want" ] || fail "$describe -> $got, want $want" ;;
+    esac
+done <<'EOF2'
+v1.2.0 1.2.0
+v1.2.0-rc1 1.2.0~rc1
+v1.2.0-3-gabc1234 1.2.0+3.gabc1234
+v1.2.0-3-gabc1234-dirty 1.2.0+3.gabc1234+dirty
+1adc4aa snapshot:1adc4aa
+abcdef0-dirty snapshot:abcdef0\+dirty
+EOF2
+# ...and they sort as releases do.
+order=(0.0~git20261201000000.1adc4aa 1.2.0~rc1 1.2.0 1.2.0+3.gabc1234 1.2.1)
+for i in $(seq 1 $((${#order[@]} - 1))); do
+    dpkg --compare-versions "${order[i-1]}" lt "${order[i]}" || fail "${order[i-1]} does not sort before ${order[i]}"
+done
+
+echo "== the archive"
+# ./ is /: an archive whose ./ is not 0755 root would change /'s mode.
+dpkg-deb -c "$deb" | awk 'NR == 1 && !($1 == "drwxr-xr-x" && $2 == "root/root" && $6 == "./") {exit 1}' ||
+    fail "the archive's ./ is $(dpkg-deb -c "$deb" | head -1)"
+dpkg-deb -c "$deb" | awk '$2 != "root/root" {exit 1}' || fail "files not owned by root in the archive"
+
 echo "== install $deb"
 dpkg -i "$deb" >/dev/null
 installed=1
@@ -97,6 +125,17 @@ echo "== serve port 53 as hadns with CAP_NET_BIND_SERVICE only, in network names
 ip netns add "$ns"
 ip -n "$ns" link set lo up
 log=$(mktemp)
+# Without the capability the same command cannot bind port 53: it is the
+# capability, not the namespace, that lets it.
+if out=$(cd /etc/hadns && timeout 20 ip netns exec "$ns" setpriv --reuid hadns --regid hadns --init-groups \
+    --inh-caps -all --ambient-caps -all --bounding-set -all --no-new-privs -- \
+    /usr/bin/hadns -conf /etc/hadns/Corefile 2>&1); then
+    fail "hadns served without CAP_NET_BIND_SERVICE"
+elif grep -q 'permission denied' <<<"$out"; then
+    ok "without CAP_NET_BIND_SERVICE: $(grep -o 'listen.*permission denied' <<<"$out" | head -1)"
+else
+    fail "without CAP_NET_BIND_SERVICE, not a permission error: $out"
+fi
 (cd /etc/hadns && exec ip netns exec "$ns" setpriv --reuid hadns --regid hadns --init-groups \
     --inh-caps -all,+net_bind_service --ambient-caps -all,+net_bind_service \
     --bounding-set -all,+net_bind_service --no-new-privs -- \
