@@ -200,6 +200,15 @@ kill -0 "$pid" 2>/dev/null && fail "hadns did not stop on SIGTERM within 10 s"
 pid=""
 rm -f "$log"
 
+echo "== reinstall over a changed configuration"
+echo "# changed by the operator" >> /etc/hadns/Corefile
+token=$(cat /etc/hadns/admin-token)
+dpkg -i --force-confold "$deb" >/dev/null
+grep -q '^# changed by the operator$' /etc/hadns/Corefile || fail "reinstalling replaced the operator's Corefile"
+[ "$(cat /etc/hadns/admin-token)" = "$token" ] || fail "reinstalling changed the admin token"
+[ "$(dpkg-query -W -f='${db:Status-Abbrev}' hadns)" = "ii " ] || fail "hadns not configured after reinstalling"
+ok "reinstalled: Corefile and admin token kept"
+
 echo "== dpkg -r"
 dpkg -r hadns >/dev/null
 [ ! -e /usr/bin/hadns ] || fail "/usr/bin/hadns left after remove"
