@@ -52,7 +52,7 @@ release:
 	@echo $(RELEASE)
 
 # Same source, same bytes: builds the committed tree twice, from two clones
-# at different paths, and compares the binaries.
+# at different paths, and compares the binaries and the packages.
 release-check:
 	packaging/reproducible.sh
 

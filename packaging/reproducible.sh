@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Same source, same bytes: builds the committed tree (HEAD) twice with
-# `make release`, from two clones at different paths, and compares the
-# binaries and their checksums. The Go build cache is shared, so the second
+# `make deb` (which makes the release binary first), from two clones at
+# different paths, and compares the binaries, their checksums and the
+# packages. The Go build cache is shared, so the second
 # build mostly reuses compiled packages; the binary is linked again, and
 # the different paths show that none of them is recorded (-trimpath).
 # Also checks that the binary says the version and commit it was stamped with.
@@ -15,7 +16,7 @@ trap 'rm -rf "$tmp"' EXIT
 build() { # build DIR
     git clone -q --no-checkout "$top" "$1"
     git -C "$1" -c advice.detachedHead=false checkout -q "$rev"
-    make -s -C "$1" release DIST="$1/dist" >/dev/null
+    make -s -C "$1" deb DIST="$1/dist" >/dev/null
 }
 build "$tmp/a"
 build "$tmp/second-clone"
@@ -32,6 +33,12 @@ if ! cmp -s "$a.sha256" "$b.sha256"; then
     exit 1
 fi
 (cd "$tmp/a/dist" && sha256sum -c --quiet "$(basename "$a").sha256")
+da=$(find "$tmp/a/dist" -name '*.deb')
+db=$(find "$tmp/second-clone/dist" -name '*.deb')
+if [ "$(basename "$da")" != "$(basename "$db")" ] || ! cmp -s "$da" "$db"; then
+    echo "packages differ: $da $db" >&2
+    exit 1
+fi
 
 version=$(git -C "$tmp/a" describe --tags --always --dirty)
 want="hadns $version (commit $rev)"
@@ -44,3 +51,4 @@ if [ "$(go version -m "$a" | awk '$2 == "CGO_ENABLED=0"' | wc -l)" != 1 ]; then
     exit 1
 fi
 echo "reproducible: $(basename "$a") $(cut -d' ' -f1 "$a.sha256")"
+echo "reproducible: $(basename "$da") $(sha256sum "$da" | cut -d' ' -f1)"
