@@ -106,7 +106,13 @@ done
 
 echo "== the unit"
 unit=/usr/lib/systemd/system/hadns.service
-if out=$(systemd-analyze verify "$unit" 2>&1); then ok "systemd-analyze verify"; else fail "systemd-analyze verify: $out"; fi
+# verify exits 0 on unknown keys and sections: its warnings about our
+# unit count as failures too (lines about other units do not).
+if out=$(systemd-analyze verify "$unit" 2>&1) && ! grep -qF "$unit" <<<"$out"; then
+    ok "systemd-analyze verify"
+else
+    fail "systemd-analyze verify: $out"
+fi
 for want in 'User=hadns' 'AmbientCapabilities=CAP_NET_BIND_SERVICE' 'CapabilityBoundingSet=CAP_NET_BIND_SERVICE' \
     'NoNewPrivileges=yes' 'ProtectSystem=strict' 'ProtectHome=yes' 'PrivateTmp=yes' 'StateDirectory=hadns' \
     'RestrictAddressFamilies=' 'SystemCallFilter=@system-service' 'ExecStartPre=/usr/bin/hadns check' \
