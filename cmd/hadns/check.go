@@ -4,6 +4,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"regexp"
+	"slices"
 	"text/tabwriter"
 
 	hadns "github.com/hadns/hadns/plugin"
@@ -41,6 +43,7 @@ func check(args []string, stdout, stderr io.Writer) int {
 		return checkUsage
 	}
 	for _, e := range r.Errors {
+		e.Msg = explainLeftOut(e.Msg)
 		fmt.Fprintln(stderr, e)
 	}
 	if n := len(r.Errors); n > 0 {
@@ -69,4 +72,19 @@ func printBudgets(w io.Writer, budgets []hadns.Budget) {
 	}
 	tw.Flush()
 	fmt.Fprintln(w, "worst case = detection (slowest backend's health check) + TTL; BUDGET is the zone file's failover_budget")
+}
+
+// unknownDirective is how caddy (and hadns.Check, in its words) names a
+// directive that is not in the directive list.
+var unknownDirective = regexp.MustCompile(`^Unknown directive '([^']+)'$`)
+
+// explainLeftOut adds to an unknown directive that names a CoreDNS plugin
+// left out of this binary (plugins.go) that it is one: it is no typing
+// mistake, the plugin is simply not compiled in.
+func explainLeftOut(msg string) string {
+	m := unknownDirective.FindStringSubmatch(msg)
+	if m == nil || !slices.Contains(leftOut, m[1]) {
+		return msg
+	}
+	return msg + ": a CoreDNS plugin that is not compiled into hadns (hadns -plugins lists those that are)"
 }

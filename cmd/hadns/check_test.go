@@ -104,3 +104,22 @@ services:
 		t.Fatalf("stderr:\n%s\nwant:\n%s", errOut, strings.Join(want, "\n"))
 	}
 }
+
+// A CoreDNS plugin left out of the binary is named as such; a typing
+// mistake stays an unknown directive.
+func TestCheckLeftOutPlugin(t *testing.T) {
+	conf := filepath.Join(t.TempDir(), "Corefile")
+	if err := os.WriteFile(conf, []byte("example.test {\n    kubernetes\n    cahce\n    loadbalance\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := runCheck(t, "-conf", conf)
+	want := []string{
+		conf + ":2: Unknown directive 'kubernetes': a CoreDNS plugin that is not compiled into hadns (hadns -plugins lists those that are)",
+		conf + ":3: Unknown directive 'cahce'",
+		conf + ":4: Unknown directive 'loadbalance': a CoreDNS plugin that is not compiled into hadns (hadns -plugins lists those that are)",
+		conf + ": 3 problem(s)",
+	}
+	if code != checkInvalid || strings.TrimSuffix(errOut, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("exit %d, stderr:\n%s\nwant:\n%s", code, errOut, strings.Join(want, "\n"))
+	}
+}
