@@ -58,8 +58,10 @@ func (h *Hadns) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) 
 		return writeError(w, r, dns.RcodeFormatError, r.IsEdns0())
 	}
 	if r.Opcode != dns.OpcodeQuery {
-		// UPDATE may be for a plugin after us (dynupdate); the rest is ours
-		// to refuse, with the OPT record RFC 6891 asks for.
+		// Only NOTIFY, and opcodes another plugin of the server block let in
+		// (dynupdate's UPDATE), get here: the server answers the rest NOTIMP
+		// before any plugin runs. UPDATE goes on to that plugin; the rest is
+		// ours to refuse, with the OPT record RFC 6891 asks for.
 		if r.Opcode == dns.OpcodeUpdate && h.Next != nil {
 			return plugin.NextOrFailure(h.Name(), h.Next, ctx, w, r)
 		}
@@ -87,7 +89,10 @@ func (h *Hadns) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) 
 	case dns.TypeAXFR, dns.TypeIXFR:
 		// No zone transfers: every instance loads the same files itself.
 		return writeError(w, r, dns.RcodeRefused, reqOpt)
-	case dns.TypeOPT, dns.TypeTSIG, dns.TypeTKEY, dns.TypeMAILA, dns.TypeMAILB:
+	case dns.TypeOPT, dns.TypeTSIG, dns.TypeTKEY:
+		// Meta types that never stand in a question. MAILA and MAILB are
+		// QTYPEs of RFC 1035 3.2.3 and get NODATA (no record has them), as
+		// from NSD and Knot.
 		return writeError(w, r, dns.RcodeFormatError, reqOpt)
 	}
 
@@ -157,10 +162,39 @@ func (h *Hadns) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) 
 		m.Extra = append(m.Extra[:len(m.Extra):len(m.Extra)], opt)
 	}
 	if udp {
-		m.Truncate(udpSize(reqOpt))
+		truncate(m, udpSize(reqOpt), res.result == Delegation)
 	}
 	writeMsg(w, m)
 	return dns.RcodeSuccess, nil
+}
+
+// truncate makes m fit in size bytes. Additional data goes first, whole
+// RRsets from the end, and without TC: RFC 2181 9 sets TC only when the
+// answer or required authority data did not fit. A referral's glue counts
+// as required (RFC 9471), so a referral that loses any sets TC. If the
+// answer and authority alone do not fit, miekg/dns cuts them and sets TC.
+func truncate(m *dns.Msg, size int, referral bool) {
+	m.Compress = true
+	if m.Len() <= size {
+		return
+	}
+	extra, opt := m.Extra, []dns.RR(nil)
+	if n := len(extra); n > 0 && extra[n-1].Header().Rrtype == dns.TypeOPT {
+		extra, opt = extra[:n-1:n-1], extra[n-1:]
+	}
+	for n := len(extra); n > 0; {
+		n--
+		for n > 0 && sameRRset(extra[n], extra[n-1]) {
+			n--
+		}
+		m.Extra = append(extra[:n:n], opt...)
+		if m.Len() <= size {
+			m.Truncated = m.Truncated || referral
+			return
+		}
+	}
+	m.Truncate(size)
+	m.Truncated = true
 }
 
 var notReady = &degradation{code: edeNotReady, text: "not ready: health checks have not finished their first round", kind: "not_ready"}

@@ -1,0 +1,129 @@
+package hadns
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/coredns/coredns/plugin/test"
+	"github.com/miekg/dns"
+)
+
+// TestMailQtypes: MAILA and MAILB are QTYPEs (RFC 1035 3.2.3), not malformed
+// questions; no record has them, so the answer is NODATA (NXDOMAIN where the
+// name does not exist), as NSD and Knot answer.
+func TestMailQtypes(t *testing.T) {
+	h := newTestHandler(t, testZone)
+	cases := []test.Case{
+		{Qname: "mail.example.test.", Qtype: dns.TypeMAILA, Ns: []dns.RR{negSOA}},
+		{Qname: "mail.example.test.", Qtype: dns.TypeMAILB, Ns: []dns.RR{negSOA}},
+		{Qname: "api.example.test.", Qtype: dns.TypeMAILB, Ns: []dns.RR{negSOA}},
+		{Qname: "nope.example.test.", Qtype: dns.TypeMAILA, Rcode: dns.RcodeNameError, Ns: []dns.RR{negSOA}},
+	}
+	for _, tc := range cases {
+		for _, w := range []dns.ResponseWriter{udpWriter(), tcpWriter()} {
+			resp := query(t, h, tc.Msg(), w)
+			if err := test.SortAndCheck(resp, tc); err != nil {
+				t.Errorf("%s %s: %v\n%v", tc.Qname, dns.TypeToString[tc.Qtype], err, resp)
+			}
+			if !resp.Authoritative {
+				t.Errorf("%s %s: AA clear", tc.Qname, dns.TypeToString[tc.Qtype])
+			}
+		}
+	}
+}
+
+// srvZone is a zone with a service of n IPv4 backends in one site.
+func srvZone(n int) string {
+	var b strings.Builder
+	b.WriteString(`origin: example.test.
+soa: {mname: ns1.example.test., rname: hostmaster.example.test., serial: 1}
+ns: [ns1]
+records: |
+  ns1 A 192.0.2.53
+services:
+  - name: api
+    port: 8080
+    srv: [_http._tcp]
+    backends:
+`)
+	for i := range n {
+		fmt.Fprintf(&b, "      - {address: 10.100.%d.%d, site: east}\n", i/200, 10+i%200)
+	}
+	return b.String()
+}
+
+// TestTCOnlyWhenAnswerDoesNotFit: RFC 2181 9 sets TC when the answer (or
+// required authority) did not fit; the SRV targets' addresses are
+// additional data, and dropping them does not set TC. Checked on the
+// packed path and on the message path.
+func TestTCOnlyWhenAnswerDoesNotFit(t *testing.T) {
+	for _, tc := range []struct {
+		backends int
+		edns     uint16 // 0: no EDNS (512 bytes)
+		tc       bool
+	}{
+		{backends: 8},
+		{backends: 24, edns: 1232},
+		{backends: 60, tc: true}, // the SRV records alone exceed 512 bytes
+	} {
+		h := newTestHandler(t, srvZone(tc.backends))
+		for _, path := range []string{"packed", "message"} {
+			t.Run(fmt.Sprintf("%d backends/edns %d/%s", tc.backends, tc.edns, path), func(t *testing.T) {
+				m := new(dns.Msg)
+				m.SetQuestion("_http._tcp.api.example.test.", dns.TypeSRV)
+				if tc.edns > 0 {
+					m.SetEdns0(tc.edns, false)
+				}
+				var resp *dns.Msg
+				if path == "packed" {
+					resp = query(t, h, m, udpWriter())
+				} else {
+					resp = slowQuery(t, h, m, udpWriter())
+				}
+				size := dns.MinMsgSize
+				if tc.edns > 0 {
+					size = int(tc.edns)
+				}
+				resp.Compress = true
+				if l := resp.Len(); l > size {
+					t.Fatalf("reply is %d bytes, more than %d", l, size)
+				}
+				if resp.Truncated != tc.tc {
+					t.Fatalf("TC %v, want %v (%d SRV records, %d additional)", resp.Truncated, tc.tc, len(resp.Answer), len(resp.Extra))
+				}
+				if !tc.tc && len(resp.Answer) != tc.backends {
+					t.Fatalf("%d SRV records, want all %d", len(resp.Answer), tc.backends)
+				}
+				if tc.tc {
+					return
+				}
+				if len(withoutOPT(resp.Extra)) == tc.backends {
+					t.Fatalf("every address fits: the test does not exercise dropping additional data")
+				}
+				targets := map[string]bool{}
+				for _, rr := range resp.Answer {
+					targets[rr.(*dns.SRV).Target] = true
+				}
+				for _, rr := range withoutOPT(resp.Extra) {
+					if !targets[rr.Header().Name] {
+						t.Errorf("additional record %s is for no target", rr)
+					}
+				}
+				if (tc.edns > 0) != (resp.IsEdns0() != nil) {
+					t.Errorf("OPT %v, want one iff the query had one", resp.IsEdns0())
+				}
+			})
+		}
+	}
+}
+
+func withoutOPT(rrs []dns.RR) []dns.RR {
+	var out []dns.RR
+	for _, rr := range rrs {
+		if rr.Header().Rrtype != dns.TypeOPT {
+			out = append(out, rr)
+		}
+	}
+	return out
+}
