@@ -5,6 +5,7 @@ package hadns
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"sync/atomic"
 
@@ -150,6 +151,11 @@ func (h *Hadns) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) 
 	case ServerFailure:
 		m.Rcode = dns.RcodeServerFailure
 		m.Answer, m.Ns, m.Extra = nil, nil, nil
+	case NameTooLong:
+		m.Rcode = dns.RcodeYXDomain
+	}
+	if q.Name != qname && len(q.Name) == len(qname) {
+		m.Answer = echoCase(m.Answer, qname, q.Name)
 	}
 	if reqOpt != nil {
 		opt := replyOpt(reqOpt)
@@ -195,6 +201,30 @@ func truncate(m *dns.Msg, size int, referral bool) {
 	}
 	m.Truncate(size)
 	m.Truncated = true
+}
+
+// echoCase returns answer with the query name spelt as the query spelt it
+// (asked; qname is it in lower case), like the packed replies and NSD and
+// Knot: records owned by the query name (a CNAME, a wildcard's synthesized
+// records) and a DNAME above it. Records are copied, never changed in place.
+func echoCase(answer []dns.RR, qname, asked string) []dns.RR {
+	var out []dns.RR
+	for i, rr := range answer {
+		name := rr.Header().Name
+		if name == asked || !(name == qname || rr.Header().Rrtype == dns.TypeDNAME && dns.IsSubDomain(name, qname)) {
+			continue
+		}
+		if out == nil {
+			out = slices.Clone(answer)
+		}
+		c := dns.Copy(rr)
+		c.Header().Name = asked[len(asked)-len(name):]
+		out[i] = c
+	}
+	if out == nil {
+		return answer
+	}
+	return out
 }
 
 var notReady = &degradation{code: edeNotReady, text: "not ready: health checks have not finished their first round", kind: "not_ready"}

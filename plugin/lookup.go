@@ -17,6 +17,7 @@ const (
 	NoData                      // the name exists but has no records of the type
 	Delegation                  // a referral: NS in authority, not authoritative
 	ServerFailure               // a service configured to answer SERVFAIL when nothing is healthy
+	NameTooLong                 // YXDOMAIN: a DNAME substitution made a name too long (RFC 6672 2.2)
 )
 
 // maxChase bounds CNAME chains inside a zone.
@@ -96,8 +97,14 @@ type oneResult struct {
 
 func (z *Zone) lookupOne(qname string, qtype uint16, site int) oneResult {
 	// A delegation above (or at) the name wins, except the DS at the cut,
-	// which belongs to the parent side.
-	if cut := z.cutAbove(qname); cut != "" && !(cut == qname && qtype == dns.TypeDS) {
+	// which belongs to the parent side; a DNAME above both substitutes.
+	cut := z.cutAbove(qname)
+	if z.hasDNAME {
+		if d := z.dnameAbove(qname); d != "" && (cut == "" || len(d) < len(cut)) {
+			return z.substitute(qname, d, qtype)
+		}
+	}
+	if cut != "" && !(cut == qname && qtype == dns.TypeDS) {
 		return oneResult{lookupResult: z.referral(cut)}
 	}
 	n, ok := z.nodes[qname]
@@ -117,6 +124,37 @@ func (z *Zone) lookupOne(qname string, qtype uint16, site int) oneResult {
 		r.wire = nil
 	}
 	return r
+}
+
+// dnameAbove returns the highest owner of a DNAME strictly above qname, or
+// "". The DNAME at qname itself is not applied there (RFC 6672 2.3).
+func (z *Zone) dnameAbove(qname string) string {
+	found := ""
+	for p := parent(qname); p != "" && dns.IsSubDomain(z.origin, p); p = parent(p) {
+		if n, ok := z.nodes[p]; ok && len(n.rrsets[dns.TypeDNAME]) > 0 {
+			found = p
+		}
+	}
+	return found
+}
+
+// substitute answers qname below the DNAME at owner (RFC 6672 3.2): the
+// DNAME, and a CNAME synthesized from it, with the DNAME's TTL, from qname
+// to qname with owner replaced by the DNAME's target, which the chain then
+// follows (not for a CNAME query: the CNAME is its answer). A name that
+// becomes too long is YXDOMAIN, with the DNAME alone (RFC 6672 2.2).
+func (z *Zone) substitute(qname, owner string, qtype uint16) oneResult {
+	set := z.nodes[owner].rrsets[dns.TypeDNAME]
+	dn := set[0].(*dns.DNAME)
+	target := qname[:len(qname)-len(owner)] + dns.CanonicalName(dn.Target)
+	if _, ok := dns.IsDomainName(target); !ok || len(target) > 255 {
+		return oneResult{lookupResult: lookupResult{result: NameTooLong, answer: set[:1:1]}}
+	}
+	cname := &dns.CNAME{
+		Hdr:    dns.RR_Header{Name: qname, Rrtype: dns.TypeCNAME, Class: dns.ClassINET, Ttl: dn.Hdr.Ttl},
+		Target: target,
+	}
+	return oneResult{lookupResult: lookupResult{result: Success, answer: []dns.RR{dn, cname}}, cnameOnly: qtype != dns.TypeCNAME}
 }
 
 // closestEncloser returns the longest existing ancestor of qname.

@@ -2,6 +2,7 @@ package hadns
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -126,4 +127,39 @@ func withoutOPT(rrs []dns.RR) []dns.RR {
 		}
 	}
 	return out
+}
+
+// TestOwnerCaseEchoed: replies built as messages (CNAME chains, wildcards,
+// DNAME) spell the query name as the query did, as packed replies do and
+// as NSD and Knot do (RFC 4343 4.1 lets the server keep the query's case);
+// other owners keep the zone's spelling.
+func TestOwnerCaseEchoed(t *testing.T) {
+	h := newTestHandler(t, testZone)
+	hd := newTestHandler(t, dnameZone)
+	cases := []struct {
+		h      *Hadns
+		qname  string
+		qtype  uint16
+		owners []string // of the answer, in order
+	}{
+		{h, "OLD.Example.TEST.", dns.TypeA, []string{"OLD.Example.TEST.", "www.example.test.", "api.example.test."}},
+		{h, "X.b.WILD.example.test.", dns.TypeTXT, []string{"X.b.WILD.example.test."}},
+		{h, "X.CN.example.test.", dns.TypeA, []string{"X.CN.example.test.", "mail.example.test."}},
+		{h, "Dangling.example.test.", dns.TypeA, []string{"Dangling.example.test."}},
+		{hd, "A.Dn.Example.TEST.", dns.TypeA, []string{"Dn.Example.TEST.", "A.Dn.Example.TEST.", "a.sub.example.test."}},
+	}
+	for _, tc := range cases {
+		for _, w := range []dns.ResponseWriter{udpWriter(), tcpWriter()} {
+			m := new(dns.Msg)
+			m.SetQuestion(tc.qname, tc.qtype)
+			resp := query(t, tc.h, m, w)
+			var got []string
+			for _, rr := range resp.Answer {
+				got = append(got, rr.Header().Name)
+			}
+			if !slices.Equal(got, tc.owners) {
+				t.Errorf("%s %s: owners %q, want %q", tc.qname, dns.TypeToString[tc.qtype], got, tc.owners)
+			}
+		}
+	}
 }
