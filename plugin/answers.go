@@ -66,6 +66,10 @@ type rrAnswer struct {
 	extra     []dns.RR
 	degraded  *degradation
 	served    string // the site that served (first tier used), for metrics
+	// scoped is set when clients of some other site get another answer, so
+	// the ECS scope must be the client's site network (RFC 7871 7.2.1);
+	// an answer that is the same everywhere has scope 0 (7.4).
+	scoped bool
 	members   []int  // indexes of the backends in the answer, for drain_safe_at
 
 	count, degradedCount prometheus.Counter // resolved by countersFor
@@ -92,7 +96,7 @@ func (s *service) answer(qtype uint16, site, srvIdx int, negSOA []dns.RR) lookup
 	default:
 		ra = &sa.srv[srvIdx]
 	}
-	res := lookupResult{result: ra.result, extra: ra.extra, degraded: ra.degraded, scoped: true, from: ra}
+	res := lookupResult{result: ra.result, extra: ra.extra, degraded: ra.degraded, scoped: ra.scoped, from: ra}
 	i := 0
 	if len(ra.rotations) > 1 {
 		i = int(s.rot.Add(1)) % len(ra.rotations)
@@ -125,10 +129,47 @@ func computeAnswers(s *service, health []Health, orders []siteOrder) *answerSet 
 		}
 		countersFor(s, o, &sa.a)
 		countersFor(s, o, &sa.aaaa)
-		packAnswers(s, &sa)
 		set.bySite[i] = sa
 	}
+	markScoped(set, func(sa *siteAnswers) *rrAnswer { return &sa.a })
+	markScoped(set, func(sa *siteAnswers) *rrAnswer { return &sa.aaaa })
+	for j := range s.srv {
+		markScoped(set, func(sa *siteAnswers) *rrAnswer { return &sa.srv[j] })
+	}
+	for i := range set.bySite {
+		packAnswers(s, &set.bySite[i])
+	}
 	return set
+}
+
+// markScoped sets scoped on the answer pick chooses from every site's,
+// unless they are all the same.
+func markScoped(set *answerSet, pick func(*siteAnswers) *rrAnswer) {
+	scoped := false
+	for i := 1; i < len(set.bySite) && !scoped; i++ {
+		scoped = !sameAnswer(pick(&set.bySite[0]), pick(&set.bySite[i]))
+	}
+	for i := range set.bySite {
+		pick(&set.bySite[i]).scoped = scoped
+	}
+}
+
+// sameAnswer reports whether a client gets the same reply from a as from b:
+// records, TTLs, order and Extended DNS Error.
+func sameAnswer(a, b *rrAnswer) bool {
+	if a.result != b.result || (a.degraded == nil) != (b.degraded == nil) ||
+		a.degraded != nil && *a.degraded != *b.degraded || len(a.rotations) != len(b.rotations) {
+		return false
+	}
+	same := func(x, y []dns.RR) bool {
+		return slices.EqualFunc(x, y, func(p, q dns.RR) bool { return p.String() == q.String() })
+	}
+	for i := range a.rotations {
+		if !same(a.rotations[i], b.rotations[i]) {
+			return false
+		}
+	}
+	return same(a.extra, b.extra)
 }
 
 // tier is the backends of one site, in configuration order.

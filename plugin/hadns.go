@@ -122,7 +122,7 @@ func (h *Hadns) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) 
 		}
 	}
 	deg := res.degraded
-	if deg == nil && res.scoped && !h.ready.Load() {
+	if deg == nil && res.from != nil && !h.ready.Load() {
 		deg = notReady
 	}
 	udp := isUDP(w)

@@ -163,3 +163,96 @@ func TestOwnerCaseEchoed(t *testing.T) {
 		}
 	}
 }
+
+// ecsQueryMsg is a query for qname with an ECS option of the given raw
+// bytes (family, source prefix, scope, address), unpacked from the wire as
+// the server would see it.
+func ecsQueryMsg(t *testing.T, qname string, qtype uint16, option []byte) *dns.Msg {
+	t.Helper()
+	m := new(dns.Msg)
+	m.SetQuestion(qname, qtype)
+	m.SetEdns0(1232, false)
+	opt := m.IsEdns0()
+	opt.Option = append(opt.Option, &dns.EDNS0_LOCAL{Code: dns.EDNS0SUBNET, Data: option},
+		&dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: "0102030405060708"})
+	wire, err := m.Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := new(dns.Msg)
+	if err := r.Unpack(wire); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// TestECSScope: the scope is the client's site network when the answer
+// depends on the site, and 0 when every site gets the same answer
+// (RFC 7871 7.4), such as NODATA for the AAAA of an IPv4-only service; a
+// CNAME chain takes the most specific scope of its parts (7.2.1).
+func TestECSScope(t *testing.T) {
+	// IPv4 backends in both sites: each site gets its own A answer, and
+	// every site the same (empty) AAAA answer.
+	zone := strings.Replace(srvZone(2), "  ns1 A 192.0.2.53\n", "  ns1 A 192.0.2.53\n  www CNAME api\n  mail A 192.0.2.25\n  alias CNAME mail\n", 1) +
+		"      - {address: 10.200.0.1, site: west}\n"
+	h := newTestHandler(t, zone, wireSites...)
+	east := []byte{0, 1, 24, 0, 10, 1, 2}
+	for _, tc := range []struct {
+		qname string
+		qtype uint16
+		scope uint8
+	}{
+		{"api.example.test.", dns.TypeA, 16},   // west clients fall back: another answer
+		{"api.example.test.", dns.TypeAAAA, 0}, // NODATA everywhere
+		{"www.example.test.", dns.TypeA, 16},   // chain into a site-dependent answer
+		{"www.example.test.", dns.TypeAAAA, 0}, // chain into an answer the same everywhere
+		{"alias.example.test.", dns.TypeA, 0},  // static data
+		{"_http._tcp.api.example.test.", dns.TypeSRV, 16},
+	} {
+		for _, path := range []string{"packed", "message"} {
+			m := ecsQueryMsg(t, tc.qname, tc.qtype, east)
+			var resp *dns.Msg
+			if path == "packed" {
+				resp = query(t, h, m, udpWriter())
+			} else {
+				resp = slowQuery(t, h, m, udpWriter())
+			}
+			var got *dns.EDNS0_SUBNET
+			if opt := resp.IsEdns0(); opt != nil {
+				for _, o := range opt.Option {
+					if e, ok := o.(*dns.EDNS0_SUBNET); ok {
+						got = e
+					}
+				}
+			}
+			if got == nil || got.SourceScope != tc.scope || got.SourceNetmask != 24 {
+				t.Errorf("%s %s (%s): ECS %v, want source 24 scope %d", tc.qname, dns.TypeToString[tc.qtype], path, got, tc.scope)
+			}
+		}
+	}
+}
+
+// TestECSAddressLength: the ADDRESS of an ECS option holds just the octets
+// its SOURCE PREFIX-LENGTH needs; more or fewer is a FORMERR (RFC 7871 6).
+func TestECSAddressLength(t *testing.T) {
+	h := newTestHandler(t, wireZone, wireSites...)
+	for _, tc := range []struct {
+		name   string
+		option []byte
+		rcode  int
+	}{
+		{"/24 in 3 octets", []byte{0, 1, 24, 0, 10, 1, 2}, dns.RcodeSuccess},
+		{"/20 in 3 octets", []byte{0, 1, 20, 0, 10, 1, 0}, dns.RcodeSuccess},
+		{"/0 in none", []byte{0, 1, 0, 0}, dns.RcodeSuccess},
+		{"/56 in 7 octets", []byte{0, 2, 56, 0, 0x20, 0x01, 0x0d, 0xb8, 0, 2, 0}, dns.RcodeSuccess},
+		{"/24 in 4 octets", []byte{0, 1, 24, 0, 10, 1, 2, 0}, dns.RcodeFormatError},
+		{"/24 in 2 octets", []byte{0, 1, 24, 0, 10, 1}, dns.RcodeFormatError},
+		{"/0 in 1 octet", []byte{0, 1, 0, 0, 0}, dns.RcodeFormatError},
+		{"/56 in 16 octets", []byte{0, 2, 56, 0, 0x20, 0x01, 0x0d, 0xb8, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, dns.RcodeFormatError},
+	} {
+		resp := query(t, h, ecsQueryMsg(t, "api.example.test.", dns.TypeA, tc.option), udpWriter())
+		if resp.Rcode != tc.rcode {
+			t.Errorf("%s: rcode %s, want %s", tc.name, dns.RcodeToString[resp.Rcode], dns.RcodeToString[tc.rcode])
+		}
+	}
+}
