@@ -69,8 +69,8 @@ type rrAnswer struct {
 	// scoped is set when clients of some other site get another answer, so
 	// the ECS scope must be the client's site network (RFC 7871 7.2.1);
 	// an answer that is the same everywhere has scope 0 (7.4).
-	scoped bool
-	members   []int  // indexes of the backends in the answer, for drain_safe_at
+	scoped  bool
+	members []int // indexes of the backends in the answer, for drain_safe_at
 
 	count, degradedCount prometheus.Counter // resolved by countersFor
 
