@@ -105,7 +105,7 @@ func (z *Zone) lookupOne(qname string, qtype uint16, site int) oneResult {
 		}
 	}
 	if cut != "" && !(cut == qname && qtype == dns.TypeDS) {
-		return oneResult{lookupResult: z.referral(cut)}
+		return oneResult{lookupResult: z.referral(cut, site)}
 	}
 	n, ok := z.nodes[qname]
 	owner := qname
@@ -181,7 +181,9 @@ func (z *Zone) answerNode(n *node, qname, owner string, qtype uint16, site int) 
 		return oneResult{lookupResult: z.answerANY(n, qname, owner, site)}
 	}
 	if set := n.rrsets[qtype]; len(set) > 0 {
-		return oneResult{lookupResult: lookupResult{result: Success, answer: synth(set, qname, owner), extra: n.extra[qtype], wire: n.wire[qtype]}}
+		r := lookupResult{result: Success, answer: synth(set, qname, owner), extra: n.extra[qtype], wire: n.wire[qtype]}
+		n.serviceExtra(qtype, site, &r)
+		return oneResult{lookupResult: r}
 	}
 	if cn := n.rrsets[dns.TypeCNAME]; len(cn) > 0 {
 		return oneResult{lookupResult: lookupResult{result: Success, answer: synth(cn, qname, owner)}, cnameOnly: true}
@@ -234,17 +236,49 @@ func synth(set []dns.RR, qname, owner string) []dns.RR {
 }
 
 // referral answers for a name at or below the delegation at cut.
-func (z *Zone) referral(cut string) lookupResult {
+func (z *Zone) referral(cut string, site int) lookupResult {
 	n := z.nodes[cut]
 	ns := n.rrsets[dns.TypeNS]
-	return lookupResult{result: Delegation, ns: ns[:len(ns):len(ns)], extra: n.extra[dns.TypeNS]}
+	r := lookupResult{result: Delegation, ns: ns[:len(ns):len(ns)], extra: n.extra[dns.TypeNS]}
+	n.serviceExtra(dns.TypeNS, site, &r)
+	return r
+}
+
+// serviceExtra adds to r's additional section the addresses of the
+// services that the targets of n's qtype records name: the ones the A and
+// AAAA queries of a client of site get now, health- and site-filtered, so
+// no dead backend is ever handed out here. An answer failing open (which
+// may hold dead backends) is left out; additional data is optional. The
+// reply depends on the site when those answers do, and is not packed.
+func (n *node) serviceExtra(qtype uint16, site int, r *lookupResult) {
+	svcs := n.extraSvc[qtype]
+	if len(svcs) == 0 {
+		return
+	}
+	extra := r.extra
+	for _, s := range svcs {
+		set := s.answers.Load()
+		if set == nil || site >= len(set.bySite) {
+			continue
+		}
+		sa := &set.bySite[site]
+		for _, ra := range []*rrAnswer{&sa.a, &sa.aaaa} {
+			if ra.result != Success || len(ra.rotations) == 0 || ra.degraded != nil && ra.degraded.kind == "fail_open" {
+				continue
+			}
+			extra = append(extra[:len(extra):len(extra)], ra.rotations[0]...)
+			r.scoped = r.scoped || ra.scoped
+		}
+	}
+	r.extra = extra
 }
 
 // additional returns in-zone addresses for the targets of NS, MX and SRV
 // records (RFC 1034 section 4.3.2 step 6), and the glue of a delegation
-// (whose addresses sit below the cut, where lookups would only refer).
-func (z *Zone) additional(set []dns.RR, cut bool) []dns.RR {
-	var out []dns.RR
+// (whose addresses sit below the cut, where lookups would only refer). A
+// target that is a service's name is returned in svcs, not with its
+// addresses: those follow health, and serviceExtra adds them per query.
+func (z *Zone) additional(set []dns.RR, cut bool) (out []dns.RR, svcs []*service) {
 	for _, rr := range set {
 		var target string
 		switch rr := rr.(type) {
@@ -255,10 +289,16 @@ func (z *Zone) additional(set []dns.RR, cut bool) []dns.RR {
 		case *dns.SRV:
 			target = rr.Target
 		default:
-			return nil
+			return nil, nil
 		}
 		target = dns.CanonicalName(target)
 		if !dns.IsSubDomain(z.origin, target) || (!cut && z.cutAbove(target) != "") {
+			continue
+		}
+		if tn, ok := z.nodes[target]; ok && tn.svc != nil {
+			if !slices.Contains(svcs, tn.svc) {
+				svcs = append(svcs, tn.svc)
+			}
 			continue
 		}
 		for _, a := range z.addrs(target) {
@@ -267,5 +307,5 @@ func (z *Zone) additional(set []dns.RR, cut bool) []dns.RR {
 			}
 		}
 	}
-	return out[:len(out):len(out)]
+	return out[:len(out):len(out)], svcs
 }

@@ -256,3 +256,79 @@ func TestECSAddressLength(t *testing.T) {
 		}
 	}
 }
+
+// TestServiceTargetAdditional: when an MX, SRV or NS target is a service's
+// name, the additional section holds the addresses the A and AAAA queries of
+// that client's site get now, never a backend seen down, and follows health
+// (RFC 1034 4.3.2 step 6 lets us add them; hadns's promise is to hand out no
+// dead backend). An answer failing open is left out.
+func TestServiceTargetAdditional(t *testing.T) {
+	zone := `origin: example.test.
+soa: {mname: ns1.example.test., rname: hostmaster.example.test., serial: 1}
+ns: [ns1]
+records: |
+  ns1      A    192.0.2.53
+  @        MX   10 api
+  @        MX   20 mail
+  mail     A    192.0.2.25
+  _x._tcp  SRV  0 0 80 api
+  child    NS   api
+services:
+  - name: api
+    port: 8080
+    backends:
+      - {address: 10.1.0.1, site: east}
+      - {address: 10.1.0.2, site: east}
+      - {address: 10.2.0.1, site: west}
+      - {address: "2001:db8::1", site: east}
+`
+	h := newTestHandler(t, zone, wireSites...)
+	snap := h.snap.Load()
+	s := snap.zones["example.test."].services[0]
+	setHealth := func(hs ...Health) { s.answers.Store(computeAnswers(s, hs, snap.sites.orders)) }
+	ask := func(client, qname string, qtype uint16) *dns.Msg {
+		m := new(dns.Msg)
+		m.SetQuestion(qname, qtype)
+		return query(t, h, m, &test.ResponseWriter{RemoteIP: client})
+	}
+	apiAddrs := func(rrs []dns.RR) []string {
+		var out []string
+		for _, rr := range rrs {
+			if rr.Header().Name == "api.example.test." && (rr.Header().Rrtype == dns.TypeA || rr.Header().Rrtype == dns.TypeAAAA) {
+				out = append(out, rr.String())
+			}
+		}
+		slices.Sort(out)
+		return out
+	}
+	check := func(state string, failOpen bool) {
+		t.Helper()
+		for _, client := range []string{"10.1.0.9", "10.2.0.9", "10.9.0.9"} {
+			want := apiAddrs(append(ask(client, "api.example.test.", dns.TypeA).Answer, ask(client, "api.example.test.", dns.TypeAAAA).Answer...))
+			if failOpen {
+				want = nil
+			}
+			for _, q := range []struct {
+				name  string
+				qtype uint16
+			}{{"example.test.", dns.TypeMX}, {"_x._tcp.example.test.", dns.TypeSRV}, {"www.child.example.test.", dns.TypeA}} {
+				resp := ask(client, q.name, q.qtype)
+				got := apiAddrs(resp.Extra)
+				if !slices.Equal(got, want) {
+					t.Errorf("%s, client %s, %s %s: additional %q, want the service's current answer %q",
+						state, client, q.name, dns.TypeToString[q.qtype], got, want)
+				}
+				for _, rr := range got {
+					if strings.Contains(rr, "10.1.0.1") && state != "all healthy" {
+						t.Errorf("%s: dead backend 10.1.0.1 in the additional section of %s", state, q.name)
+					}
+				}
+			}
+		}
+	}
+	check("all healthy", false)
+	setHealth(Down, Healthy, Healthy, Healthy)
+	check("10.1.0.1 down", false)
+	setHealth(Down, Down, Down, Down)
+	check("all down (fail open)", true)
+}

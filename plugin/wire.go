@@ -423,6 +423,9 @@ func (z *Zone) packStatic() {
 			if n.wire == nil {
 				n.wire = map[uint16]*wireAnswer{}
 			}
+			if len(n.extraSvc[t]) > 0 {
+				continue // its additional data follows health: built per query
+			}
 			n.wire[t] = packWire(name, t, lookupResult{result: Success, answer: set, extra: n.extra[t]}, nil)
 		}
 		n.noData = packWire(name, 0, lookupResult{result: NoData, ns: z.negSOA}, nil)

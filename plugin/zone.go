@@ -31,10 +31,13 @@ type node struct {
 	rrsets map[uint16][]dns.RR
 	lines  map[uint16]int      // line of each RRset's first record, for errors
 	extra  map[uint16][]dns.RR // additional-section addresses for NS, MX and SRV sets
-	svc    *service            // a service's name: its A and AAAA follow health
-	srvOf  *service            // a service's SRV owner: its SRV follows health
-	srvIdx int                 // which of srvOf's SRV owners
-	cut    bool                // NS below the apex: a delegation
+	// extraSvc is, by type, the services that NS, MX and SRV targets name:
+	// their addresses follow health, so each query adds them (serviceExtra).
+	extraSvc map[uint16][]*service
+	svc      *service // a service's name: its A and AAAA follow health
+	srvOf    *service // a service's SRV owner: its SRV follows health
+	srvIdx   int      // which of srvOf's SRV owners
+	cut      bool     // NS below the apex: a delegation
 
 	// Replies packed at load for the fast path: each RRset answered as
 	// asked, and NODATA (its question type is patched per query).
@@ -193,7 +196,14 @@ func (z *Zone) finish(errs *errorList) {
 				if n.extra == nil {
 					n.extra = map[uint16][]dns.RR{}
 				}
-				n.extra[t] = z.additional(set, n.cut && t == dns.TypeNS)
+				var svcs []*service
+				n.extra[t], svcs = z.additional(set, n.cut && t == dns.TypeNS)
+				if len(svcs) > 0 {
+					if n.extraSvc == nil {
+						n.extraSvc = map[uint16][]*service{}
+					}
+					n.extraSvc[t] = svcs
+				}
 			}
 		}
 	}
