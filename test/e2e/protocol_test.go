@@ -221,3 +221,28 @@ func TestProtocolThroughServer(t *testing.T) {
 		}
 	})
 }
+
+// TestBadVersionReplyShape pins the BADVERS reply README describes: CoreDNS's
+// server answers EDNS versions above 0 before any plugin runs (RFC 6891
+// 6.1.3), with an OPT record of version 0 whose UDP size is 0, where NSD and
+// Knot put their buffer size. If this fails, CoreDNS changed that reply:
+// update README's "Protocol behaviour".
+func TestBadVersionReplyShape(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, protoCorefile, files{"proto.test.yaml": protoZone(backendPort)})
+	for _, network := range networks {
+		q := query("Ns1.Proto.Test.", dns.TypeA, 1232)
+		q.RecursionDesired = true
+		q.IsEdns0().SetVersion(1)
+		q.IsEdns0().SetDo()
+		r, _ := s.exchange(t, network, q)
+		opt := r.IsEdns0()
+		if r.Rcode != dns.RcodeBadVers || opt == nil || opt.Version() != 0 || opt.UDPSize() != 0 || opt.Do() {
+			t.Errorf("%s: rcode %s, OPT %v; want BADVERS, OPT version 0, UDP size 0, DO clear", network, dns.RcodeToString[r.Rcode], opt)
+		}
+		if r.Authoritative || !r.RecursionDesired || len(r.Question) != 1 || r.Question[0] != q.Question[0] || len(r.Answer)+len(r.Ns) != 0 {
+			t.Errorf("%s: AA %v RD %v question %v, %d records; want AA clear, RD and the question echoed, no records",
+				network, r.Authoritative, r.RecursionDesired, r.Question, len(r.Answer)+len(r.Ns))
+		}
+	}
+}
