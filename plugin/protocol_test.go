@@ -332,3 +332,30 @@ services:
 	setHealth(Down, Down, Down, Down)
 	check("all down (fail open)", true)
 }
+
+// TestReferralGlueSetsTC: a referral's in-domain glue is required (RFC 9471
+// 3.1): when it does not all fit over UDP, TC is set, unlike other
+// additional data.
+func TestReferralGlueSetsTC(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(`origin: example.test.
+soa: {mname: ns1.example.test., rname: hostmaster.example.test.}
+ns: [ns1]
+records: |
+  ns1 A 192.0.2.53
+`)
+	for i := range 20 {
+		fmt.Fprintf(&b, "  child NS ns%02d.child\n  ns%02d.child A 192.0.2.%d\n", i, i, 100+i)
+	}
+	h := newTestHandler(t, b.String())
+	m := new(dns.Msg)
+	m.SetQuestion("www.child.example.test.", dns.TypeA)
+	resp := query(t, h, m, udpWriter())
+	if !resp.Truncated || len(resp.Ns) != 20 || len(resp.Extra) == 20 {
+		t.Fatalf("TC %v, %d NS, %d glue: want TC, all 20 NS, glue cut", resp.Truncated, len(resp.Ns), len(resp.Extra))
+	}
+	resp = query(t, h, m, tcpWriter())
+	if resp.Truncated || len(resp.Ns) != 20 || len(resp.Extra) != 20 {
+		t.Fatalf("TCP: TC %v, %d NS, %d glue: want all of it", resp.Truncated, len(resp.Ns), len(resp.Extra))
+	}
+}
