@@ -66,11 +66,12 @@ type rrAnswer struct {
 	extra     []dns.RR
 	degraded  *degradation
 	served    string // the site that served (first tier used), for metrics
+	members   []int  // indexes of the backends in the answer, for drain_safe_at
+
 	// scoped is set when clients of some other site get another answer, so
 	// the ECS scope must be the client's site network (RFC 7871 7.2.1);
 	// an answer that is the same everywhere has scope 0 (7.4).
-	scoped  bool
-	members []int // indexes of the backends in the answer, for drain_safe_at
+	scoped bool
 
 	count, degradedCount prometheus.Counter // resolved by countersFor
 

@@ -147,7 +147,7 @@ func (z *Zone) substitute(qname, owner string, qtype uint16) oneResult {
 	set := z.nodes[owner].rrsets[dns.TypeDNAME]
 	dn := set[0].(*dns.DNAME)
 	target := qname[:len(qname)-len(owner)] + dns.CanonicalName(dn.Target)
-	if _, ok := dns.IsDomainName(target); !ok || len(target) > 255 {
+	if _, ok := dns.IsDomainName(target); !ok { // longer than 255 octets
 		return oneResult{lookupResult: lookupResult{result: NameTooLong, answer: set[:1:1]}}
 	}
 	cname := &dns.CNAME{
@@ -262,7 +262,7 @@ func (n *node) serviceExtra(qtype uint16, site int, r *lookupResult) {
 			continue
 		}
 		sa := &set.bySite[site]
-		for _, ra := range []*rrAnswer{&sa.a, &sa.aaaa} {
+		for _, ra := range [...]*rrAnswer{&sa.a, &sa.aaaa} {
 			if ra.result != Success || len(ra.rotations) == 0 || ra.degraded != nil && ra.degraded.kind == "fail_open" {
 				continue
 			}

@@ -31,13 +31,14 @@ type node struct {
 	rrsets map[uint16][]dns.RR
 	lines  map[uint16]int      // line of each RRset's first record, for errors
 	extra  map[uint16][]dns.RR // additional-section addresses for NS, MX and SRV sets
+	svc    *service            // a service's name: its A and AAAA follow health
+	srvOf  *service            // a service's SRV owner: its SRV follows health
+	srvIdx int                 // which of srvOf's SRV owners
+	cut    bool                // NS below the apex: a delegation
+
 	// extraSvc is, by type, the services that NS, MX and SRV targets name:
 	// their addresses follow health, so each query adds them (serviceExtra).
 	extraSvc map[uint16][]*service
-	svc      *service // a service's name: its A and AAAA follow health
-	srvOf    *service // a service's SRV owner: its SRV follows health
-	srvIdx   int      // which of srvOf's SRV owners
-	cut      bool     // NS below the apex: a delegation
 
 	// Replies packed at load for the fast path: each RRset answered as
 	// asked, and NODATA (its question type is patched per query).
