@@ -55,6 +55,53 @@ type answerSet struct {
 type siteAnswers struct {
 	a, aaaa rrAnswer
 	srv     []rrAnswer // one per SRV owner
+
+	deps []depAnswer // by the service's deps
+}
+
+// depRRset is a static RRset (MX, NS or SRV) whose additional data is the
+// addresses of one service, its records' only service target: its replies
+// are built and packed with the service's answers, per site.
+type depRRset struct {
+	owner string
+	qtype uint16
+	set   []dns.RR
+	extra []dns.RR // the static part of the additional data
+	cut   bool     // a delegation's NS: answered as a referral, never packed
+}
+
+// depAnswer is a depRRset's additional data for one site, and its reply
+// packed (nil where it is not served as asked: a referral).
+type depAnswer struct {
+	extra  []dns.RR
+	scoped bool
+	wire   *wireAnswer
+}
+
+// depAnswers builds the additional data of s's deps for sa's site: the
+// static part, then the A and AAAA answers of the site (rotation 0), left
+// out while failing open, which may hand out dead backends.
+func depAnswers(s *service, sa *siteAnswers) []depAnswer {
+	if len(s.deps) == 0 {
+		return nil
+	}
+	out := make([]depAnswer, len(s.deps))
+	for i, d := range s.deps {
+		extra := d.extra
+		scoped := false
+		for _, ra := range [...]*rrAnswer{&sa.a, &sa.aaaa} {
+			if ra.result != Success || len(ra.rotations) == 0 || ra.degraded != nil && ra.degraded.kind == "fail_open" {
+				continue
+			}
+			extra = append(extra[:len(extra):len(extra)], ra.rotations[0]...)
+			scoped = scoped || ra.scoped
+		}
+		out[i] = depAnswer{extra: extra[:len(extra):len(extra)], scoped: scoped}
+		if !d.cut {
+			out[i].wire = packWire(d.owner, d.qtype, lookupResult{result: Success, answer: d.set, extra: out[i].extra}, nil)
+		}
+	}
+	return out
 }
 
 // rrAnswer is one precomputed answer. For A and AAAA each rotation is a
@@ -139,6 +186,7 @@ func computeAnswers(s *service, health []Health, orders []siteOrder) *answerSet 
 	}
 	for i := range set.bySite {
 		packAnswers(s, &set.bySite[i])
+		set.bySite[i].deps = depAnswers(s, &set.bySite[i])
 	}
 	return set
 }

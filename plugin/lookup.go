@@ -182,7 +182,7 @@ func (z *Zone) answerNode(n *node, qname, owner string, qtype uint16, site int) 
 	}
 	if set := n.rrsets[qtype]; len(set) > 0 {
 		r := lookupResult{result: Success, answer: synth(set, qname, owner), extra: n.extra[qtype], wire: n.wire[qtype]}
-		n.serviceExtra(qtype, site, &r)
+		n.serviceExtra(qtype, site, &r, true)
 		return oneResult{lookupResult: r}
 	}
 	if cn := n.rrsets[dns.TypeCNAME]; len(cn) > 0 {
@@ -240,7 +240,7 @@ func (z *Zone) referral(cut string, site int) lookupResult {
 	n := z.nodes[cut]
 	ns := n.rrsets[dns.TypeNS]
 	r := lookupResult{result: Delegation, ns: ns[:len(ns):len(ns)], extra: n.extra[dns.TypeNS]}
-	n.serviceExtra(dns.TypeNS, site, &r)
+	n.serviceExtra(dns.TypeNS, site, &r, false)
 	return r
 }
 
@@ -249,10 +249,24 @@ func (z *Zone) referral(cut string, site int) lookupResult {
 // AAAA queries of a client of site get now, health- and site-filtered, so
 // no dead backend is ever handed out here. An answer failing open (which
 // may hold dead backends) is left out; additional data is optional. The
-// reply depends on the site when those answers do, and is not packed.
-func (n *node) serviceExtra(qtype uint16, site int, r *lookupResult) {
+// reply depends on the site when those answers do. With one such service,
+// its current answers hold this data, and the reply packed when asked (the
+// RRset answers the question); with more, it is put together here.
+func (n *node) serviceExtra(qtype uint16, site int, r *lookupResult, asked bool) {
 	svcs := n.extraSvc[qtype]
 	if len(svcs) == 0 {
+		return
+	}
+	if i, ok := n.depIdx[qtype]; ok && len(svcs) == 1 {
+		set := svcs[0].answers.Load()
+		if set == nil || site >= len(set.bySite) || i >= len(set.bySite[site].deps) {
+			return
+		}
+		d := &set.bySite[site].deps[i]
+		r.extra, r.scoped = d.extra, r.scoped || d.scoped
+		if asked {
+			r.wire = d.wire
+		}
 		return
 	}
 	extra := r.extra

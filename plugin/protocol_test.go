@@ -273,7 +273,13 @@ records: |
   mail     A    192.0.2.25
   _x._tcp  SRV  0 0 80 api
   child    NS   api
+  multi    MX   10 api
+  multi    MX   20 api2
 services:
+  - name: api2
+    port: 8080
+    backends:
+      - {address: 10.1.0.5, site: east}
   - name: api
     port: 8080
     backends:
@@ -284,7 +290,7 @@ services:
 `
 	h := newTestHandler(t, zone, wireSites...)
 	snap := h.snap.Load()
-	s := snap.zones["example.test."].services[0]
+	s := snap.zones["example.test."].services[1]
 	setHealth := func(hs ...Health) { s.answers.Store(computeAnswers(s, hs, snap.sites.orders)) }
 	ask := func(client, qname string, qtype uint16) *dns.Msg {
 		m := new(dns.Msg)
@@ -311,9 +317,23 @@ services:
 			for _, q := range []struct {
 				name  string
 				qtype uint16
-			}{{"example.test.", dns.TypeMX}, {"_x._tcp.example.test.", dns.TypeSRV}, {"www.child.example.test.", dns.TypeA}} {
+			}{{"example.test.", dns.TypeMX}, {"_x._tcp.example.test.", dns.TypeSRV}, {"www.child.example.test.", dns.TypeA}, {"multi.example.test.", dns.TypeMX}} {
 				resp := ask(client, q.name, q.qtype)
 				got := apiAddrs(resp.Extra)
+				if q.qtype != dns.TypeA && q.name != "multi.example.test." {
+					// Packed with the service's answers, and the same as
+					// the reply built as a message.
+					m := new(dns.Msg)
+					m.SetQuestion(q.name, q.qtype)
+					m.Id = resp.Id
+					if !isWire(h, m) {
+						t.Errorf("%s %s: not packed", q.name, dns.TypeToString[q.qtype])
+					}
+					slow := slowQuery(t, h, m, &test.ResponseWriter{RemoteIP: client})
+					if a, b := normal(resp), normal(slow); a != b {
+						t.Errorf("%s, client %s, %s: packed reply\n%s\ndiffers from the message\n%s", state, client, q.name, a, b)
+					}
+				}
 				if !slices.Equal(got, want) {
 					t.Errorf("%s, client %s, %s %s: additional %q, want the service's current answer %q",
 						state, client, q.name, dns.TypeToString[q.qtype], got, want)
@@ -322,6 +342,9 @@ services:
 					if strings.Contains(rr, "10.1.0.1") && state != "all healthy" {
 						t.Errorf("%s: dead backend 10.1.0.1 in the additional section of %s", state, q.name)
 					}
+				}
+				if q.name == "multi.example.test." && !strings.Contains(resp.String(), "api2.example.test.\t10\tIN\tA\t10.1.0.5") {
+					t.Errorf("%s, client %s: multi MX additional lacks api2's address:\n%v", state, client, resp)
 				}
 			}
 		}

@@ -424,7 +424,7 @@ func (z *Zone) packStatic() {
 				n.wire = map[uint16]*wireAnswer{}
 			}
 			if len(n.extraSvc[t]) > 0 {
-				continue // its additional data follows health: built per query
+				continue // its additional data follows health: packed with the service's answers
 			}
 			n.wire[t] = packWire(name, t, lookupResult{result: Success, answer: set, extra: n.extra[t]}, nil)
 		}

@@ -37,8 +37,10 @@ type node struct {
 	cut    bool                // NS below the apex: a delegation
 
 	// extraSvc is, by type, the services that NS, MX and SRV targets name:
-	// their addresses follow health, so each query adds them (serviceExtra).
+	// their addresses follow health (serviceExtra). With one service, its
+	// answers carry this RRset's additional data, at depIdx in its deps.
 	extraSvc map[uint16][]*service
+	depIdx   map[uint16]int
 
 	// Replies packed at load for the fast path: each RRset answered as
 	// asked, and NODATA (its question type is patched per query).
@@ -191,7 +193,7 @@ func (z *Zone) finish(errs *errorList) {
 		}
 	}
 	// Additional sections are fixed once the zone is: compute them once.
-	for _, n := range z.nodes {
+	for name, n := range z.nodes {
 		for _, t := range []uint16{dns.TypeNS, dns.TypeMX, dns.TypeSRV} {
 			if set := n.rrsets[t]; len(set) > 0 {
 				if n.extra == nil {
@@ -202,8 +204,13 @@ func (z *Zone) finish(errs *errorList) {
 				if len(svcs) > 0 {
 					if n.extraSvc == nil {
 						n.extraSvc = map[uint16][]*service{}
+						n.depIdx = map[uint16]int{}
 					}
 					n.extraSvc[t] = svcs
+				}
+				if len(svcs) == 1 {
+					n.depIdx[t] = len(svcs[0].deps)
+					svcs[0].deps = append(svcs[0].deps, depRRset{owner: name, qtype: t, set: set, extra: n.extra[t], cut: n.cut && t == dns.TypeNS})
 				}
 			}
 		}
