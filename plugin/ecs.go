@@ -62,33 +62,36 @@ func queryECS(opt *dns.OPT) (clientSubnet, error) {
 	return clientSubnet{}, nil
 }
 
-// optionsFill reports whether opt's options, packed as RFC 7871 6 asks (an
-// ECS ADDRESS of just the octets its source prefix needs), fill the RDATA
-// length the OPT record came with. miekg/dns pads or cuts an ECS address
-// to its family's length when unpacking, so the RDATA length is the one
-// trace of a wrong one. An OPT record built in memory has no RDATA length
-// and passes.
+// optionsFill reports whether the ECS option of opt came with an ADDRESS of
+// just the octets its source prefix needs (RFC 7871 6). miekg/dns pads or
+// cuts the address to its family's length when unpacking, so the OPT
+// record's RDATA length, less the other options' lengths, is the one trace
+// of the length that came on the wire. An OPT record built in memory has
+// no RDATA length, and one whose options a plugin before us added to
+// leaves too little for the ECS option: both pass.
 func optionsFill(opt *dns.OPT) bool {
 	if opt.Hdr.Rdlength == 0 {
 		return true
 	}
-	n := 0
+	others, need, ecs := 0, 0, 0
 	for _, o := range opt.Option {
 		switch o := o.(type) {
 		case *dns.EDNS0_SUBNET:
-			n += 4 + 4 + (int(o.SourceNetmask)+7)/8
+			need = (int(o.SourceNetmask) + 7) / 8
+			ecs++
 		case *dns.EDNS0_COOKIE:
-			n += 4 + len(o.Cookie)/2
+			others += 4 + len(o.Cookie)/2
 		case *dns.EDNS0_LOCAL:
-			n += 4 + len(o.Data)
+			others += 4 + len(o.Data)
 		case *dns.EDNS0_PADDING:
-			n += 4 + len(o.Padding)
+			others += 4 + len(o.Padding)
 		default:
 			// Rare in queries: let miekg/dns pack it (this allocates).
-			n += dns.Len(&dns.OPT{Hdr: dns.RR_Header{Name: "."}, Option: []dns.EDNS0{o}}) - 11
+			others += dns.Len(&dns.OPT{Hdr: dns.RR_Header{Name: "."}, Option: []dns.EDNS0{o}}) - 11
 		}
 	}
-	return n == int(opt.Hdr.Rdlength)
+	addr := int(opt.Hdr.Rdlength) - others - 8 // the ECS option's code, length, family, prefixes
+	return ecs != 1 || addr < 0 || addr == need
 }
 
 // replyECS is the ECS option for the reply: the query's family, source

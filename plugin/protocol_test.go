@@ -2,6 +2,7 @@ package hadns
 
 import (
 	"fmt"
+	"net"
 	"slices"
 	"strings"
 	"testing"
@@ -254,6 +255,19 @@ func TestECSAddressLength(t *testing.T) {
 		if resp.Rcode != tc.rcode {
 			t.Errorf("%s: rcode %s, want %s", tc.name, dns.RcodeToString[resp.Rcode], dns.RcodeToString[tc.rcode])
 		}
+	}
+	// An ECS option a plugin before us adds (rewrite edns0 subnet) did not
+	// come on the wire: its length cannot be judged, and it is accepted.
+	m := ecsQueryMsg(t, "api.example.test.", dns.TypeA, []byte{0, 1, 24, 0, 10, 1, 2})
+	opt := m.IsEdns0()
+	opt.Option = slices.DeleteFunc(opt.Option, func(o dns.EDNS0) bool { return o.Option() == dns.EDNS0SUBNET })
+	r := new(dns.Msg) // as it came: a cookie only
+	if b, err := m.Pack(); err != nil || r.Unpack(b) != nil {
+		t.Fatal("repack")
+	}
+	r.IsEdns0().Option = append(r.IsEdns0().Option, &dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: 1, SourceNetmask: 24, Address: net.IPv4(10, 1, 2, 0).To4()})
+	if resp := query(t, h, r, udpWriter()); resp.Rcode != dns.RcodeSuccess {
+		t.Errorf("ECS added after unpacking: rcode %s, want NOERROR", dns.RcodeToString[resp.Rcode])
 	}
 }
 
