@@ -55,6 +55,53 @@ type answerSet struct {
 type siteAnswers struct {
 	a, aaaa rrAnswer
 	srv     []rrAnswer // one per SRV owner
+
+	deps []depAnswer // by the service's deps
+}
+
+// depRRset is a static RRset (MX, NS or SRV) whose additional data is the
+// addresses of one service, its records' only service target: its replies
+// are built and packed with the service's answers, per site.
+type depRRset struct {
+	owner string
+	qtype uint16
+	set   []dns.RR
+	extra []dns.RR // the static part of the additional data
+	cut   bool     // a delegation's NS: answered as a referral, never packed
+}
+
+// depAnswer is a depRRset's additional data for one site, and its reply
+// packed (nil where it is not served as asked: a referral).
+type depAnswer struct {
+	extra  []dns.RR
+	scoped bool
+	wire   *wireAnswer
+}
+
+// depAnswers builds the additional data of s's deps for sa's site: the
+// static part, then the A and AAAA answers of the site (rotation 0), left
+// out while failing open, which may hand out dead backends.
+func depAnswers(s *service, sa *siteAnswers) []depAnswer {
+	if len(s.deps) == 0 {
+		return nil
+	}
+	out := make([]depAnswer, len(s.deps))
+	for i, d := range s.deps {
+		extra := d.extra
+		scoped := false
+		for _, ra := range [...]*rrAnswer{&sa.a, &sa.aaaa} {
+			if ra.result != Success || len(ra.rotations) == 0 || ra.degraded != nil && ra.degraded.kind == "fail_open" {
+				continue
+			}
+			extra = append(extra[:len(extra):len(extra)], ra.rotations[0]...)
+			scoped = scoped || ra.scoped
+		}
+		out[i] = depAnswer{extra: extra[:len(extra):len(extra)], scoped: scoped}
+		if !d.cut {
+			out[i].wire = packWire(d.owner, d.qtype, lookupResult{result: Success, answer: d.set, extra: out[i].extra}, nil)
+		}
+	}
+	return out
 }
 
 // rrAnswer is one precomputed answer. For A and AAAA each rotation is a
@@ -67,6 +114,11 @@ type rrAnswer struct {
 	degraded  *degradation
 	served    string // the site that served (first tier used), for metrics
 	members   []int  // indexes of the backends in the answer, for drain_safe_at
+
+	// scoped is set when clients of some other site get another answer, so
+	// the ECS scope must be the client's site network (RFC 7871 7.2.1);
+	// an answer that is the same everywhere has scope 0 (7.4).
+	scoped bool
 
 	count, degradedCount prometheus.Counter // resolved by countersFor
 
@@ -92,7 +144,7 @@ func (s *service) answer(qtype uint16, site, srvIdx int, negSOA []dns.RR) lookup
 	default:
 		ra = &sa.srv[srvIdx]
 	}
-	res := lookupResult{result: ra.result, extra: ra.extra, degraded: ra.degraded, scoped: true, from: ra}
+	res := lookupResult{result: ra.result, extra: ra.extra, degraded: ra.degraded, scoped: ra.scoped, from: ra}
 	i := 0
 	if len(ra.rotations) > 1 {
 		i = int(s.rot.Add(1)) % len(ra.rotations)
@@ -125,10 +177,48 @@ func computeAnswers(s *service, health []Health, orders []siteOrder) *answerSet 
 		}
 		countersFor(s, o, &sa.a)
 		countersFor(s, o, &sa.aaaa)
-		packAnswers(s, &sa)
 		set.bySite[i] = sa
 	}
+	markScoped(set, func(sa *siteAnswers) *rrAnswer { return &sa.a })
+	markScoped(set, func(sa *siteAnswers) *rrAnswer { return &sa.aaaa })
+	for j := range s.srv {
+		markScoped(set, func(sa *siteAnswers) *rrAnswer { return &sa.srv[j] })
+	}
+	for i := range set.bySite {
+		packAnswers(s, &set.bySite[i])
+		set.bySite[i].deps = depAnswers(s, &set.bySite[i])
+	}
 	return set
+}
+
+// markScoped sets scoped on the answer pick chooses from every site's,
+// unless they are all the same.
+func markScoped(set *answerSet, pick func(*siteAnswers) *rrAnswer) {
+	scoped := false
+	for i := 1; i < len(set.bySite) && !scoped; i++ {
+		scoped = !sameAnswer(pick(&set.bySite[0]), pick(&set.bySite[i]))
+	}
+	for i := range set.bySite {
+		pick(&set.bySite[i]).scoped = scoped
+	}
+}
+
+// sameAnswer reports whether a client gets the same reply from a as from b:
+// records, TTLs, order and Extended DNS Error.
+func sameAnswer(a, b *rrAnswer) bool {
+	if a.result != b.result || (a.degraded == nil) != (b.degraded == nil) ||
+		a.degraded != nil && *a.degraded != *b.degraded || len(a.rotations) != len(b.rotations) {
+		return false
+	}
+	same := func(x, y []dns.RR) bool {
+		return slices.EqualFunc(x, y, func(p, q dns.RR) bool { return p.String() == q.String() })
+	}
+	for i := range a.rotations {
+		if !same(a.rotations[i], b.rotations[i]) {
+			return false
+		}
+	}
+	return same(a.extra, b.extra)
 }
 
 // tier is the backends of one site, in configuration order.

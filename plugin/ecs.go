@@ -17,12 +17,18 @@ type clientSubnet struct {
 
 var errBadECS = errors.New("malformed EDNS Client Subnet option")
 
-// queryECS finds and validates the ECS option. RFC 7871 section 7.1.1 and
-// 7.1.2: a source prefix too long for the family, a non-zero scope in a
-// query, or address bits beyond the source prefix are a FORMERR.
+// queryECS finds and validates the ECS option. RFC 7871 section 6, 7.1.1
+// and 7.1.2: a source prefix too long for the family, a non-zero scope in a
+// query, address bits beyond the source prefix, or an ADDRESS of more (or
+// fewer) octets than the source prefix needs are a FORMERR.
 func queryECS(opt *dns.OPT) (clientSubnet, error) {
 	if opt == nil {
 		return clientSubnet{}, nil
+	}
+	for _, o := range opt.Option {
+		if e, ok := o.(*dns.EDNS0_SUBNET); ok && e.Family != 0 && !optionsFill(opt) {
+			return clientSubnet{}, errBadECS
+		}
 	}
 	for _, o := range opt.Option {
 		e, ok := o.(*dns.EDNS0_SUBNET)
@@ -54,6 +60,38 @@ func queryECS(opt *dns.OPT) (clientSubnet, error) {
 		return clientSubnet{opt: e, prefix: p}, nil
 	}
 	return clientSubnet{}, nil
+}
+
+// optionsFill reports whether the ECS option of opt came with an ADDRESS of
+// just the octets its source prefix needs (RFC 7871 6). miekg/dns pads or
+// cuts the address to its family's length when unpacking, so the OPT
+// record's RDATA length, less the other options' lengths, is the one trace
+// of the length that came on the wire. An OPT record built in memory has
+// no RDATA length, and one whose options a plugin before us added to
+// leaves too little for the ECS option: both pass.
+func optionsFill(opt *dns.OPT) bool {
+	if opt.Hdr.Rdlength == 0 {
+		return true
+	}
+	others, need, ecs := 0, 0, 0
+	for _, o := range opt.Option {
+		switch o := o.(type) {
+		case *dns.EDNS0_SUBNET:
+			need = (int(o.SourceNetmask) + 7) / 8
+			ecs++
+		case *dns.EDNS0_COOKIE:
+			others += 4 + len(o.Cookie)/2
+		case *dns.EDNS0_LOCAL:
+			others += 4 + len(o.Data)
+		case *dns.EDNS0_PADDING:
+			others += 4 + len(o.Padding)
+		default:
+			// Rare in queries: let miekg/dns pack it (this allocates).
+			others += dns.Len(&dns.OPT{Hdr: dns.RR_Header{Name: "."}, Option: []dns.EDNS0{o}}) - 11
+		}
+	}
+	addr := int(opt.Hdr.Rdlength) - others - 8 // the ECS option's code, length, family, prefixes
+	return ecs != 1 || addr < 0 || addr == need
 }
 
 // replyECS is the ECS option for the reply: the query's family, source

@@ -5,6 +5,7 @@ package hadns
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"sync/atomic"
 
@@ -58,8 +59,10 @@ func (h *Hadns) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) 
 		return writeError(w, r, dns.RcodeFormatError, r.IsEdns0())
 	}
 	if r.Opcode != dns.OpcodeQuery {
-		// UPDATE may be for a plugin after us (dynupdate); the rest is ours
-		// to refuse, with the OPT record RFC 6891 asks for.
+		// Only NOTIFY, and opcodes another plugin of the server block let in
+		// (dynupdate's UPDATE), get here: the server answers the rest NOTIMP
+		// before any plugin runs. UPDATE goes on to that plugin; the rest is
+		// ours to refuse, with the OPT record RFC 6891 asks for.
 		if r.Opcode == dns.OpcodeUpdate && h.Next != nil {
 			return plugin.NextOrFailure(h.Name(), h.Next, ctx, w, r)
 		}
@@ -87,7 +90,10 @@ func (h *Hadns) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) 
 	case dns.TypeAXFR, dns.TypeIXFR:
 		// No zone transfers: every instance loads the same files itself.
 		return writeError(w, r, dns.RcodeRefused, reqOpt)
-	case dns.TypeOPT, dns.TypeTSIG, dns.TypeTKEY, dns.TypeMAILA, dns.TypeMAILB:
+	case dns.TypeOPT, dns.TypeTSIG, dns.TypeTKEY:
+		// Meta types that never stand in a question. MAILA and MAILB are
+		// QTYPEs of RFC 1035 3.2.3 and get NODATA (no record has them), as
+		// from NSD and Knot.
 		return writeError(w, r, dns.RcodeFormatError, reqOpt)
 	}
 
@@ -116,7 +122,7 @@ func (h *Hadns) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) 
 		}
 	}
 	deg := res.degraded
-	if deg == nil && res.scoped && !h.ready.Load() {
+	if deg == nil && res.from != nil && !h.ready.Load() {
 		deg = notReady
 	}
 	udp := isUDP(w)
@@ -145,6 +151,11 @@ func (h *Hadns) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) 
 	case ServerFailure:
 		m.Rcode = dns.RcodeServerFailure
 		m.Answer, m.Ns, m.Extra = nil, nil, nil
+	case NameTooLong:
+		m.Rcode = dns.RcodeYXDomain
+	}
+	if q.Name != qname && len(q.Name) == len(qname) {
+		m.Answer = echoCase(m.Answer, qname, q.Name)
 	}
 	if reqOpt != nil {
 		opt := replyOpt(reqOpt)
@@ -157,10 +168,63 @@ func (h *Hadns) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) 
 		m.Extra = append(m.Extra[:len(m.Extra):len(m.Extra)], opt)
 	}
 	if udp {
-		m.Truncate(udpSize(reqOpt))
+		truncate(m, udpSize(reqOpt), res.result == Delegation)
 	}
 	writeMsg(w, m)
 	return dns.RcodeSuccess, nil
+}
+
+// truncate makes m fit in size bytes. Additional data goes first, whole
+// RRsets from the end, and without TC: RFC 2181 9 sets TC only when the
+// answer or required authority data did not fit. A referral's glue counts
+// as required (RFC 9471), so a referral that loses any sets TC. If the
+// answer and authority alone do not fit, miekg/dns cuts them and sets TC.
+func truncate(m *dns.Msg, size int, referral bool) {
+	m.Compress = true
+	if m.Len() <= size {
+		return
+	}
+	extra, opt := m.Extra, []dns.RR(nil)
+	if n := len(extra); n > 0 && extra[n-1].Header().Rrtype == dns.TypeOPT {
+		extra, opt = extra[:n-1:n-1], extra[n-1:]
+	}
+	for n := len(extra); n > 0; {
+		n--
+		for n > 0 && sameRRset(extra[n], extra[n-1]) {
+			n--
+		}
+		m.Extra = append(extra[:n:n], opt...)
+		if m.Len() <= size {
+			m.Truncated = m.Truncated || referral
+			return
+		}
+	}
+	m.Truncate(size)
+	m.Truncated = true
+}
+
+// echoCase returns answer with the query name spelt as the query spelt it
+// (asked; qname is it in lower case), like the packed replies and NSD and
+// Knot: records owned by the query name (a CNAME, a wildcard's synthesized
+// records) and a DNAME above it. Records are copied, never changed in place.
+func echoCase(answer []dns.RR, qname, asked string) []dns.RR {
+	var out []dns.RR
+	for i, rr := range answer {
+		name := rr.Header().Name
+		if name == asked || !(name == qname || rr.Header().Rrtype == dns.TypeDNAME && dns.IsSubDomain(name, qname)) {
+			continue
+		}
+		if out == nil {
+			out = slices.Clone(answer)
+		}
+		c := dns.Copy(rr)
+		c.Header().Name = asked[len(asked)-len(name):]
+		out[i] = c
+	}
+	if out == nil {
+		return answer
+	}
+	return out
 }
 
 var notReady = &degradation{code: edeNotReady, text: "not ready: health checks have not finished their first round", kind: "not_ready"}

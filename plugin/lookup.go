@@ -17,6 +17,7 @@ const (
 	NoData                      // the name exists but has no records of the type
 	Delegation                  // a referral: NS in authority, not authoritative
 	ServerFailure               // a service configured to answer SERVFAIL when nothing is healthy
+	NameTooLong                 // YXDOMAIN: a DNAME substitution made a name too long (RFC 6672 2.2)
 )
 
 // maxChase bounds CNAME chains inside a zone.
@@ -96,9 +97,15 @@ type oneResult struct {
 
 func (z *Zone) lookupOne(qname string, qtype uint16, site int) oneResult {
 	// A delegation above (or at) the name wins, except the DS at the cut,
-	// which belongs to the parent side.
-	if cut := z.cutAbove(qname); cut != "" && !(cut == qname && qtype == dns.TypeDS) {
-		return oneResult{lookupResult: z.referral(cut)}
+	// which belongs to the parent side; a DNAME above both substitutes.
+	cut := z.cutAbove(qname)
+	if z.hasDNAME {
+		if d := z.dnameAbove(qname); d != "" && (cut == "" || len(d) < len(cut)) {
+			return z.substitute(qname, d, qtype)
+		}
+	}
+	if cut != "" && !(cut == qname && qtype == dns.TypeDS) {
+		return oneResult{lookupResult: z.referral(cut, site)}
 	}
 	n, ok := z.nodes[qname]
 	owner := qname
@@ -117,6 +124,37 @@ func (z *Zone) lookupOne(qname string, qtype uint16, site int) oneResult {
 		r.wire = nil
 	}
 	return r
+}
+
+// dnameAbove returns the highest owner of a DNAME strictly above qname, or
+// "". The DNAME at qname itself is not applied there (RFC 6672 2.3).
+func (z *Zone) dnameAbove(qname string) string {
+	found := ""
+	for p := parent(qname); p != "" && dns.IsSubDomain(z.origin, p); p = parent(p) {
+		if n, ok := z.nodes[p]; ok && len(n.rrsets[dns.TypeDNAME]) > 0 {
+			found = p
+		}
+	}
+	return found
+}
+
+// substitute answers qname below the DNAME at owner (RFC 6672 3.2): the
+// DNAME, and a CNAME synthesized from it, with the DNAME's TTL, from qname
+// to qname with owner replaced by the DNAME's target, which the chain then
+// follows (not for a CNAME query: the CNAME is its answer). A name that
+// becomes too long is YXDOMAIN, with the DNAME alone (RFC 6672 2.2).
+func (z *Zone) substitute(qname, owner string, qtype uint16) oneResult {
+	set := z.nodes[owner].rrsets[dns.TypeDNAME]
+	dn := set[0].(*dns.DNAME)
+	target := qname[:len(qname)-len(owner)] + dns.CanonicalName(dn.Target)
+	if _, ok := dns.IsDomainName(target); !ok { // longer than 255 octets
+		return oneResult{lookupResult: lookupResult{result: NameTooLong, answer: set[:1:1]}}
+	}
+	cname := &dns.CNAME{
+		Hdr:    dns.RR_Header{Name: qname, Rrtype: dns.TypeCNAME, Class: dns.ClassINET, Ttl: dn.Hdr.Ttl},
+		Target: target,
+	}
+	return oneResult{lookupResult: lookupResult{result: Success, answer: []dns.RR{dn, cname}}, cnameOnly: qtype != dns.TypeCNAME}
 }
 
 // closestEncloser returns the longest existing ancestor of qname.
@@ -143,7 +181,9 @@ func (z *Zone) answerNode(n *node, qname, owner string, qtype uint16, site int) 
 		return oneResult{lookupResult: z.answerANY(n, qname, owner, site)}
 	}
 	if set := n.rrsets[qtype]; len(set) > 0 {
-		return oneResult{lookupResult: lookupResult{result: Success, answer: synth(set, qname, owner), extra: n.extra[qtype], wire: n.wire[qtype]}}
+		r := lookupResult{result: Success, answer: synth(set, qname, owner), extra: n.extra[qtype], wire: n.wire[qtype]}
+		n.serviceExtra(qtype, site, &r, true)
+		return oneResult{lookupResult: r}
 	}
 	if cn := n.rrsets[dns.TypeCNAME]; len(cn) > 0 {
 		return oneResult{lookupResult: lookupResult{result: Success, answer: synth(cn, qname, owner)}, cnameOnly: true}
@@ -196,17 +236,63 @@ func synth(set []dns.RR, qname, owner string) []dns.RR {
 }
 
 // referral answers for a name at or below the delegation at cut.
-func (z *Zone) referral(cut string) lookupResult {
+func (z *Zone) referral(cut string, site int) lookupResult {
 	n := z.nodes[cut]
 	ns := n.rrsets[dns.TypeNS]
-	return lookupResult{result: Delegation, ns: ns[:len(ns):len(ns)], extra: n.extra[dns.TypeNS]}
+	r := lookupResult{result: Delegation, ns: ns[:len(ns):len(ns)], extra: n.extra[dns.TypeNS]}
+	n.serviceExtra(dns.TypeNS, site, &r, false)
+	return r
+}
+
+// serviceExtra adds to r's additional section the addresses of the
+// services that the targets of n's qtype records name: the ones the A and
+// AAAA queries of a client of site get now, health- and site-filtered, so
+// no dead backend is ever handed out here. An answer failing open (which
+// may hold dead backends) is left out; additional data is optional. The
+// reply depends on the site when those answers do. With one such service,
+// its current answers hold this data, and the reply packed when asked (the
+// RRset answers the question); with more, it is put together here.
+func (n *node) serviceExtra(qtype uint16, site int, r *lookupResult, asked bool) {
+	svcs := n.extraSvc[qtype]
+	if len(svcs) == 0 {
+		return
+	}
+	if i, ok := n.depIdx[qtype]; ok && len(svcs) == 1 {
+		set := svcs[0].answers.Load()
+		if set == nil || site >= len(set.bySite) || i >= len(set.bySite[site].deps) {
+			return
+		}
+		d := &set.bySite[site].deps[i]
+		r.extra, r.scoped = d.extra, r.scoped || d.scoped
+		if asked {
+			r.wire = d.wire
+		}
+		return
+	}
+	extra := r.extra
+	for _, s := range svcs {
+		set := s.answers.Load()
+		if set == nil || site >= len(set.bySite) {
+			continue
+		}
+		sa := &set.bySite[site]
+		for _, ra := range [...]*rrAnswer{&sa.a, &sa.aaaa} {
+			if ra.result != Success || len(ra.rotations) == 0 || ra.degraded != nil && ra.degraded.kind == "fail_open" {
+				continue
+			}
+			extra = append(extra[:len(extra):len(extra)], ra.rotations[0]...)
+			r.scoped = r.scoped || ra.scoped
+		}
+	}
+	r.extra = extra
 }
 
 // additional returns in-zone addresses for the targets of NS, MX and SRV
 // records (RFC 1034 section 4.3.2 step 6), and the glue of a delegation
-// (whose addresses sit below the cut, where lookups would only refer).
-func (z *Zone) additional(set []dns.RR, cut bool) []dns.RR {
-	var out []dns.RR
+// (whose addresses sit below the cut, where lookups would only refer). A
+// target that is a service's name is returned in svcs, not with its
+// addresses: those follow health, and serviceExtra adds them per query.
+func (z *Zone) additional(set []dns.RR, cut bool) (out []dns.RR, svcs []*service) {
 	for _, rr := range set {
 		var target string
 		switch rr := rr.(type) {
@@ -217,10 +303,16 @@ func (z *Zone) additional(set []dns.RR, cut bool) []dns.RR {
 		case *dns.SRV:
 			target = rr.Target
 		default:
-			return nil
+			return nil, nil
 		}
 		target = dns.CanonicalName(target)
 		if !dns.IsSubDomain(z.origin, target) || (!cut && z.cutAbove(target) != "") {
+			continue
+		}
+		if tn, ok := z.nodes[target]; ok && tn.svc != nil {
+			if !slices.Contains(svcs, tn.svc) {
+				svcs = append(svcs, tn.svc)
+			}
 			continue
 		}
 		for _, a := range z.addrs(target) {
@@ -229,5 +321,5 @@ func (z *Zone) additional(set []dns.RR, cut bool) []dns.RR {
 			}
 		}
 	}
-	return out[:len(out):len(out)]
+	return out[:len(out):len(out)], svcs
 }

@@ -41,6 +41,9 @@ type service struct {
 	// backend; until then recomputes skip deleting series (guarded by the
 	// engine's mutex).
 	overrideSeries bool
+	// deps are the static RRsets whose additional data is this service's
+	// addresses (set when the zone is finished; see serviceExtra).
+	deps []depRRset
 }
 
 // srvOwner is a name with SRV records for the service.

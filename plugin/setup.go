@@ -51,13 +51,12 @@ func setup(c *caddy.Controller) error {
 	e := newEngine(h, cfg, snap, processPool)
 	c.OnStartup(e.start)
 	c.OnShutdown(e.stop)
-	// Let every opcode reach the plugin: miekg/dns would answer NOTIMP itself,
-	// without the OPT record RFC 6891 asks for.
-	for op := range 16 {
-		if op != dns.OpcodeQuery && op != dns.OpcodeNotify {
-			dnsserver.GetConfig(c).AllowOpcode(op)
-		}
-	}
+	// No opcode beyond QUERY and NOTIFY is allowed in (AllowOpcode): miekg/dns
+	// answers the others NOTIMP with the opcode echoed, as RFC 1035 4.1.1,
+	// RFC 3425 (IQUERY) and RFC 8490 (DSO) ask. An allowed opcode would let
+	// CoreDNS answer every such message without exactly one question (a
+	// header-only one, IQUERY, DSO) FORMERR with the opcode reset to QUERY,
+	// which clients discard.
 	dnsserver.GetConfig(c).AddPlugin(func(next plugin.Handler) plugin.Handler {
 		h.Next = next
 		return h

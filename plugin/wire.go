@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"reflect"
+	"strings"
 	"sync"
 
 	"github.com/coredns/coredns/plugin"
@@ -32,6 +33,18 @@ type wireAnswer struct {
 	// owner keeps the zone's spelling.
 	nx  bool
 	soa []byte
+
+	// cuts are the places the additional section may end early in a UDP
+	// reply too big for the client: after each of its RRsets but the last,
+	// from the end back. Additional data is not required, so dropping it
+	// does not set TC (RFC 2181 9).
+	cuts []extraCut
+}
+
+// extraCut is a prefix of buf: its length, and the ARCOUNT it holds.
+type extraCut struct {
+	off     int
+	arcount uint16
 }
 
 // packWire packs the reply for qname (lowercase, as the zone spells it) and
@@ -58,7 +71,7 @@ func packWire(qname string, qtype uint16, res lookupResult, msgs *[4]*dns.Msg) *
 	for end < len(buf) && buf[end] != 0 {
 		end += 1 + int(buf[end])
 	}
-	wa := &wireAnswer{buf: buf, qnameEnd: end + 1, msgs: msgs}
+	wa := &wireAnswer{buf: buf, qnameEnd: end + 1, msgs: msgs, cuts: extraCuts(buf, end+5, len(res.answer)+len(res.ns), res.extra)}
 	if res.degraded != nil {
 		wa.ede = edeOption(res.degraded)
 	}
@@ -66,6 +79,47 @@ func packWire(qname string, qtype uint16, res lookupResult, msgs *[4]*dns.Msg) *
 		wa.msgs = flagVariants(m)
 	}
 	return wa
+}
+
+// extraCuts returns where buf (packed from a message whose additional
+// section is extra) may be cut to drop whole RRsets of additional data from
+// the end, the longest first. off is where the answer section starts and
+// skip the number of answer and authority records.
+func extraCuts(buf []byte, off, skip int, extra []dns.RR) []extraCut {
+	if len(extra) == 0 {
+		return nil
+	}
+	offs := make([]int, 0, skip+len(extra))
+	for range skip + len(extra) {
+		if off >= len(buf) {
+			return nil
+		}
+		offs = append(offs, off)
+		// Owner name: labels, ending in a zero byte or a pointer.
+		for off < len(buf) && buf[off] != 0 && buf[off]&0xc0 != 0xc0 {
+			off += 1 + int(buf[off])
+		}
+		if off < len(buf) && buf[off] != 0 {
+			off++ // the pointer's second byte
+		}
+		off += 1 + 8 // the name's end, type, class, TTL
+		if off+2 > len(buf) {
+			return nil
+		}
+		off += 2 + int(binary.BigEndian.Uint16(buf[off:]))
+	}
+	var cuts []extraCut
+	for i := len(extra) - 1; i >= 0; i-- {
+		if i == 0 || !sameRRset(extra[i], extra[i-1]) {
+			cuts = append(cuts, extraCut{off: offs[skip+i], arcount: uint16(i)})
+		}
+	}
+	return cuts
+}
+
+func sameRRset(a, b dns.RR) bool {
+	ha, hb := a.Header(), b.Header()
+	return ha.Rrtype == hb.Rrtype && ha.Class == hb.Class && strings.EqualFold(ha.Name, hb.Name)
 }
 
 // flagVariants returns m with each combination of RD and CD.
@@ -131,14 +185,29 @@ func writeWire(w dns.ResponseWriter, r *dns.Msg, wa *wireAnswer, reqOpt *dns.OPT
 // finishWire appends the OPT record to b and writes it, unless it is too
 // big for UDP.
 func finishWire(w dns.ResponseWriter, bp *[]byte, b []byte, wa *wireAnswer, reqOpt *dns.OPT, ecs *clientSubnet, scope uint8, ede []byte, udp bool, flags int) bool {
+	optLen := 0
+	if reqOpt != nil {
+		optLen = optRRLen(ecs, ede)
+	}
+	if size := udpSize(reqOpt); udp && len(b)+optLen > size {
+		// Drop additional RRsets from the end until it fits; the answer
+		// itself not fitting is for the general path, which sets TC.
+		i := 0
+		for i < len(wa.cuts) && wa.cuts[i].off+optLen > size {
+			i++
+		}
+		if i == len(wa.cuts) {
+			*bp = b
+			return false
+		}
+		b = b[:wa.cuts[i].off]
+		binary.BigEndian.PutUint16(b[10:], wa.cuts[i].arcount)
+	}
 	if reqOpt != nil {
 		b = appendOPT(b, reqOpt.Do(), ecs, scope, ede)
 		binary.BigEndian.PutUint16(b[10:], binary.BigEndian.Uint16(b[10:])+1)
 	}
 	*bp = b
-	if udp && len(b) > udpSize(reqOpt) {
-		return false
-	}
 	w.Write(b)
 	recordMsg(w, wa.msgs[flags])
 	return true
@@ -197,6 +266,15 @@ func hasEscape(s string) bool {
 		}
 	}
 	return false
+}
+
+// optRRLen is the length appendOPT adds.
+func optRRLen(ecs *clientSubnet, ede []byte) int {
+	n := 11 + len(ede)
+	if ecs.opt != nil {
+		n += 8 + (ecs.prefix.Bits()+7)/8
+	}
+	return n
 }
 
 // appendOPT appends our OPT record: our buffer size, DO echoed, and the ECS
@@ -344,6 +422,9 @@ func (z *Zone) packStatic() {
 		for t, set := range n.rrsets {
 			if n.wire == nil {
 				n.wire = map[uint16]*wireAnswer{}
+			}
+			if len(n.extraSvc[t]) > 0 {
+				continue // its additional data follows health: packed with the service's answers
 			}
 			n.wire[t] = packWire(name, t, lookupResult{result: Success, answer: set, extra: n.extra[t]}, nil)
 		}

@@ -21,6 +21,9 @@ type Zone struct {
 	services []*service
 	// nx is the zone's NXDOMAIN, packed but for the question.
 	nx *wireAnswer
+	// hasDNAME is set when a name has a DNAME, so lookups look for one
+	// above the name asked only then.
+	hasDNAME bool
 }
 
 // node holds what one owner name has.
@@ -32,6 +35,12 @@ type node struct {
 	srvOf  *service            // a service's SRV owner: its SRV follows health
 	srvIdx int                 // which of srvOf's SRV owners
 	cut    bool                // NS below the apex: a delegation
+
+	// extraSvc is, by type, the services that NS, MX and SRV targets name:
+	// their addresses follow health (serviceExtra). With one service, its
+	// answers carry this RRset's additional data, at depIdx in its deps.
+	extraSvc map[uint16][]*service
+	depIdx   map[uint16]int
 
 	// Replies packed at load for the fast path: each RRset answered as
 	// asked, and NODATA (its question type is patched per query).
@@ -108,6 +117,10 @@ func (z *Zone) insertStatic(rr dns.RR, line int, errs *errorList) {
 		errs.addf(line, "records: %s has more than one CNAME", h.Name)
 		return
 	}
+	if h.Rrtype == dns.TypeDNAME && len(n.rrsets[dns.TypeDNAME]) > 0 {
+		errs.addf(line, "records: %s has more than one DNAME (RFC 6672 2.4)", h.Name)
+		return
+	}
 	had := len(n.rrsets[h.Rrtype])
 	z.insert(rr)
 	if had == 0 {
@@ -154,6 +167,22 @@ func (z *Zone) finish(errs *errorList) {
 			z.nodes[p] = &node{}
 		}
 	}
+	// A DNAME's owner has no descendants (RFC 6672 2.3): they would never
+	// be answered, every name below being substituted.
+	for _, name := range names {
+		if len(z.nodes[name].rrsets[dns.TypeDNAME]) == 0 {
+			continue
+		}
+		z.hasDNAME = true
+		for _, below := range names {
+			if below == name || !dns.IsSubDomain(name, below) {
+				continue
+			}
+			if line := z.nodes[below].firstLine(); line > 0 {
+				errs.addf(line, "records: %s is below the DNAME at %s, which gives it no descendants (RFC 6672 2.3)", below, name)
+			}
+		}
+	}
 	// Services below a delegation would never be answered.
 	for _, name := range names {
 		if z.nodes[name].svc == nil && z.nodes[name].srvOf == nil {
@@ -164,13 +193,25 @@ func (z *Zone) finish(errs *errorList) {
 		}
 	}
 	// Additional sections are fixed once the zone is: compute them once.
-	for _, n := range z.nodes {
+	for name, n := range z.nodes {
 		for _, t := range []uint16{dns.TypeNS, dns.TypeMX, dns.TypeSRV} {
 			if set := n.rrsets[t]; len(set) > 0 {
 				if n.extra == nil {
 					n.extra = map[uint16][]dns.RR{}
 				}
-				n.extra[t] = z.additional(set, n.cut && t == dns.TypeNS)
+				var svcs []*service
+				n.extra[t], svcs = z.additional(set, n.cut && t == dns.TypeNS)
+				if len(svcs) > 0 {
+					if n.extraSvc == nil {
+						n.extraSvc = map[uint16][]*service{}
+						n.depIdx = map[uint16]int{}
+					}
+					n.extraSvc[t] = svcs
+				}
+				if len(svcs) == 1 {
+					n.depIdx[t] = len(svcs[0].deps)
+					svcs[0].deps = append(svcs[0].deps, depRRset{owner: name, qtype: t, set: set, extra: n.extra[t], cut: n.cut && t == dns.TypeNS})
+				}
 			}
 		}
 	}
@@ -185,6 +226,20 @@ func (z *Zone) finish(errs *errorList) {
 			errs.addf(z.nsLine, "nameserver %s is inside the zone but has no A or AAAA record", target)
 		}
 	}
+}
+
+// firstLine is the line of a record or service at the name, 0 for none.
+func (n *node) firstLine() int {
+	if l := n.svcLine(); l > 0 {
+		return l
+	}
+	line := 0
+	for _, l := range n.lines {
+		if line == 0 || l > 0 && l < line {
+			line = l
+		}
+	}
+	return line
 }
 
 func (n *node) svcLine() int {
