@@ -156,6 +156,7 @@ func (h *Hadns) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) 
 	}
 	if q.Name != qname && len(q.Name) == len(qname) {
 		m.Answer = echoCase(m.Answer, qname, q.Name)
+		m.Ns = echoCase(m.Ns, qname, q.Name) // a referral asked at the cut
 	}
 	if reqOpt != nil {
 		opt := replyOpt(reqOpt)

@@ -165,6 +165,25 @@ func TestOwnerCaseEchoed(t *testing.T) {
 	}
 }
 
+// A referral asked at the cut itself spells the NS owner (the query name)
+// as the query did, like NSD and Knot (RFC 4343: case is preserved).
+func TestOwnerCaseEchoedReferral(t *testing.T) {
+	h := newTestHandler(t, testZone)
+	for _, w := range []dns.ResponseWriter{udpWriter(), tcpWriter()} {
+		m := new(dns.Msg)
+		m.SetQuestion("ChIlD.Example.TEST.", dns.TypeA)
+		resp := query(t, h, m, w)
+		if len(resp.Ns) == 0 {
+			t.Fatalf("no authority in %v", resp)
+		}
+		for _, rr := range resp.Ns {
+			if rr.Header().Name != "ChIlD.Example.TEST." {
+				t.Errorf("authority owner %q, want the query's spelling", rr.Header().Name)
+			}
+		}
+	}
+}
+
 // ecsQueryMsg is a query for qname with an ECS option of the given raw
 // bytes (family, source prefix, scope, address), unpacked from the wire as
 // the server would see it.

@@ -34,11 +34,6 @@ type query struct {
 	// it returns what is wrong with hadns's reply, or "".
 	expect    func(*dns.Msg) string
 	hadnsOnly bool // only expect applies: the references do not implement what q tests
-	// pending names the protocol fix this query waits for, or "".
-	pending string
-	// open names a difference found by this test that is neither a
-	// pending fix nor an intended difference, or "".
-	open string
 }
 
 func (q query) String() string {

@@ -22,47 +22,9 @@ import (
 	"github.com/miekg/dns"
 )
 
-// pendingProtocolFixes excludes the queries that show protocol defects of
-// hadns being fixed on another branch: unknown opcodes (NOTIMP), DNAME
-// substitution, TC set when only additional records were dropped, dead
-// backends (and other sites' backends) in additional sections, ECS scope,
-// MAILA/MAILB, and the case of owner names in answers built as messages.
-// Set it to false once those fixes are in: every query then runs and must
-// pass.
-const pendingProtocolFixes = true
-
-// Pending reasons, one per protocol fix.
-const (
-	pendOpcode     = "unknown opcodes: NOTIMP with the opcode echoed (RFC 1035 §4.1.1, RFC 3425, RFC 8490)"
-	pendDNAME      = "DNAME substitution (RFC 6672 §3)"
-	pendTC         = "TC only when the answer did not fit (RFC 2181 §9)"
-	pendAdditional = "additional data for a service name: the health- and site-filtered set an A/AAAA query gets, never a dead backend"
-	pendECS        = "ECS scope and malformed ECS (RFC 7871 §6, §7.4)"
-	pendMailAB     = "MAILA/MAILB are valid query types (RFC 1035 §3.2.3)"
-	pendCase       = "owner-name case of answers built as messages"
-)
-
 // full sends every name × type in every variant and case (about 10,500
 // queries, some 25 s) instead of one variant each.
 var full = flag.Bool("full", false, "send every name and type in every variant and case")
-
-// excludeOpenDifferences excludes the queries that show differences found
-// by this test that are neither among the pending protocol fixes nor
-// intended: each is open until hadns changes or it becomes a documented
-// exception. Set it to false to see them.
-const excludeOpenDifferences = true
-
-// Open differences.
-const (
-	// NSD and Knot answer a query for the meta-TYPEs OPT, TSIG and TKEY
-	// (RFC 6895 §3.1) with NODATA; hadns with FORMERR (plugin/hadns.go
-	// answers them so on purpose).
-	openMetaType = "QTYPE OPT, TSIG or TKEY: FORMERR where NSD and Knot answer NODATA"
-	// QCLASS * matches every class (RFC 1035 §3.2.5): NSD and Knot answer
-	// it with the IN data; CoreDNS's server refuses every class but IN
-	// (and CH when a chaos plugin is configured) before hadns sees it.
-	openClassANY = "QCLASS ANY: REFUSED where NSD and Knot answer with the IN data"
-)
 
 // hadnsBin is the binary under test: HADNS_BIN, or one built by TestMain.
 var hadnsBin string
@@ -162,23 +124,13 @@ func TestDifferential(t *testing.T) {
 	owners := serviceOwners(svcs)
 	queries := buildQueries(*full)
 	var (
-		sent, compared, pending, open int
-		withData                      int // compared replies of hadns with answer records
-		pendingBy                     = map[string]int{}
-		byKind                        = map[string]int{}
-		refDiffs                      = map[string]int{}
-		diffs                         []difference
+		sent, compared int
+		withData       int // compared replies of hadns with answer records
+		byKind         = map[string]int{}
+		refDiffs       = map[string]int{}
+		diffs          []difference
 	)
 	for _, q := range queries {
-		if q.pending != "" && pendingProtocolFixes {
-			pending++
-			pendingBy[q.pending]++
-			continue
-		}
-		if q.open != "" && excludeOpenDifferences {
-			open++
-			continue
-		}
 		hr, nr, kr := ask(h, q), ask(nsd, q), ask(knot, q)
 		sent += 3
 		compared++
@@ -211,11 +163,8 @@ func TestDifferential(t *testing.T) {
 		rkinds = append(rkinds, fmt.Sprintf("%s %d", k, n))
 	}
 	sort.Strings(rkinds)
-	t.Logf("differential: %d queries (%d messages to hadns, NSD and Knot), %d compared (%d with answer records), %d excluded as pending protocol fixes (pendingProtocolFixes=%v), %d as open differences (excludeOpenDifferences=%v); differences: %d [%s]; NSD and Knot differ from each other on: [%s]",
-		len(queries), sent, compared, withData, pending, pendingProtocolFixes, open, excludeOpenDifferences, len(diffs), strings.Join(kinds, ", "), strings.Join(rkinds, ", "))
-	for _, reason := range sortedNames(pendingBy) {
-		t.Logf("excluded until pendingProtocolFixes is false: %d queries: %s", pendingBy[reason], reason)
-	}
+	t.Logf("differential: %d queries (%d messages to hadns, NSD and Knot), %d compared (%d with answer records); differences: %d [%s]; NSD and Knot differ from each other on: [%s]",
+		len(queries), sent, compared, withData, len(diffs), strings.Join(kinds, ", "), strings.Join(rkinds, ", "))
 	// A comparison of empty replies would pass whatever the servers
 	// serve: a good share of the queries name data (most types asked of
 	// a name are NODATA).
