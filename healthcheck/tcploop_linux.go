@@ -244,7 +244,7 @@ func connectResult(fd int, events uint32) error {
 	soerr, err := syscall.GetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_ERROR)
 	switch {
 	case err != nil:
-		return &ProbeError{Op: "connect", Err: os.NewSyscallError("getsockopt", err)}
+		return &ProbeError{Op: "connect", Err: &localError{os.NewSyscallError("getsockopt", err)}}
 	case soerr != 0:
 		return &ProbeError{Op: "connect", Err: syscall.Errno(soerr)}
 	}
@@ -342,7 +342,9 @@ func (l *tcpLoop) start(t *tcpTarget) {
 	ev := syscall.EpollEvent{Events: syscall.EPOLLOUT | syscall.EPOLLONESHOT, Fd: int32(fd), Pad: int32(l.gen)}
 	if err := syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
 		syscall.Close(fd)
-		l.finish(t, &ProbeError{Op: "connect", Err: os.NewSyscallError("epoll_ctl", err)}, l.now())
+		// The loop's own epoll set refused the socket (ENOMEM, or
+		// max_user_watches): the checker's trouble, not the target's.
+		l.finish(t, &ProbeError{Op: "connect", Err: &localError{os.NewSyscallError("epoll_ctl", err)}}, l.now())
 		return
 	}
 	for fd >= len(l.byFD) {
