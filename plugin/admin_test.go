@@ -57,6 +57,7 @@ func (r *adminRig) call(method, path, body, token, client string) (int, map[stri
 	r.t.Helper()
 	req := httptest.NewRequest(method, path, strings.NewReader(body))
 	req.RemoteAddr = client
+	req.Host = "127.0.0.1:8053" // httptest's example.com is not a name of the server
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}

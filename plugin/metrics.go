@@ -58,6 +58,10 @@ var (
 		Namespace: plugin.Namespace, Subsystem: pluginName, Name: "local_trouble_targets",
 		Help: "Health targets whose latest probe could not be made for a reason on this host; their state is held from before.",
 	})
+	adminRejectedConns = promauto.NewCounter(prometheus.CounterOpts{
+		Namespace: plugin.Namespace, Subsystem: pluginName, Name: "admin_rejected_connections_total",
+		Help: "Connections to the admin API closed at once because it held its limit of open connections.",
+	})
 	drainSafeAt = promauto.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: plugin.Namespace, Subsystem: pluginName, Name: "drain_safe_at_timestamp_seconds",
 		Help: "When no cache that honours TTLs holds a drained backend any more (unix seconds); only for drained backends that left every answer.",
