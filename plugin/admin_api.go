@@ -27,7 +27,7 @@ func (a *adminServer) routes() http.Handler {
 	mux.HandleFunc("DELETE /v1/overrides/{id}", a.guard(true, a.deleteOverride))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := a.checkHost(r); err != nil {
-			w.Header().Set("Connection", "close")
+			refuseUnread(w, r)
 			writeErr(w, http.StatusMisdirectedRequest, err.Error())
 			return
 		}
@@ -70,10 +70,7 @@ func (a *adminServer) guard(change bool, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		_, cfg := a.current()
 		if code, err := authorize(r, cfg, change); err != nil {
-			// Refused on its headers: the body is never read, and the
-			// connection is closed rather than drained for a next
-			// request, so a slow body from a stranger holds nothing.
-			w.Header().Set("Connection", "close")
+			refuseUnread(w, r)
 			if code == http.StatusUnauthorized {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="hadns"`)
 			}
@@ -81,6 +78,19 @@ func (a *adminServer) guard(change bool, h http.HandlerFunc) http.HandlerFunc {
 			return
 		}
 		h(w, r)
+	}
+}
+
+// refuseUnread prepares the refusal of a request on its headers alone: its
+// body is never read, and its connection is closed after the reply rather
+// than drained for a next request (net/http reads up to 256 KiB of an
+// unread body to reuse the connection), so a stranger's slow body holds
+// nothing.
+func refuseUnread(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Connection", "close")
+	if r.ContentLength != 0 {
+		// A read deadline in the past makes that drain fail at once.
+		_ = http.NewResponseController(w).SetReadDeadline(time.Unix(1, 0))
 	}
 }
 

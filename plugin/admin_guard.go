@@ -107,7 +107,7 @@ func (a *adminServer) checkHost(r *http.Request) error {
 	}
 	host = strings.TrimSuffix(strings.ToLower(strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")), ".")
 	if host == "" {
-		return errors.New("request without a Host header")
+		return errors.New("request without a Host header: name the server by its address, localhost, or a name listed with admin_hosts")
 	}
 	if _, err := netip.ParseAddr(host); err == nil {
 		return nil
