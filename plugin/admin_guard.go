@@ -126,16 +126,24 @@ func (a *adminServer) checkHost(r *http.Request) error {
 }
 
 // statusMaxAge is how long a built /v1/status document is served to every
-// poller before the next request builds a new one. Building it walks every
-// backend and answer of every zone: on 20,000 services that is seconds of
-// CPU, which pollers must not multiply. Overrides set or cleared through
-// the API are seen at once (they drop the cached copy).
-const statusMaxAge = time.Second
+// poller before the next request builds a new one; on zones so large that a
+// build takes longer than statusMaxAge/statusCostFactor, it is
+// statusCostFactor times the last build's duration instead. Building it
+// walks every backend and answer of every zone: on 20,000 services that is
+// a second or two of CPU, which pollers must neither multiply nor repeat
+// back to back (the DNS server shares the cores). So however many poll, the
+// builds take at most about 1/statusCostFactor of one core. Overrides set
+// or cleared through the API are seen at once (they drop the cached copy).
+const (
+	statusMaxAge     = time.Second
+	statusCostFactor = 4
+)
 
 // statusCache is the last built status document.
 type statusCache struct {
 	at        time.Time
-	gen       uint64 // of the changes made through the API
+	gen       uint64        // of the changes made through the API
+	cost      time.Duration // how long the build took
 	body      []byte
 	overrides []overrideStatus
 }
@@ -148,16 +156,17 @@ func (a *adminServer) cachedStatus() *statusCache {
 	defer a.statusMu.Unlock()
 	now := a.ops.clock.Now()
 	gen := a.statusGen.Load()
-	if c := a.status; c != nil && c.gen == gen && now.Sub(c.at) < statusMaxAge && !now.Before(c.at) {
+	if c := a.status; c != nil && c.gen == gen && now.Sub(c.at) < max(statusMaxAge, statusCostFactor*c.cost) && !now.Before(c.at) {
 		return c
 	}
+	start := time.Now()
 	engines, _ := a.current()
 	doc := status(engines, now)
 	body, err := json.Marshal(doc)
 	if err != nil {
 		body = []byte(`{"error":` + fmt.Sprintf("%q", "status: "+err.Error()) + `}`)
 	}
-	a.status = &statusCache{at: now, gen: gen, body: append(body, '\n'), overrides: doc.Overrides}
+	a.status = &statusCache{at: now, gen: gen, cost: time.Since(start), body: append(body, '\n'), overrides: doc.Overrides}
 	return a.status
 }
 

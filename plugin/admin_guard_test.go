@@ -92,6 +92,21 @@ func TestAdminStatusCached(t *testing.T) {
 	if a.status == built {
 		t.Fatal("a document older than statusMaxAge was served")
 	}
+
+	// A document that took long to build (a huge zone) is kept for
+	// statusCostFactor times its cost, so builds cannot take a core.
+	built = a.status
+	built.cost = 2 * time.Second
+	r.clock.Advance(statusCostFactor*built.cost - time.Millisecond)
+	get()
+	if a.status != built {
+		t.Fatal("a costly document was rebuilt before statusCostFactor times its cost")
+	}
+	r.clock.Advance(time.Millisecond)
+	get()
+	if a.status == built {
+		t.Fatal("a costly document was kept past statusCostFactor times its cost")
+	}
 }
 
 // adminAddr is the real address of the rig's admin listener.
