@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -107,12 +108,19 @@ func writeErr(w http.ResponseWriter, code int, msg string) {
 	writeJSON(w, code, map[string]string{"error": msg})
 }
 
-func (a *adminServer) getStatus(w http.ResponseWriter, _ *http.Request) {
+func (a *adminServer) getStatus(w http.ResponseWriter, r *http.Request) {
 	c := a.cachedStatus()
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Vary", "Accept-Encoding")
+	body := c.body
+	if c.gzipped != nil && acceptsGzip(r) {
+		w.Header().Set("Content-Encoding", "gzip")
+		body = c.gzipped
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)
-	w.Write(c.body)
+	w.Write(body)
 }
 
 func (a *adminServer) getOverrides(w http.ResponseWriter, _ *http.Request) {

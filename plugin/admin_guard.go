@@ -2,6 +2,7 @@ package hadns
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -145,6 +146,7 @@ type statusCache struct {
 	gen       uint64        // of the changes made through the API
 	cost      time.Duration // how long the build took
 	body      []byte
+	gzipped   []byte // body, gzip-compressed: nil if compressing failed
 	overrides []overrideStatus
 }
 
@@ -166,8 +168,41 @@ func (a *adminServer) cachedStatus() *statusCache {
 	if err != nil {
 		body = []byte(`{"error":` + fmt.Sprintf("%q", "status: "+err.Error()) + `}`)
 	}
-	a.status = &statusCache{at: now, gen: gen, cost: time.Since(start), body: append(body, '\n'), overrides: doc.Overrides}
+	body = append(body, '\n')
+	a.status = &statusCache{at: now, gen: gen, body: body, gzipped: gzipBytes(body), overrides: doc.Overrides}
+	a.status.cost = time.Since(start)
 	return a.status
+}
+
+// gzipBytes compresses b, fast rather than small: status JSON shrinks
+// about tenfold even so, and sending it is what pollers of a big zone
+// cost the server once the document is cached.
+func gzipBytes(b []byte) []byte {
+	var buf bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+	if err != nil {
+		return nil
+	}
+	if _, err := zw.Write(b); err != nil {
+		return nil
+	}
+	if err := zw.Close(); err != nil {
+		return nil
+	}
+	return buf.Bytes()
+}
+
+// acceptsGzip reports whether the request's Accept-Encoding allows gzip.
+func acceptsGzip(r *http.Request) bool {
+	for _, v := range r.Header.Values("Accept-Encoding") {
+		for _, enc := range strings.Split(v, ",") {
+			name, params, _ := strings.Cut(strings.TrimSpace(enc), ";")
+			if strings.EqualFold(strings.TrimSpace(name), "gzip") && strings.ReplaceAll(strings.TrimSpace(params), " ", "") != "q=0" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // invalidateStatus makes the next status request build a new document.

@@ -3,6 +3,7 @@ package hadns
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"errors"
 	"io"
 	"net"
@@ -106,6 +107,44 @@ func TestAdminStatusCached(t *testing.T) {
 	get()
 	if a.status == built {
 		t.Fatal("a costly document was kept past statusCostFactor times its cost")
+	}
+}
+
+// TestAdminStatusGzip: a client that accepts gzip gets the status
+// compressed (the same document); one that refuses it gets it plain.
+func TestAdminStatusGzip(t *testing.T) {
+	r := newAdminRig(t, "")
+	a := r.server()
+	get := func(accept string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest("GET", "/v1/status", nil)
+		req.RemoteAddr, req.Host = "127.0.0.1:5000", "127.0.0.1"
+		if accept != "" {
+			req.Header.Set("Accept-Encoding", accept)
+		}
+		rec := httptest.NewRecorder()
+		a.routes().ServeHTTP(rec, req)
+		return rec
+	}
+	plain := get("")
+	if plain.Header().Get("Content-Encoding") != "" {
+		t.Fatalf("compressed without Accept-Encoding: %v", plain.Header())
+	}
+	for _, accept := range []string{"gzip", "deflate, gzip;q=1.0, br", "GZIP"} {
+		rec := get(accept)
+		if rec.Header().Get("Content-Encoding") != "gzip" {
+			t.Fatalf("Accept-Encoding %q: not compressed: %v", accept, rec.Header())
+		}
+		zr, err := gzip.NewReader(rec.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(zr)
+		if err != nil || !bytes.Equal(got, plain.Body.Bytes()) {
+			t.Fatalf("Accept-Encoding %q: the compressed document differs (%v)", accept, err)
+		}
+	}
+	if rec := get("gzip;q=0, identity"); rec.Header().Get("Content-Encoding") != "" {
+		t.Fatalf("gzip;q=0: compressed anyway")
 	}
 }
 
