@@ -71,7 +71,15 @@ services:
       - {address: 127.0.1.1, site: east}
       - {address: 127.0.1.2, site: east}
       - {address: 127.0.2.1, site: west}
-`, backendPort)
+  - name: web
+    ttl: 5
+    port: %d
+    check: {kind: http, path: /healthz, interval: 300ms, timeout: 200ms, fast_interval: 100ms, fall: 2}
+    backends:
+      - {address: 127.0.1.1, site: east}
+      - {address: 127.0.1.2, site: east}
+      - {address: 127.0.2.1, site: west}
+`, backendPort, backendPort)
 }
 
 // setNoFile sets pid's open-files limit, soft and hard: the server is a Go
@@ -87,12 +95,14 @@ func setNoFile(pid, n int) error {
 
 // fdAnswers checks one round of answers: A for a client of the default
 // order (east first) holds both east backends, SRV every backend, with no
-// extended error (fail-open, fallback), and never SERVFAIL.
+// extended error (fail-open, fallback), and never SERVFAIL. Service api is
+// checked by tcp connect (the checker's tcp loop, which has spare sockets
+// for a shortage), web by http (whose probes then fail locally).
 func fdAnswers(s *server) error {
-	for _, qt := range []uint16{dns.TypeA, dns.TypeSRV} {
-		name := "api.fd.test."
-		if qt == dns.TypeSRV {
-			name = "_http._tcp.api.fd.test."
+	for _, name := range []string{"api.fd.test.", "_http._tcp.api.fd.test.", "web.fd.test."} {
+		qt := dns.TypeA
+		if strings.HasPrefix(name, "_http") {
+			qt = dns.TypeSRV
 		}
 		q := new(dns.Msg)
 		q.SetQuestion(name, qt)
@@ -245,23 +255,30 @@ func TestOpenFilesExhaustion(t *testing.T) {
 			}
 		})
 	}
-	// Meanwhile the answers must not change.
-	rounds, bad := 0, []string{}
+	// Meanwhile the answers must not change, and the server's descriptor
+	// table fills up.
+	rounds, bad, maxFDs := 0, []string{}, 0
 	for ctx.Err() == nil && rounds < 1000 {
 		if err := fdAnswers(s); err != nil {
 			bad = append(bad, err.Error())
+		}
+		if fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid)); err == nil {
+			maxFDs = max(maxFDs, len(fds))
 		}
 		rounds++
 		time.Sleep(pollInterval)
 	}
 	wg.Wait()
-	t.Logf("dns: %d connections dialled, %d closed by the server during the attack; %d answer rounds", dialed.Load(), serverShut.Load(), rounds)
+	t.Logf("dns: %d connections dialled, %d closed by the server during the attack; %d answer rounds; at most %d descriptors open", dialed.Load(), serverShut.Load(), rounds, maxFDs)
+	if maxFDs < fdLimit-8 {
+		t.Errorf("the server never came near its limit of %d descriptors (at most %d): the attack did not bite", fdLimit, maxFDs)
+	}
 	if len(bad) > 0 {
 		t.Errorf("%d of %d answer rounds went wrong during the attack, first: %s", len(bad), rounds, bad[0])
 	}
 	out := s.Output()[mark:]
 	if !strings.Contains(out, "health checker: cannot probe") {
-		t.Errorf("the checker never ran out of descriptors: the attack did not bite (raise fdDNSConns)")
+		t.Errorf("the http probes never ran out of descriptors: the attack did not bite (raise fdDNSConns)")
 	}
 	for _, bad := range []string{"-> down", "-> suspect"} {
 		if strings.Contains(out, bad) {
