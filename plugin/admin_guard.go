@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -20,6 +21,16 @@ import (
 // the Unicode line and paragraph separators) that must not reach a log line.
 func isControl(r rune) bool {
 	return unicode.IsControl(r) || r == '\u2028' || r == '\u2029'
+}
+
+// logSafe returns s for a log line: as it is when it is plain text, quoted
+// (escaping line breaks and other control characters) when it is not, so a
+// value from a request or a state file cannot forge log lines.
+func logSafe(s string) string {
+	if strings.IndexFunc(s, isControl) < 0 {
+		return s
+	}
+	return strconv.Quote(s)
 }
 
 // decodeStrict decodes one JSON object from body into v: unknown fields,
