@@ -222,11 +222,8 @@ func (c *Checker) removeLocked(e *entry, now time.Time) {
 	for _, s := range c.loadSubs() {
 		s.push(ev)
 	}
-	local := e.clearLocal()
+	c.clearLocal(e)
 	e.mu.Unlock()
-	if local {
-		c.endTrouble()
-	}
 	switch {
 	case e.looped:
 		c.tcp.remove(e)

@@ -107,6 +107,8 @@ func (c *Checker) LocalTrouble() LocalTrouble {
 // the target is checked soon once resources are back.
 func (c *Checker) recordLocal(e *entry, err error, d time.Duration) time.Duration {
 	now := c.clock.Now()
+	// The account is kept under e.mu (then troubleMu), as clearLocal's
+	// callers do, so a removal cannot slip between the two.
 	e.mu.Lock()
 	begin := e.localSince.IsZero() && !e.gone
 	if begin {
@@ -114,8 +116,6 @@ func (c *Checker) recordLocal(e *entry, err error, d time.Duration) time.Duratio
 	}
 	e.localErr = err
 	next := e.target.Spec.FastInterval
-	e.mu.Unlock()
-
 	c.troubleMu.Lock()
 	c.trouble.Total++
 	c.trouble.LastErr = err.Error()
@@ -129,20 +129,21 @@ func (c *Checker) recordLocal(e *entry, err error, d time.Duration) time.Duratio
 		}
 	}
 	c.troubleMu.Unlock()
+	e.mu.Unlock()
 	if c.onProbe != nil {
 		c.onProbe(e.target, d, err)
 	}
 	return next
 }
 
-// clearLocal ends e's run of local failures, if it has one; e.mu must be
-// held. It reports whether it did, for endTrouble after e.mu is released.
-func (e *entry) clearLocal() bool {
+// clearLocal ends e's run of local failures, if it has one, and takes e
+// out of the checker's trouble; e.mu must be held.
+func (c *Checker) clearLocal(e *entry) {
 	if e.localSince.IsZero() {
-		return false
+		return
 	}
 	e.localSince, e.localErr = time.Time{}, nil
-	return true
+	c.endTrouble()
 }
 
 // endTrouble takes one target out of the local trouble count.

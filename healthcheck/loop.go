@@ -185,7 +185,7 @@ func (c *Checker) recordWith(e *entry, err error, d time.Duration, definitive, f
 	}
 	now := c.clock.Now()
 	e.mu.Lock()
-	local := e.clearLocal()
+	c.clearLocal(e)
 	old := e.counts.state
 	e.counts = step(e.counts, err == nil, definitive, e.target.Spec.Rise, max(e.target.Spec.Fall, minFall))
 	e.lastCheck, e.lastErr, e.lastDur = now, err, d
@@ -206,9 +206,6 @@ func (c *Checker) recordWith(e *entry, err error, d time.Duration, definitive, f
 		}
 	}
 	e.mu.Unlock()
-	if local {
-		c.endTrouble()
-	}
 	if c.onProbe != nil {
 		c.onProbe(e.target, d, err)
 	}
