@@ -207,7 +207,7 @@ func TestAdminConnectionLimit(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	before := counterValue(t, adminRejectedConns)
+	before := adminCounterValue(t, adminRejectedConns)
 	// The excess connection is accepted and closed.
 	deadline := time.Now().Add(5 * time.Second)
 	excess, err := net.Dial("tcp", addr)
@@ -216,11 +216,11 @@ func TestAdminConnectionLimit(t *testing.T) {
 	}
 	_ = excess.SetDeadline(deadline)
 	io.WriteString(excess, "GET /v1/status HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-	if n, err := excess.Read(make([]byte, 1)); n != 0 || err == nil || isTimeout(err) {
+	if n, err := excess.Read(make([]byte, 1)); n != 0 || err == nil || adminIsTimeout(err) {
 		t.Fatalf("excess connection: read %d, %v; want it closed", n, err)
 	}
 	excess.Close()
-	if got := counterValue(t, adminRejectedConns); got != before+1 {
+	if got := adminCounterValue(t, adminRejectedConns); got != before+1 {
 		t.Errorf("admin_rejected_connections_total went from %v to %v, want +1", before, got)
 	}
 
@@ -246,13 +246,13 @@ func TestAdminConnectionLimit(t *testing.T) {
 	}
 }
 
-func isTimeout(err error) bool {
+func adminIsTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-// counterValue reads a counter's current value.
-func counterValue(t *testing.T, c prometheus.Counter) float64 {
+// adminCounterValue reads a counter's current value.
+func adminCounterValue(t *testing.T, c prometheus.Counter) float64 {
 	t.Helper()
 	var m dto.Metric
 	if err := c.Write(&m); err != nil {

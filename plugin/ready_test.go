@@ -68,7 +68,7 @@ func TestLocalTroubleKeepsAnswersAndFailsReadiness(t *testing.T) {
 	r.until("trouble seen", func() bool { return r.pool.trouble().Targets == r.n })
 	// Well past fall, and up to the readiness limit: every backend is
 	// still handed out and the server is still ready.
-	advance(t, r, start.Add(localTroubleLimit-time.Second))
+	advanceByFast(t, r, start.Add(localTroubleLimit-time.Second))
 	if got := all(); !slices.Equal(got, before) {
 		t.Fatalf("answers changed during local trouble: %v, want %v", got, before)
 	}
@@ -85,7 +85,7 @@ func TestLocalTroubleKeepsAnswersAndFailsReadiness(t *testing.T) {
 		}
 	}
 
-	advance(t, r, start.Add(localTroubleLimit+time.Second))
+	advanceByFast(t, r, start.Add(localTroubleLimit+time.Second))
 	if r.h.Ready() {
 		t.Fatalf("still ready after %v of local trouble", localTroubleLimit+time.Second)
 	}
@@ -100,9 +100,9 @@ func TestLocalTroubleKeepsAnswersAndFailsReadiness(t *testing.T) {
 	}
 }
 
-// advance moves fake time to until in steps of the fast interval, with
+// advanceByFast moves fake time to until in steps of the fast interval, with
 // every probe loop parked between steps.
-func advance(t *testing.T, r *healthRig, until time.Time) {
+func advanceByFast(t *testing.T, r *healthRig, until time.Time) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

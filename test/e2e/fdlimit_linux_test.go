@@ -204,7 +204,7 @@ func TestOpenFilesExhaustion(t *testing.T) {
 	for _, c := range admConns {
 		rg.Go(func() {
 			_ = c.SetReadDeadline(readBy)
-			if _, err := c.Read(make([]byte, 1)); err != nil && !isTimeout(err) {
+			if _, err := c.Read(make([]byte, 1)); err != nil && !fdIsTimeout(err) {
 				closedN.Add(1)
 			}
 		})
@@ -249,7 +249,7 @@ func TestOpenFilesExhaustion(t *testing.T) {
 				}
 				stop()
 				c.Close()
-				if err != nil && !isTimeout(err) {
+				if err != nil && !fdIsTimeout(err) {
 					serverShut.Add(1)
 				}
 			}
@@ -296,7 +296,7 @@ func TestOpenFilesExhaustion(t *testing.T) {
 	notClosed := 0
 	for _, c := range held {
 		_ = c.SetReadDeadline(limit)
-		if _, err := c.Read(make([]byte, 1)); err == nil || isTimeout(err) {
+		if _, err := c.Read(make([]byte, 1)); err == nil || fdIsTimeout(err) {
 			notClosed++
 		}
 		c.Close()
@@ -318,7 +318,7 @@ func TestOpenFilesExhaustion(t *testing.T) {
 	}
 }
 
-func isTimeout(err error) bool {
+func fdIsTimeout(err error) bool {
 	ne, ok := err.(net.Error)
 	return ok && ne.Timeout()
 }
