@@ -29,6 +29,11 @@ type Options struct {
 	// Rand returns a uniform int64 in [0, n); it drives the jitter.
 	// Default math/rand/v2.
 	Rand func(n int64) int64
+	// OnLocalTrouble is called when the checker's own trouble begins (the
+	// first target whose probe failed locally, see IsLocal) and when it
+	// ends (no target's latest probe failed locally any more), with the
+	// trouble as it stands. It must be cheap. Default none.
+	OnLocalTrouble func(LocalTrouble)
 }
 
 // Checker runs the probe loops of a set of targets and keeps their state.
@@ -38,6 +43,10 @@ type Checker struct {
 	onLag   func(Target, time.Duration)
 	probers map[string]Prober
 	rand    func(int64) int64
+
+	onTrouble func(LocalTrouble)
+	troubleMu sync.Mutex // guards trouble, and orders onTrouble calls
+	trouble   LocalTrouble
 
 	kindList []string // sorted keys of probers, built once (under mu)
 
@@ -72,6 +81,10 @@ type entry struct {
 	lastErr   error
 	lastDur   time.Duration
 	gone      bool // removed by Set: publish no more events
+	// localSince is when the current run of local failures began (zero:
+	// the latest probe was not one); localErr is the latest of them.
+	localSince time.Time
+	localErr   error
 }
 
 // New returns a Checker with no targets. Call Set and Start.
@@ -83,6 +96,8 @@ func New(o Options) *Checker {
 		probers: builtinProbers(),
 		rand:    o.Rand,
 		entries: map[string]*entry{},
+
+		onTrouble: o.OnLocalTrouble,
 	}
 	if c.clock == nil {
 		c.clock = realClock{}
@@ -207,6 +222,7 @@ func (c *Checker) removeLocked(e *entry, now time.Time) {
 	for _, s := range c.loadSubs() {
 		s.push(ev)
 	}
+	c.clearLocal(e)
 	e.mu.Unlock()
 	switch {
 	case e.looped:
@@ -319,6 +335,9 @@ func (e *entry) status() Status {
 	}
 	if e.lastErr != nil {
 		st.LastErr = e.lastErr.Error()
+	}
+	if e.localErr != nil {
+		st.LocalErr, st.LocalSince = e.localErr.Error(), e.localSince
 	}
 	return st
 }

@@ -2,6 +2,7 @@ package healthcheck
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -60,8 +61,35 @@ func (p *dnsCheck) Check(ctx context.Context, _ Target) error {
 	if err != nil {
 		return probeErr("dns", err)
 	}
+	if err := p.isReplyTo(m, resp); err != nil {
+		return &ProbeError{Op: "dns", Err: err}
+	}
 	if resp.Rcode != p.rcode {
 		return &ProbeError{Op: "dns", Err: fmt.Errorf("rcode %s, want %s", dns.RcodeToString[resp.Rcode], dns.RcodeToString[p.rcode])}
+	}
+	return nil
+}
+
+// isReplyTo checks that resp answers q (RFC 1035 section 7.3; RFC 5452
+// section 9.1): the ID matches (the client drops others), QR is set, the
+// opcode is QUERY, and the question is the one asked. Anything that merely
+// echoes packets back, or a server answering another question, is not a
+// healthy DNS server.
+func (p *dnsCheck) isReplyTo(q, resp *dns.Msg) error {
+	switch {
+	case resp.Id != q.Id:
+		return fmt.Errorf("reply with ID %d to query %d", resp.Id, q.Id)
+	case !resp.Response:
+		return errors.New("not a reply (QR clear): an echo of the query?")
+	case resp.Opcode != dns.OpcodeQuery:
+		return fmt.Errorf("reply with opcode %s", dns.OpcodeToString[resp.Opcode])
+	case len(resp.Question) != 1:
+		return fmt.Errorf("reply with %d questions, want 1", len(resp.Question))
+	}
+	got, want := resp.Question[0], q.Question[0]
+	if !strings.EqualFold(got.Name, want.Name) || got.Qtype != want.Qtype || got.Qclass != want.Qclass {
+		return fmt.Errorf("reply to another question: %s %s, asked %s %s",
+			got.Name, dns.TypeToString[got.Qtype], want.Name, dns.TypeToString[want.Qtype])
 	}
 	return nil
 }

@@ -41,6 +41,10 @@
 //     (KeepaliveCount of them, through TCP_USER_TIMEOUT) makes the target
 //     Suspect while one reconnect, bounded by Timeout, tells a silent host
 //     (Down) from one lost packet (Up again, holding the new connection).
+//   - A probe that fails for a reason on the checker's side (IsLocal: out
+//     of file descriptors, buffers, memory or local ports) is no result at
+//     all: the state and counts stay as they were, and the checker reports
+//     it as its own trouble (LocalTrouble) instead.
 //
 // The first probe of a target runs as soon as its loop starts (at Start, or
 // at Set for a target added later), not on first use. The next probe is

@@ -180,8 +180,12 @@ func (c *Checker) record(e *entry, err error, d time.Duration, definitive, first
 
 // recordWith is record with a lower bound on Fall (0: the spec's Fall).
 func (c *Checker) recordWith(e *entry, err error, d time.Duration, definitive, first bool, minFall int) time.Duration {
+	if IsLocal(err) {
+		return c.recordLocal(e, err, d)
+	}
 	now := c.clock.Now()
 	e.mu.Lock()
+	c.clearLocal(e)
 	old := e.counts.state
 	e.counts = step(e.counts, err == nil, definitive, e.target.Spec.Rise, max(e.target.Spec.Fall, minFall))
 	e.lastCheck, e.lastErr, e.lastDur = now, err, d

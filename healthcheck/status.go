@@ -23,6 +23,11 @@ type Status struct {
 	Successes, Failures int
 	// Checked reports whether the target has at least one result.
 	Checked bool
+	// LocalErr is set while the target's latest probe failed on the
+	// checker's side (IsLocal): the state above is held from before that.
+	// LocalSince is when that run of local failures began.
+	LocalErr   string
+	LocalSince time.Time
 }
 
 // Event is one state transition of a target, or its removal.

@@ -52,12 +52,14 @@ func tcpConnect(ctx context.Context, deadline time.Time, a netip.AddrPort) error
 func waitConnect(ctx context.Context, deadline time.Time, fd int, sa syscall.Sockaddr) error {
 	f := os.NewFile(uintptr(fd), "")
 	defer f.Close()
+	// Failures to hand the socket to the netpoller are the checker's own
+	// trouble, not the target's.
 	rc, err := f.SyscallConn()
 	if err != nil {
-		return &ProbeError{Op: "connect", Err: err}
+		return &ProbeError{Op: "connect", Err: &localError{err}}
 	}
 	if err := f.SetWriteDeadline(deadline); err != nil {
-		return &ProbeError{Op: "connect", Err: err}
+		return &ProbeError{Op: "connect", Err: &localError{err}}
 	}
 	if ctx.Done() != nil {
 		stop := context.AfterFunc(ctx, func() { _ = f.SetWriteDeadline(time.Unix(1, 0)) })

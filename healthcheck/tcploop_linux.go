@@ -8,6 +8,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unsafe"
 )
 
 // tcpLoop runs the probes of every tcp target of a Checker on one goroutine,
@@ -57,7 +58,29 @@ type tcpLoop struct {
 	gen     uint32
 	events  [256]syscall.EpollEvent
 	linger  syscall.Linger
+	// spare holds, per address family, sockets kept open for when the
+	// process runs out of descriptors (see takeSpare).
+	spare map[int][]int
 }
+
+// spareSockets is how many sockets the loop keeps in reserve per address
+// family its targets use: the probes it can still run at once while the
+// process (or the host) has no descriptor left.
+//
+// A probe normally opens a socket and closes it. When socket() fails with
+// EMFILE or ENFILE, say because a flood of TCP connections to the DNS
+// server took every descriptor, the probe takes a spare socket instead, and
+// gives it back afterwards: connect() with AF_UNSPEC dissolves the
+// association (a RST if it was established, as the SO_LINGER 0 close would
+// send) and leaves a socket that can connect again, so the descriptor never
+// returns to the process's table where the DNS server's accept loop would
+// take it. Closing a spare and opening a new socket would race that loop,
+// which retries accept() without pause while descriptors are short.
+const spareSockets = 8
+
+// errShortage reports whether err is a shortage of descriptors, which a
+// spare socket works around.
+func errShortage(err error) bool { return err == syscall.EMFILE || err == syscall.ENFILE }
 
 // tcpOp is a change to the loop's targets.
 type tcpOp struct {
@@ -79,6 +102,7 @@ type tcpTarget struct {
 	start int64  // when the probe in flight started
 	due   int64  // when it was due (for OnLag)
 	first bool   // no result yet
+	spare bool   // fd is a spare socket, to be given back rather than closed
 }
 
 // errConnectTimeout is shared by every timed-out probe: a failure costs no
@@ -131,6 +155,7 @@ func newTCPLoop(c *Checker) (*tcpLoop, error) {
 		c: c, base: time.Now(), epfd: epfd, evfd: evfd, ep: ep, rc: rc,
 		targets: map[*entry]*tcpTarget{},
 		linger:  syscall.Linger{Onoff: 1, Linger: 0},
+		spare:   map[int][]int{},
 	}, nil
 }
 
@@ -244,7 +269,7 @@ func connectResult(fd int, events uint32) error {
 	soerr, err := syscall.GetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_ERROR)
 	switch {
 	case err != nil:
-		return &ProbeError{Op: "connect", Err: os.NewSyscallError("getsockopt", err)}
+		return &ProbeError{Op: "connect", Err: &localError{os.NewSyscallError("getsockopt", err)}}
 	case soerr != 0:
 		return &ProbeError{Op: "connect", Err: syscall.Errno(soerr)}
 	}
@@ -271,6 +296,7 @@ func (l *tcpLoop) apply() {
 			continue
 		}
 		sa, family := sockaddr(op.e.target.ProbeAddr())
+		l.fillSpare(family)
 		t := &tcpTarget{e: op.e, sa: sa, family: family, when: now, due: now, fd: -1, first: true}
 		l.targets[op.e] = t
 		l.heap.push(t)
@@ -321,28 +347,40 @@ func (l *tcpLoop) start(t *tcpTarget) {
 		l.c.onLag(t.e.target, time.Duration(now-t.due))
 	}
 	t.start = now
-	fd, err := syscall.Socket(t.family, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0)
+	fd, err := l.socket(t.family)
+	t.spare = false
 	if err != nil {
-		l.finish(t, &ProbeError{Op: "connect", Err: os.NewSyscallError("socket", err)}, now)
-		return
+		if !errShortage(err) {
+			l.finish(t, &ProbeError{Op: "connect", Err: os.NewSyscallError("socket", err)}, now)
+			return
+		}
+		spare, ok := l.takeSpare(t.family)
+		if !ok {
+			l.finish(t, &ProbeError{Op: "connect", Err: os.NewSyscallError("socket", err)}, now)
+			return
+		}
+		fd, t.spare = spare, true
+	} else {
+		l.fillSpare(t.family) // a descriptor was free: make up for spares lost
 	}
-	_ = syscall.SetsockoptLinger(fd, syscall.SOL_SOCKET, syscall.SO_LINGER, &l.linger)
 	switch err := syscall.Connect(fd, t.sa); err {
 	case nil:
-		syscall.Close(fd)
+		l.release(t.family, fd, t.spare)
 		l.finish(t, nil, l.now())
 		return
 	case syscall.EINPROGRESS:
 	default:
-		syscall.Close(fd)
+		l.release(t.family, fd, t.spare)
 		l.finish(t, &ProbeError{Op: "connect", Err: err}, l.now())
 		return
 	}
 	l.gen++
 	ev := syscall.EpollEvent{Events: syscall.EPOLLOUT | syscall.EPOLLONESHOT, Fd: int32(fd), Pad: int32(l.gen)}
 	if err := syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
-		syscall.Close(fd)
-		l.finish(t, &ProbeError{Op: "connect", Err: os.NewSyscallError("epoll_ctl", err)}, l.now())
+		l.release(t.family, fd, t.spare)
+		// The loop's own epoll set refused the socket (ENOMEM, or
+		// max_user_watches): the checker's trouble, not the target's.
+		l.finish(t, &ProbeError{Op: "connect", Err: &localError{os.NewSyscallError("epoll_ctl", err)}}, l.now())
 		return
 	}
 	for fd >= len(l.byFD) {
@@ -372,14 +410,75 @@ func (l *tcpLoop) closeSocket(t *tcpTarget) {
 		return
 	}
 	l.byFD[t.fd] = nil
-	syscall.Close(t.fd)
-	t.fd = -1
+	l.release(t.family, t.fd, t.spare)
+	t.fd, t.spare = -1, false
+}
+
+// socket opens a nonblocking TCP socket of family that closes with a RST.
+func (l *tcpLoop) socket(family int) (int, error) {
+	fd, err := syscall.Socket(family, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, err
+	}
+	_ = syscall.SetsockoptLinger(fd, syscall.SOL_SOCKET, syscall.SO_LINGER, &l.linger)
+	return fd, nil
+}
+
+// fillSpare tops up the spare sockets of family, as far as descriptors
+// allow.
+func (l *tcpLoop) fillSpare(family int) {
+	for len(l.spare[family]) < spareSockets {
+		fd, err := l.socket(family)
+		if err != nil {
+			return
+		}
+		l.spare[family] = append(l.spare[family], fd)
+	}
+}
+
+// takeSpare takes a spare socket of family, if one is left.
+func (l *tcpLoop) takeSpare(family int) (int, bool) {
+	s := l.spare[family]
+	if len(s) == 0 {
+		return -1, false
+	}
+	fd := s[len(s)-1]
+	l.spare[family] = s[:len(s)-1]
+	return fd, true
+}
+
+// unspec is a struct sockaddr of family AF_UNSPEC (0): connect() to it
+// dissolves a TCP socket's association.
+var unspec [syscall.SizeofSockaddrAny]byte
+
+// release ends a probe's socket: a spare one is disconnected (AF_UNSPEC)
+// and kept for the next shortage, any other closed. A spare that cannot be
+// disconnected is closed; fillSpare replaces it when a descriptor frees up.
+func (l *tcpLoop) release(family, fd int, spare bool) {
+	if !spare {
+		syscall.Close(fd)
+		return
+	}
+	// Out of the epoll set: a new registration of this descriptor must
+	// start clean (closing would have done this).
+	_ = syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_DEL, fd, nil)
+	_, _, e := syscall.Syscall(syscall.SYS_CONNECT, uintptr(fd), uintptr(unsafe.Pointer(&unspec)), uintptr(len(unspec)))
+	if e != 0 {
+		syscall.Close(fd)
+		return
+	}
+	l.spare[family] = append(l.spare[family], fd)
 }
 
 // shutdown closes every socket and the loop's own descriptors.
 func (l *tcpLoop) shutdown() {
 	for _, t := range l.targets {
 		l.closeSocket(t)
+	}
+	for _, fds := range l.spare {
+		for _, fd := range fds {
+			syscall.Close(fd)
+		}
 	}
 	l.mu.Lock()
 	l.closed = true

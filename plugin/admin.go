@@ -6,14 +6,82 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
+	stdlog "log"
 	"net"
 	"net/http"
 	"net/netip"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
+
+// Limits of the admin server. A client that holds a connection, sends its
+// request slowly or never reads the reply ties up one descriptor and one
+// goroutine; these bound how many and for how long, so the admin port cannot
+// take the file descriptors the health checker needs.
+const (
+	// adminMaxConns is the most connections the admin server holds open;
+	// one more is closed as soon as it is accepted.
+	adminMaxConns = 64
+	// adminHeaderTimeout bounds reading a request's headers.
+	adminHeaderTimeout = 5 * time.Second
+	// adminReadTimeout bounds reading a whole request, body included.
+	adminReadTimeout = 10 * time.Second
+	// adminWriteTimeout bounds writing a reply (from the end of the
+	// request's headers).
+	adminWriteTimeout = 30 * time.Second
+	// adminIdleTimeout closes a keep-alive connection with no request.
+	adminIdleTimeout = 30 * time.Second
+	// adminMaxHeaderBytes bounds a request's headers.
+	adminMaxHeaderBytes = 16 << 10
+)
+
+// limitListener holds at most cap(sem) connections open. Unlike
+// netutil.LimitListener, which stops accepting and leaves the excess in the
+// kernel's queue (where a client waits with no answer), it accepts the
+// excess and closes it at once, so a client learns right away and the queue
+// cannot fill with connections nobody serves.
+type limitListener struct {
+	net.Listener
+	sem chan struct{}
+}
+
+func newLimitListener(ln net.Listener, n int) *limitListener {
+	return &limitListener{Listener: ln, sem: make(chan struct{}, n)}
+}
+
+func (l *limitListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		select {
+		case l.sem <- struct{}{}:
+			return &limitConn{Conn: c, sem: l.sem}, nil
+		default:
+			adminRejectedConns.Inc()
+			c.Close()
+		}
+	}
+}
+
+// limitConn gives its slot back when closed (once, however often Close is
+// called).
+type limitConn struct {
+	net.Conn
+	sem  chan struct{}
+	once sync.Once
+}
+
+func (c *limitConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(func() { <-c.sem })
+	return err
+}
 
 // adminServer is the admin HTTP API on one address. It is shared by every
 // engine that names the address: a Corefile reload starts the new plugin
@@ -29,6 +97,10 @@ type adminServer struct {
 	mu      sync.Mutex
 	engines []*engine    // in registration order: the newest wins a zone both serve
 	cfg     *adminConfig // of the newest engine: its token and certificate apply
+
+	statusMu  sync.Mutex    // one status build at a time
+	status    *statusCache  // the last one built
+	statusGen atomic.Uint64 // bumped by every change through the API
 }
 
 // registerAdmin adds e to the admin server on cfg.addr, starting it if none
@@ -52,11 +124,22 @@ func (o *operations) registerAdmin(e *engine, cfg *adminConfig) error {
 		return fmt.Errorf("admin %s: %w", cfg.addr, err)
 	}
 	a = &adminServer{addr: cfg.addr, ops: o, engines: []*engine{e}, cfg: cfg, done: make(chan struct{})}
+	// The limit is below TLS, so a handshake holds a slot too.
+	ln = newLimitListener(ln, adminMaxConns)
 	if cfg.cert != nil {
 		ln = tls.NewListener(ln, &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: a.certificate})
 	}
 	a.ln = ln
-	a.srv = &http.Server{Handler: a.routes(), ReadHeaderTimeout: 5 * time.Second, ErrorLog: nil}
+	a.srv = &http.Server{
+		Handler:           a.routes(),
+		ReadHeaderTimeout: adminHeaderTimeout,
+		ReadTimeout:       adminReadTimeout,
+		WriteTimeout:      adminWriteTimeout,
+		IdleTimeout:       adminIdleTimeout,
+		MaxHeaderBytes:    adminMaxHeaderBytes,
+		// Slow or broken clients are not worth a log line each.
+		ErrorLog: stdlog.New(io.Discard, "", 0),
+	}
 	go func() {
 		defer close(a.done)
 		if err := a.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

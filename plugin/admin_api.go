@@ -8,8 +8,10 @@ import (
 	"net/http"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // maxBody bounds a request body: an override is a few hundred bytes.
@@ -17,12 +19,19 @@ const maxBody = 64 << 10
 
 func (a *adminServer) routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", a.guard(false, servePage))
+	// The page itself holds no data: it loads from anywhere and asks for
+	// the token when a read needs it.
+	mux.HandleFunc("GET /{$}", servePage)
 	mux.HandleFunc("GET /v1/status", a.guard(false, a.getStatus))
 	mux.HandleFunc("GET /v1/overrides", a.guard(false, a.getOverrides))
 	mux.HandleFunc("POST /v1/overrides", a.guard(true, a.postOverride))
 	mux.HandleFunc("DELETE /v1/overrides/{id}", a.guard(true, a.deleteOverride))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := a.checkHost(r); err != nil {
+			refuseUnread(w, r)
+			writeErr(w, http.StatusMisdirectedRequest, err.Error())
+			return
+		}
 		if _, pattern := mux.Handler(r); pattern == "" {
 			// The mux answers unknown routes (404) and wrong methods (405)
 			// in plain text; the API speaks JSON.
@@ -62,6 +71,7 @@ func (a *adminServer) guard(change bool, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		_, cfg := a.current()
 		if code, err := authorize(r, cfg, change); err != nil {
+			refuseUnread(w, r)
 			if code == http.StatusUnauthorized {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="hadns"`)
 			}
@@ -69,6 +79,19 @@ func (a *adminServer) guard(change bool, h http.HandlerFunc) http.HandlerFunc {
 			return
 		}
 		h(w, r)
+	}
+}
+
+// refuseUnread prepares the refusal of a request on its headers alone: its
+// body is never read, and its connection is closed after the reply rather
+// than drained for a next request (net/http reads up to 256 KiB of an
+// unread body to reuse the connection), so a stranger's slow body holds
+// nothing.
+func refuseUnread(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Connection", "close")
+	if r.ContentLength != 0 {
+		// A read deadline in the past makes that drain fail at once.
+		_ = http.NewResponseController(w).SetReadDeadline(time.Unix(1, 0))
 	}
 }
 
@@ -85,15 +108,23 @@ func writeErr(w http.ResponseWriter, code int, msg string) {
 	writeJSON(w, code, map[string]string{"error": msg})
 }
 
-func (a *adminServer) getStatus(w http.ResponseWriter, _ *http.Request) {
-	engines, _ := a.current()
-	writeJSON(w, http.StatusOK, status(engines, a.ops.clock.Now()))
+func (a *adminServer) getStatus(w http.ResponseWriter, r *http.Request) {
+	c := a.cachedStatus()
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Vary", "Accept-Encoding")
+	body := c.body
+	if c.gzipped != nil && acceptsGzip(r) {
+		w.Header().Set("Content-Encoding", "gzip")
+		body = c.gzipped
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	w.Write(body)
 }
 
 func (a *adminServer) getOverrides(w http.ResponseWriter, _ *http.Request) {
-	engines, _ := a.current()
-	doc := status(engines, a.ops.clock.Now())
-	writeJSON(w, http.StatusOK, map[string]any{"overrides": doc.Overrides})
+	writeJSON(w, http.StatusOK, map[string]any{"overrides": a.cachedStatus().overrides})
 }
 
 // overrideRequest is the body of POST /v1/overrides.
@@ -142,6 +173,13 @@ func (req *overrideRequest) parse(now time.Time) (Override, error) {
 	if len(req.Reason) > 1000 || len(req.By) > 200 {
 		return o, badRequest{"reason", "reason (1000) or by (200 bytes) is too long"}
 	}
+	// Both go to the log: a line break in them would forge log lines.
+	for _, f := range []struct{ name, val string }{{"by", req.By}, {"reason", req.Reason}} {
+		if i := strings.IndexFunc(f.val, isControl); i >= 0 {
+			c, _ := utf8.DecodeRuneInString(f.val[i:])
+			return o, badRequest{f.name, fmt.Sprintf("control character %q at byte %d: use plain text on one line", c, i)}
+		}
+	}
 	return o, nil
 }
 
@@ -165,10 +203,19 @@ func parseExpiry(s string, now time.Time) (time.Time, error) {
 }
 
 func (a *adminServer) postOverride(w http.ResponseWriter, r *http.Request) {
+	defer a.invalidateStatus()
 	var req overrideRequest
-	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeErr(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body: larger than %d bytes", maxBody))
+			return
+		}
+		writeErr(w, http.StatusBadRequest, "body: "+err.Error())
+		return
+	}
+	if err := decodeStrict(body, &req); err != nil {
 		writeErr(w, http.StatusBadRequest, "body: "+err.Error())
 		return
 	}
@@ -233,6 +280,7 @@ func (a *adminServer) postOverride(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *adminServer) deleteOverride(w http.ResponseWriter, r *http.Request) {
+	defer a.invalidateStatus()
 	engines, _ := a.current()
 	id := r.PathValue("id")
 	var cleared []Override

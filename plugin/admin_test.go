@@ -57,6 +57,7 @@ func (r *adminRig) call(method, path, body, token, client string) (int, map[stri
 	r.t.Helper()
 	req := httptest.NewRequest(method, path, strings.NewReader(body))
 	req.RemoteAddr = client
+	req.Host = "127.0.0.1:8053" // httptest's example.com is not a name of the server
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
@@ -112,6 +113,7 @@ func TestAdminAuth(t *testing.T) {
 		{"read from loopback", "GET", "/v1/status", "", "", local, 200},
 		{"overrides from loopback", "GET", "/v1/overrides", "", "", local, 200},
 		{"page from loopback", "GET", "/", "", "", local, 200},
+		{"page from elsewhere without token", "GET", "/", "", "", remote, 200},
 		{"read with wrong token", "GET", "/v1/status", "", "nope", local, 401},
 		{"read from elsewhere", "GET", "/v1/status", "", "", remote, 401},
 		{"read from elsewhere with token", "GET", "/v1/status", "", testToken, remote, 200},
@@ -165,6 +167,12 @@ func TestAdminBadInput(t *testing.T) {
 		{`{"action": "up", "glob": "api.*/192.*"}`, 404, "glob"},
 		{`{"action": "clear", "backend": "10.1.0.1"}`, 404, "no override on backend 10.1.0.1"},
 		{`{"action": "undrain", "site": "east"}`, 404, "no drain override"},
+		{`{"action": "drain", "backend": "10.1.0.1"} {"action": "up"}`, 400, "trailing data"},
+		{`{"action": "drain", "backend": "10.1.0.1"}x`, 400, "trailing data"},
+		{`{"action": "up", "backend": "10.1.0.1", "action": "drain"}`, 400, `key "action" given twice`},
+		{`{"action": "drain", "backend": "10.1.0.1", "Backend": "10.1.0.2"}`, 400, `key "Backend" given twice`},
+		{`{"action": "drain", "backend": "10.1.0.1", "by": "alice\n[INFO] plugin/hadns: forged"}`, 400, "by: control character '\\n' at byte 5"},
+		{`{"action": "drain", "backend": "10.1.0.1", "reason": "a\u001b[2Jb"}`, 400, "reason: control character"},
 	}
 	for _, tc := range tests {
 		code, body := r.post(tc.body)

@@ -20,6 +20,10 @@ type adminConfig struct {
 	token    string // bearer token for changes (and for reads from other hosts); "": changes refused
 	cert     *tls.Certificate
 	insecure bool // admin_insecure: plain HTTP on a non-loopback address, on purpose
+	// hosts are the names (lower case, no trailing dot) clients may call
+	// the server by in their Host header, besides IP addresses and
+	// localhost (admin_hosts).
+	hosts []string
 }
 
 // adminOptions gathers the admin_* lines of a block, each with its line for
@@ -29,6 +33,7 @@ type adminOptions struct {
 	addrLine        int
 	cert            *tls.Certificate
 	insecure        bool
+	hosts           []string
 	seen            map[string]int // option → line
 }
 
@@ -72,6 +77,17 @@ func (a *adminOptions) parse(c *caddy.Controller, path func(string) string) erro
 			return c.Errf("admin_tls: %v", err)
 		}
 		a.cert = &cert
+	case "admin_hosts":
+		if len(args) == 0 {
+			return c.ArgErr()
+		}
+		for _, h := range args {
+			h = strings.TrimSuffix(strings.ToLower(h), ".")
+			if _, err := netip.ParseAddr(h); err == nil || h == "" || strings.ContainsAny(h, ":/ ") {
+				return c.Errf("admin_hosts %q: want a host name (IP addresses are always allowed)", h)
+			}
+			a.hosts = append(a.hosts, h)
+		}
 	case "admin_insecure":
 		if len(args) != 0 {
 			return c.ArgErr()
@@ -101,7 +117,7 @@ func (a *adminOptions) config(c *caddy.Controller) (*adminConfig, error) {
 	if a.cert != nil && a.insecure {
 		return nil, errAt("admin_tls and admin_insecure contradict each other: choose one")
 	}
-	cfg := &adminConfig{addr: a.addr, cert: a.cert, insecure: a.insecure}
+	cfg := &adminConfig{addr: a.addr, cert: a.cert, insecure: a.insecure, hosts: a.hosts}
 	if a.tokenFile != "" {
 		data, _ := os.ReadFile(a.tokenFile) // read and checked in parse
 		cfg.token = strings.TrimSpace(string(data))

@@ -20,6 +20,7 @@ import (
 var pluginCollectors = []prometheus.Collector{
 	backendUp, healthyBackends, checkDuration, transitions, answers, degradedAnswers,
 	failoverBudget, failoverBudgetLimit, backendOverride, drainSafeAt,
+	localProbeErrors, localTroubleTargets, adminRejectedConns,
 }
 
 // coreDNSCollectors are CoreDNS's own request metrics (the metrics plugin).

@@ -39,6 +39,7 @@ type engine struct {
 
 func newEngine(h *Hadns, cfg *config, snap *snapshot, pool *checkerPool) *engine {
 	e := &engine{h: h, cfg: cfg, pool: pool, checker: pool.current(), ops: pool.ops}
+	h.pool.Store(pool)
 	e.store = e.ops.store(cfg.state)
 	e.sum, _ = filesSum(cfg)
 	e.install(snap)

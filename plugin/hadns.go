@@ -27,6 +27,8 @@ type Hadns struct {
 	// ready is set once every health target has a first result, or the
 	// start-up timeout passed; until then service answers say Not Ready.
 	ready atomic.Bool
+	// pool is the checker pool of the engine serving h, for Ready.
+	pool atomic.Pointer[checkerPool]
 }
 
 // snapshot is everything a query reads, swapped whole on reload.

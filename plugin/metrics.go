@@ -50,6 +50,18 @@ var (
 		Namespace: plugin.Namespace, Subsystem: pluginName, Name: "backend_override",
 		Help: "1 while an operator override (drain, down, up) holds for a backend.",
 	}, []string{"service", "site", "backend", "override"})
+	localProbeErrors = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: plugin.Namespace, Subsystem: pluginName, Name: "local_probe_errors_total",
+		Help: "Probes that could not be made for a reason on this host (out of file descriptors, memory, buffers or ports), by kind and cause; they leave backend states as they were.",
+	}, []string{"kind", "cause"})
+	localTroubleTargets = promauto.NewGauge(prometheus.GaugeOpts{
+		Namespace: plugin.Namespace, Subsystem: pluginName, Name: "local_trouble_targets",
+		Help: "Health targets whose latest probe could not be made for a reason on this host; their state is held from before.",
+	})
+	adminRejectedConns = promauto.NewCounter(prometheus.CounterOpts{
+		Namespace: plugin.Namespace, Subsystem: pluginName, Name: "admin_rejected_connections_total",
+		Help: "Connections to the admin API closed at once because it held its limit of open connections.",
+	})
 	drainSafeAt = promauto.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: plugin.Namespace, Subsystem: pluginName, Name: "drain_safe_at_timestamp_seconds",
 		Help: "When no cache that honours TTLs holds a drained backend any more (unix seconds); only for drained backends that left every answer.",
@@ -102,10 +114,26 @@ func countTransition(s *service, b *backend, to healthcheck.State) {
 // observeProbe is the checker's OnProbe hook.
 func observeProbe(t healthcheck.Target, d time.Duration, err error) {
 	result := "ok"
-	if err != nil {
+	switch {
+	case healthcheck.IsLocal(err):
+		result = "local_error"
+		localProbeErrors.WithLabelValues(t.Spec.Kind, healthcheck.LocalErrorName(err)).Inc()
+	case err != nil:
 		result = "fail"
 	}
 	checkDuration.WithLabelValues(t.Spec.Kind, result).Observe(d.Seconds())
+}
+
+// observeLocalTrouble is the checker's OnLocalTrouble hook: one log line
+// when its own trouble begins and one when it ends, not one per probe (at
+// ten thousand targets that would be ten thousand lines a second).
+func observeLocalTrouble(lt healthcheck.LocalTrouble) {
+	localTroubleTargets.Set(float64(lt.Targets))
+	if lt.Targets > 0 {
+		log.Errorf("health checker: cannot probe (%s): a problem on this host, not the backends'; backend states are held until probes get through again", lt.LastErr)
+		return
+	}
+	log.Infof("health checker: probes get through again (%d could not be made so far, the last: %s)", lt.Total, lt.LastErr)
 }
 
 // setBudgetGauges publishes the failover budget of every service of snap,

@@ -155,7 +155,7 @@ func (o *Override) describe() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s (id %s", o.Action, o.selector(), o.ID)
 	if o.By != "" {
-		fmt.Fprintf(&b, ", by %s", o.By)
+		fmt.Fprintf(&b, ", by %s", logSafe(o.By))
 	}
 	if o.Reason != "" {
 		fmt.Fprintf(&b, ", reason %q", o.Reason)

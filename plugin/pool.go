@@ -25,6 +25,7 @@ type checkerPool struct {
 
 func newCheckerPool(opts healthcheck.Options) *checkerPool {
 	opts.OnProbe = observeProbe
+	opts.OnLocalTrouble = observeLocalTrouble
 	return &checkerPool{opts: opts, ops: newOperations(opts.Clock), engines: map[*engine][]healthcheck.Target{}}
 }
 
@@ -40,6 +41,16 @@ func (p *checkerPool) current() *healthcheck.Checker {
 		p.c = healthcheck.New(p.opts)
 	}
 	return p.c
+}
+
+// trouble returns the checker's own trouble; none when no checker runs.
+func (p *checkerPool) trouble() healthcheck.LocalTrouble {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.c == nil {
+		return healthcheck.LocalTrouble{}
+	}
+	return p.c.LocalTrouble()
 }
 
 // acquire adds e's targets to the checked set, starts the checker if it is

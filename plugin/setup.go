@@ -78,6 +78,7 @@ func setup(c *caddy.Controller) error {
 //	    admin_token_file FILE
 //	    admin_tls CERT KEY
 //	    admin_insecure
+//	    admin_hosts NAME...
 //	    state FILE
 //	}
 //
@@ -153,7 +154,7 @@ func parse(c *caddy.Controller) (*Hadns, *config, error) {
 				}
 			case "fallthrough":
 				h.Fall.SetZonesFromArgs(c.RemainingArgs())
-			case "admin", "admin_token_file", "admin_tls", "admin_insecure":
+			case "admin", "admin_token_file", "admin_tls", "admin_insecure", "admin_hosts":
 				if err := adm.parse(c, path); err != nil {
 					errs = append(errs, err)
 				}

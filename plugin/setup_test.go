@@ -9,6 +9,7 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -78,6 +79,13 @@ func TestParse(t *testing.T) {
 		{"admin all addresses", "hadns {\n zone a\n admin :8053\n}", "is not a loopback address", nil},
 		{"admin no port", "hadns {\n zone a\n admin 127.0.0.1\n}", "want HOST:PORT", nil},
 		{"admin twice", "hadns {\n zone a\n admin 127.0.0.1:1\n admin 127.0.0.1:2\n}", "admin given twice", nil},
+		{"admin hosts", "hadns {\n zone a\n admin 127.0.0.1:8053\n admin_hosts Hadns.Example.NET. ops.example.net\n}", "", func(t *testing.T, h *Hadns, c *config) {
+			if !slices.Equal(c.admin.hosts, []string{"hadns.example.net", "ops.example.net"}) {
+				t.Errorf("admin hosts %q", c.admin.hosts)
+			}
+		}},
+		{"admin hosts address", "hadns {\n zone a\n admin 127.0.0.1:8053\n admin_hosts 192.0.2.1\n}", "Testfile:4 - Error during parsing: admin_hosts \"192.0.2.1\": want a host name", nil},
+		{"admin hosts without admin", "hadns {\n zone a\n admin_hosts a.example\n}", "admin_hosts needs an `admin ADDR` line", nil},
 		{"admin option without admin", "hadns {\n zone a\n admin_insecure\n}", "Testfile:3 - Error during parsing: admin_insecure needs an `admin ADDR` line", nil},
 		{"missing token file", "hadns {\n zone a\n admin 127.0.0.1:1\n admin_token_file /nonexistent/token\n}", "admin_token_file: open /nonexistent/token", nil},
 		{"empty token file", "hadns {\n zone a\n admin 127.0.0.1:1\n admin_token_file EMPTYFILE\n}", "is empty", nil},

@@ -17,8 +17,18 @@ type (
 	statusDoc struct {
 		Time      time.Time        `json:"time"`
 		Ready     bool             `json:"ready"`
+		Checker   checkerStatus    `json:"checker"`
 		Zones     []zoneStatus     `json:"zones"`
 		Overrides []overrideStatus `json:"overrides"`
+	}
+	// checkerStatus is the health checker's own trouble: probes it could
+	// not make for a reason on this host (out of file descriptors, memory
+	// or ports). The backends concerned keep their state meanwhile.
+	checkerStatus struct {
+		LocalTroubleTargets int       `json:"local_trouble_targets"`
+		LocalTroubleSince   time.Time `json:"local_trouble_since,omitzero"`
+		LocalErrorsTotal    uint64    `json:"local_errors_total"`
+		LastLocalError      string    `json:"last_local_error,omitempty"`
 	}
 	zoneStatus struct {
 		Zone     string          `json:"zone"`
@@ -57,8 +67,13 @@ type (
 		Successes        int       `json:"successes"`
 		Failures         int       `json:"failures"`
 		LastProbeSeconds float64   `json:"last_probe_seconds"`
-		Override         *Override `json:"override,omitempty"`
-		InAnswers        bool      `json:"in_answers"`
+		// LocalError is set while the checker cannot probe this backend
+		// for a reason on this host; State is held from before, since
+		// LocalErrorSince.
+		LocalError      string    `json:"local_error,omitempty"`
+		LocalErrorSince time.Time `json:"local_error_since,omitzero"`
+		Override        *Override `json:"override,omitempty"`
+		InAnswers       bool      `json:"in_answers"`
 		// DrainSafeAt is set for a drained backend that left every answer:
 		// after it, no cache that honours TTLs holds the backend.
 		DrainSafeAt *time.Time `json:"drain_safe_at,omitempty"`
@@ -107,6 +122,10 @@ func status(engines []*engine, now time.Time) statusDoc {
 	effectiveIDs := map[string]bool{} // override IDs that hold for some backend
 	var overrides []Override
 	stores := map[*overrideStore]bool{}
+	if len(engines) > 0 {
+		lt := engines[0].pool.trouble()
+		doc.Checker = checkerStatus{LocalTroubleTargets: lt.Targets, LocalTroubleSince: lt.Since, LocalErrorsTotal: lt.Total, LastLocalError: lt.LastErr}
+	}
 	for i := len(engines) - 1; i >= 0; i-- {
 		e := engines[i]
 		if !stores[e.store] {
@@ -177,6 +196,7 @@ func (e *engine) serviceStatus(s *service, snap *snapshot, list []Override, now 
 			Checker: st.State.String(), Check: describeCheck(b.check),
 			Since: st.Since, LastCheck: st.LastCheck, LastError: st.LastErr,
 			Successes: st.Successes, Failures: st.Failures, LastProbeSeconds: st.LastDuration.Seconds(),
+			LocalError: st.LocalErr, LocalErrorSince: st.LocalSince,
 			InAnswers: inAnswers(set, i),
 		}
 		o := effective(list, s.name, b, now)
