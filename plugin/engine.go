@@ -22,6 +22,10 @@ type engine struct {
 	checker *healthcheck.Checker // the pool's checker, read for states
 	targets []healthcheck.Target // what this engine wants checked
 	started bool
+	// serving is set once the engine's instance serves (see checkerPool.made);
+	// until then it publishes no gauges and records no drains, so an instance
+	// that a failed reload drops leaves no trace. Guarded by mu.
+	serving bool
 	ops     *operations
 	store   *overrideStore // the overrides folded into health
 	// byKey maps a check target to the services whose answers depend on it,
@@ -39,8 +43,9 @@ type engine struct {
 
 func newEngine(h *Hadns, cfg *config, snap *snapshot, pool *checkerPool) *engine {
 	e := &engine{h: h, cfg: cfg, pool: pool, checker: pool.current(), ops: pool.ops}
-	e.store = e.ops.store(cfg.state)
+	e.store = e.ops.store(e, cfg.state)
 	e.sum, _ = filesSum(cfg)
+	pool.add(e)
 	e.install(snap)
 	return e
 }
@@ -71,18 +76,40 @@ func (e *engine) install(snap *snapshot) {
 		e.pool.update(e, targets)
 	}
 	e.byKey = byKey
+	// Registered before its gauges are set: the series of what snap no
+	// longer has are deleted now, and none of snap's can be.
+	liveSeries.set(e, snap)
 	for _, z := range snap.zones {
 		for _, s := range z.services {
 			e.recompute(s, snap)
 		}
 	}
-	setBudgetGauges(e.snap, snap)
+	if e.serving {
+		setBudgetGauges(snap)
+	}
 	old := e.snap
 	e.snap = snap
 	e.h.snap.Store(snap)
-	if old != nil {
+	if old != nil && e.serving {
 		e.retire(old)
 	}
+	e.ops.drains.prune(e.ops.clock.Now(), liveSeries.drainKeys())
+}
+
+// promote marks the engine serving and publishes its gauges.
+func (e *engine) promote() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.serving || e.snap == nil {
+		return
+	}
+	e.serving = true
+	for _, z := range e.snap.zones {
+		for _, s := range z.services {
+			e.recompute(s, e.snap)
+		}
+	}
+	setBudgetGauges(e.snap)
 }
 
 // retire records that the answers of snap's services are no longer served.
@@ -108,7 +135,11 @@ func (e *engine) recompute(s *service, snap *snapshot) {
 		h[i] = fold(fromState(e.checker.State(b.check.Key())), held[i])
 	}
 	set := computeAnswers(s, h, snap.sites.orders)
-	e.ops.drains.replaced(now, s, s.answers.Swap(set))
+	old := s.answers.Swap(set)
+	if !e.serving {
+		return
+	}
+	e.ops.drains.replaced(now, s, old)
 	setBackendGauges(s, h)
 	setOverrideGauges(s, held, set, e.ops.drains)
 }
@@ -154,6 +185,7 @@ func (e *engine) start() error {
 	c := e.pool.acquire(e, e.targets)
 	e.started = true
 	sub := c.Subscribe()
+	serving := e.pool.servesAtStart(e)
 	// install read states from the pool's checker of that moment; only if
 	// the pool has since made a new one are the answers stale.
 	if c != e.checker {
@@ -165,6 +197,9 @@ func (e *engine) start() error {
 		}
 	}
 	e.mu.Unlock()
+	if serving {
+		e.promote()
+	}
 	// Overrides may have changed between install and attach.
 	e.overridesChanged()
 	var wg sync.WaitGroup
@@ -242,8 +277,11 @@ func (e *engine) apply(events []healthcheck.Event) {
 	}
 }
 
-// stop ends the loops and the checker.
+// stop ends the loops and leaves the checker, the admin server and the
+// override store. An engine of the old instance stopping means a reload
+// succeeded: the new instance's engines serve from now on.
 func (e *engine) stop() error {
+	e.pool.commitRestart()
 	if e.cfg.admin != nil {
 		e.ops.unregisterAdmin(e, e.cfg.admin.addr)
 	}
@@ -254,11 +292,14 @@ func (e *engine) stop() error {
 	}
 	e.store.detach(e)
 	e.pool.release(e)
+	served := e.pool.forget(e)
 	e.mu.Lock()
-	if e.snap != nil {
+	if e.snap != nil && served {
 		e.retire(e.snap)
 	}
+	e.serving = false
 	e.mu.Unlock()
+	liveSeries.set(e, nil)
 	return nil
 }
 

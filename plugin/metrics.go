@@ -1,6 +1,7 @@
 package hadns
 
 import (
+	"sync"
 	"time"
 
 	"github.com/coredns/coredns/plugin"
@@ -109,34 +110,145 @@ func observeProbe(t healthcheck.Target, d time.Duration, err error) {
 }
 
 // setBudgetGauges publishes the failover budget of every service of snap,
-// and drops the series of services that were in old but are gone (or lost
-// their limit), so a removed service does not linger on dashboards.
-func setBudgetGauges(old, snap *snapshot) {
-	present, limited := map[string]bool{}, map[string]bool{}
+// and drops the limit of a service that no longer sets one. The series of
+// removed services go with the rest of their series (liveSeries).
+func setBudgetGauges(snap *snapshot) {
 	for _, z := range snap.zones {
 		for _, s := range z.services {
-			present[s.name] = true
 			failoverBudget.WithLabelValues(s.name).Set(s.failoverBound().Seconds())
 			if s.budget > 0 {
-				limited[s.name] = true
 				failoverBudgetLimit.WithLabelValues(s.name).Set(s.budget.Seconds())
-			}
-		}
-	}
-	if old == nil {
-		return
-	}
-	for _, z := range old.zones {
-		for _, s := range z.services {
-			if !present[s.name] {
-				failoverBudget.DeleteLabelValues(s.name)
-			}
-			if !limited[s.name] {
+			} else {
 				failoverBudgetLimit.DeleteLabelValues(s.name)
 			}
 		}
 	}
 }
+
+// liveSeries knows the snapshot of every engine of the process, so that
+// when a reload (of a zone file or of the Corefile) removes a service, a
+// backend or a site, its series are deleted, unless another engine still
+// has it. Without this a decommissioned backend's backend_up 0 would fire
+// alerts forever. Engines that do not serve yet are counted too: their
+// answers already hold their counters.
+var liveSeries = &seriesRegistry{snaps: map[*engine]*snapshot{}}
+
+type seriesRegistry struct {
+	mu    sync.Mutex
+	snaps map[*engine]*snapshot
+}
+
+// set records e's snapshot (nil: e is gone) and deletes the series of its
+// previous snapshot that no engine has any more.
+func (r *seriesRegistry) set(e *engine, snap *snapshot) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	old := r.snaps[e]
+	if snap == nil {
+		delete(r.snaps, e)
+	} else {
+		r.snaps[e] = snap
+	}
+	if old == nil || old == snap {
+		return
+	}
+	live := seriesKeys{}
+	for _, s := range r.snaps {
+		live.add(s)
+	}
+	gone := seriesKeys{}
+	gone.add(old)
+	gone.deleteAbsent(live)
+}
+
+// drainKeys returns the drain tracker keys of every engine's backends.
+func (r *seriesRegistry) drainKeys() map[string]bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	keys := map[string]bool{}
+	for _, snap := range r.snaps {
+		for _, z := range snap.zones {
+			for _, s := range z.services {
+				for _, b := range s.backends {
+					keys[drainKey(s, b)] = true
+				}
+			}
+		}
+	}
+	return keys
+}
+
+// seriesKeys is what series labels a snapshot gives rise to.
+type seriesKeys struct {
+	services map[string]bool
+	backends map[[3]string]bool // service, site, backend
+	ids      map[[2]string]bool // service, backend (transitions carry no site)
+	sites    map[[2]string]bool // service, a site of its backends
+	clients  map[[2]string]bool // service, client site label
+}
+
+func (k *seriesKeys) add(snap *snapshot) {
+	if k.services == nil {
+		*k = seriesKeys{services: map[string]bool{}, backends: map[[3]string]bool{}, ids: map[[2]string]bool{}, sites: map[[2]string]bool{}, clients: map[[2]string]bool{}}
+	}
+	for _, z := range snap.zones {
+		for _, s := range z.services {
+			k.services[s.name] = true
+			for _, b := range s.backends {
+				k.backends[[3]string{s.name, b.site, b.ID()}] = true
+				k.ids[[2]string{s.name, b.ID()}] = true
+				k.sites[[2]string{s.name, b.site}] = true
+			}
+			if snap.sites != nil {
+				for _, o := range snap.sites.orders {
+					k.clients[[2]string{s.name, siteLabel(o.site)}] = true
+				}
+			}
+		}
+	}
+}
+
+// deleteAbsent deletes the series of every key of k that live lacks.
+func (k *seriesKeys) deleteAbsent(live seriesKeys) {
+	for svc := range k.services {
+		if !live.services[svc] {
+			for _, v := range serviceVecs {
+				v.DeletePartialMatch(prometheus.Labels{"service": svc})
+			}
+		}
+	}
+	for b := range k.backends {
+		if live.backends[b] || !live.services[b[0]] {
+			continue
+		}
+		l := prometheus.Labels{"service": b[0], "site": b[1], "backend": b[2]}
+		backendUp.Delete(l)
+		drainSafeAt.Delete(l)
+		backendOverride.DeletePartialMatch(l)
+	}
+	for id := range k.ids {
+		if !live.ids[id] && live.services[id[0]] {
+			transitions.DeletePartialMatch(prometheus.Labels{"service": id[0], "backend": id[1]})
+		}
+	}
+	for st := range k.sites {
+		if !live.sites[st] && live.services[st[0]] {
+			healthyBackends.Delete(prometheus.Labels{"service": st[0], "site": st[1]})
+			answers.DeletePartialMatch(prometheus.Labels{"service": st[0], "served_site": st[1]})
+		}
+	}
+	for c := range k.clients {
+		if !live.clients[c] && live.services[c[0]] {
+			answers.DeletePartialMatch(prometheus.Labels{"service": c[0], "client_site": c[1]})
+			degradedAnswers.DeletePartialMatch(prometheus.Labels{"service": c[0], "client_site": c[1]})
+		}
+	}
+}
+
+// serviceVecs are the vectors with a service label.
+var serviceVecs = []interface {
+	DeletePartialMatch(prometheus.Labels) int
+}{backendUp, healthyBackends, transitions, answers, degradedAnswers, failoverBudget, failoverBudgetLimit, backendOverride, drainSafeAt}
 
 // setOverrideGauges publishes which override holds for each backend of s and,
 // for drained backends no answer of set hands out any more, drain_safe_at.

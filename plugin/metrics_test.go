@@ -67,6 +67,8 @@ func TestFailoverBudgetMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := newEngine(&Hadns{}, cfg, snap, newCheckerPool(healthcheck.Options{}))
+	e.promote() // gauges are published once the engine serves
+	t.Cleanup(func() { liveSeries.set(e, nil) })
 
 	// api: 2.1 s longest jittered interval + 2 × 250 ms fast + 3 × 500 ms
 	// timeouts + 20 s TTL; web: the tcp defaults' 2.85 s + 10 s TTL.

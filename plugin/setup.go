@@ -51,6 +51,13 @@ func setup(c *caddy.Controller) error {
 	e := newEngine(h, cfg, snap, processPool)
 	c.OnStartup(e.start)
 	c.OnShutdown(e.stop)
+	// These run on this instance when it is the one serving and a Corefile
+	// reload starts the next: caddy drops a next instance that fails after
+	// its OnStartup hooks ran without calling its OnShutdown, so it is this
+	// one that stops the other's engines (as CoreDNS's metrics and ready
+	// plugins repair their state on OnRestartFailed).
+	c.OnRestart(processPool.beginRestart)
+	c.OnRestartFailed(processPool.abortRestart)
 	// Let every opcode reach the plugin: miekg/dns would answer NOTIMP itself,
 	// without the OPT record RFC 6891 asks for.
 	for op := range 16 {
