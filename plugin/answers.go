@@ -95,7 +95,7 @@ func (s *service) answer(qtype uint16, site, srvIdx int, negSOA []dns.RR) lookup
 	res := lookupResult{result: ra.result, extra: ra.extra, degraded: ra.degraded, scoped: true, from: ra}
 	i := 0
 	if len(ra.rotations) > 1 {
-		i = int(s.rot.Add(1)) % len(ra.rotations)
+		i = rotIndex(s.rot.Add(1), len(ra.rotations))
 	}
 	if len(ra.rotations) > 0 {
 		res.answer = ra.rotations[i]
@@ -108,6 +108,11 @@ func (s *service) answer(qtype uint16, site, srvIdx int, negSOA []dns.RR) lookup
 	}
 	return res
 }
+
+// rotIndex is the rotation a query with counter value c takes, of n. The
+// remainder is taken in uint32: int(c) is negative on 32-bit platforms once
+// the counter passes 2^31.
+func rotIndex(c uint32, n int) int { return int(c % uint32(n)) }
 
 // computeAnswers builds a service's answers for every site order from the
 // backends' health. It is pure: the same inputs give the same answers.

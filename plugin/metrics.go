@@ -57,6 +57,33 @@ var (
 	}, []string{"service", "site", "backend"})
 )
 
+// Metrics of the plugin's own workings rather than of services.
+var (
+	fastPathBehindPlugins = promauto.NewGauge(prometheus.GaugeOpts{
+		Namespace: plugin.Namespace, Subsystem: pluginName, Name: "fast_path_behind_plugins",
+		Help: "1 when pre-packed answers pass through CoreDNS's writer between plugins; 0 when hadns cannot see through it and packs every answer per query behind other plugins (the reason is logged at start-up).",
+	})
+	unsentAnswers = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: plugin.Namespace, Subsystem: pluginName, Name: "unsent_answers_total",
+		Help: "Replies that could not be sent, by reason: too_big (over 65535 bytes), write (the server's write failed).",
+	}, []string{"reason"})
+)
+
+var fastPathOnce sync.Once
+
+// reportFastPath exports, and logs once, whether the packed fast path works
+// behind other plugins.
+func reportFastPath() {
+	fastPathOnce.Do(func() {
+		if pluginWriterProblem != "" {
+			fastPathBehindPlugins.Set(0)
+			log.Warningf("packed answers are off behind other plugins (log, prometheus...): %s; every answer is packed per query instead", pluginWriterProblem)
+			return
+		}
+		fastPathBehindPlugins.Set(1)
+	})
+}
+
 // siteLabel names a client site in metrics; clients no network matches are
 // "default".
 func siteLabel(site string) string {

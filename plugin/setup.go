@@ -48,6 +48,7 @@ func setup(c *caddy.Controller) error {
 	if err != nil {
 		return plugin.Error(pluginName, err)
 	}
+	reportFastPath()
 	e := newEngine(h, cfg, snap, processPool)
 	c.OnStartup(e.start)
 	c.OnShutdown(e.stop)

@@ -3,6 +3,7 @@ package hadns
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"reflect"
 	"sync"
 
@@ -281,22 +282,52 @@ func walkWriters(w dns.ResponseWriter, rec func(*dnstest.Recorder)) bool {
 // pluginWriterType is the writer plugin.NextOrFailure puts around every
 // plugin's writer to note which plugin answered. It passes raw bytes on, but
 // its type is unexported: we learn it by making one, and check that its
-// first field is the writer it wraps. nil if that ever stops being so.
-var pluginWriterType = func() reflect.Type {
-	var t reflect.Type
-	plugin.NextOrFailure("", plugin.HandlerFunc(func(_ context.Context, w dns.ResponseWriter, _ *dns.Msg) (int, error) {
-		t = reflect.TypeOf(w)
+// first field is the writer it wraps. nil if that ever stops being so, and
+// pluginWriterProblem then says why: behind other plugins every answer then
+// takes the general path (packed per query), which setup logs and the
+// fast_path metric shows.
+var pluginWriterType, pluginWriterProblem = learnPluginWriter(func(h plugin.Handler, w dns.ResponseWriter, r *dns.Msg) {
+	plugin.NextOrFailure("", h, context.Background(), w, r)
+})
+
+// learnPluginWriter runs call, which should hand h the writer CoreDNS puts
+// around w, and returns that writer's type if the fast path can see through
+// it, or why not. A panic in call is a reason, not a crash.
+func learnPluginWriter(call func(h plugin.Handler, w dns.ResponseWriter, r *dns.Msg)) (t reflect.Type, problem string) {
+	defer func() {
+		if r := recover(); r != nil {
+			t, problem = nil, fmt.Sprintf("calling the next plugin panicked: %v", r)
+		}
+	}()
+	var seen dns.ResponseWriter
+	probe := &probeWriter{}
+	call(plugin.HandlerFunc(func(_ context.Context, w dns.ResponseWriter, _ *dns.Msg) (int, error) {
+		seen = w
 		return 0, nil
-	}), context.Background(), nil, nil)
-	if t == nil || t.Kind() != reflect.Pointer || t.Elem().Kind() != reflect.Struct || t.Elem().NumField() == 0 {
-		return nil
+	}), probe, new(dns.Msg))
+	if seen == nil {
+		return nil, "the next plugin was not called, or got no writer"
+	}
+	if seen == dns.ResponseWriter(probe) {
+		return nil, "" // no writer between plugins: nothing to see through
+	}
+	t = reflect.TypeOf(seen)
+	if t.Kind() != reflect.Pointer || t.Elem().Kind() != reflect.Struct || t.Elem().NumField() == 0 {
+		return nil, fmt.Sprintf("the writer between plugins, %v, is not a pointer to a struct", t)
 	}
 	f := t.Elem().Field(0)
 	if !f.IsExported() || f.Type != reflect.TypeFor[dns.ResponseWriter]() {
-		return nil
+		return nil, fmt.Sprintf("the first field of the writer between plugins, %v, is %s %v, not an exported dns.ResponseWriter", t, f.Name, f.Type)
 	}
-	return t
-}()
+	if inner, _ := reflect.ValueOf(seen).Elem().Field(0).Interface().(dns.ResponseWriter); inner != dns.ResponseWriter(probe) {
+		return nil, fmt.Sprintf("the writer between plugins, %v, does not hold the writer it wraps in %s", t, f.Name)
+	}
+	return t, ""
+}
+
+// probeWriter is the writer learnPluginWriter hands CoreDNS; nothing is
+// written to it.
+type probeWriter struct{ dns.ResponseWriter }
 
 // unwrapPluginWriter returns the writer inside CoreDNS's writer between
 // plugins, without allocating.
