@@ -288,20 +288,23 @@ func failOpenPool(t tier, health []Health) []int {
 }
 
 // rotations builds one answer per starting offset in pool, each at most
-// max_answers long, with the TTL set.
+// max_answers long, with the TTL set. The answers are windows of one ring
+// (the pool followed by its first max_answers-1 records), so they cost
+// pool + max_answers record pointers, not pool × max_answers; their capacity
+// is cut to their length, so no append reaches the next one.
 func rotations(s *service, pool []int, ttl uint32) [][]dns.RR {
-	recs := make([]dns.RR, len(pool))
-	for i, bi := range pool {
-		recs[i] = withTTL(s.backends[bi].a, ttl)
+	if len(pool) == 0 {
+		return nil
 	}
-	n := min(len(recs), s.maxAnswers)
-	out := make([][]dns.RR, len(recs))
-	for r := range recs {
-		ans := make([]dns.RR, n)
-		for j := range n {
-			ans[j] = recs[(r+j)%len(recs)]
-		}
-		out[r] = ans
+	n := min(len(pool), s.maxAnswers)
+	ring := make([]dns.RR, len(pool), len(pool)+n-1)
+	for i, bi := range pool {
+		ring[i] = withTTL(s.backends[bi].a, ttl)
+	}
+	ring = append(ring, ring[:n-1]...)
+	out := make([][]dns.RR, len(pool))
+	for r := range out {
+		out[r] = ring[r : r+n : r+n]
 	}
 	return out
 }

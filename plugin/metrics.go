@@ -1,8 +1,11 @@
 package hadns
 
 import (
+	"fmt"
 	"sync"
 	"time"
+
+	"github.com/miekg/dns"
 
 	"github.com/coredns/coredns/plugin"
 	"github.com/prometheus/client_golang/prometheus"
@@ -70,6 +73,51 @@ var (
 )
 
 var fastPathOnce sync.Once
+
+// Reasons a reply was not sent.
+const (
+	unsentTooBig = "too_big"
+	unsentWrite  = "write"
+)
+
+// unsentLog limits the log of unsent replies to one line per reason per
+// unsentLogEvery: a client that resets its connections would otherwise fill
+// the log. The counter counts every one.
+var unsentLog struct {
+	mu   sync.Mutex
+	last map[string]time.Time
+	skip map[string]int
+}
+
+const unsentLogEvery = time.Minute
+
+// noteUnsent counts, and logs, a reply to m's question that was not sent.
+func noteUnsent(reason string, m *dns.Msg, err error) {
+	unsentAnswers.WithLabelValues(reason).Inc()
+	now := time.Now()
+	unsentLog.mu.Lock()
+	if unsentLog.last == nil {
+		unsentLog.last, unsentLog.skip = map[string]time.Time{}, map[string]int{}
+	}
+	if now.Sub(unsentLog.last[reason]) < unsentLogEvery {
+		unsentLog.skip[reason]++
+		unsentLog.mu.Unlock()
+		return
+	}
+	skipped := unsentLog.skip[reason]
+	unsentLog.last[reason], unsentLog.skip[reason] = now, 0
+	unsentLog.mu.Unlock()
+	q := "?"
+	if len(m.Question) == 1 {
+		q = fmt.Sprintf("%q %s", m.Question[0].Name, dns.TypeToString[m.Question[0].Qtype])
+	}
+	switch reason {
+	case unsentTooBig:
+		log.Errorf("reply to %s not sent: %d bytes, more than a DNS message can hold (answered SERVFAIL instead; %d more since the last such line): %v", q, m.Len(), skipped, err)
+	default:
+		log.Warningf("reply to %s not sent: %v (%d more since the last such line)", q, err, skipped)
+	}
+}
 
 // reportFastPath exports, and logs once, whether the packed fast path works
 // behind other plugins.

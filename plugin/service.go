@@ -146,6 +146,9 @@ func buildService(sc *serviceConfig, origin string, errs *errorList) *service {
 	if s.minHealthy < 0 || s.maxAnswers < 0 {
 		errs.addf(sc.keyLine("min_healthy"), "service %s: min_healthy and max_answers must be positive", name)
 	}
+	if s.maxAnswers > maxMaxAnswers {
+		errs.addf(sc.keyLine("max_answers"), "service %s: max_answers %d is above %d: a UDP reply of 1232 bytes holds about 70 A or 40 AAAA records, and every rotation of the answer is kept in memory", name, s.maxAnswers, maxMaxAnswers)
+	}
 	switch s.onAllDown {
 	case "":
 		s.onAllDown = failOpen
@@ -193,12 +196,32 @@ func buildService(sc *serviceConfig, origin string, errs *errorList) *service {
 		}
 		s.backends = append(s.backends, b)
 	}
+	for _, o := range s.srv {
+		if n := s.fullSRVSize(o); n > dns.MaxMsgSize {
+			errs.addf(sc.line, "service %s: the SRV answer at %s with every backend healthy is %d bytes, more than the %d a DNS message can hold even over TCP; split the service or give it fewer backends", name, o.name, n, dns.MaxMsgSize)
+		}
+	}
 	if s.budget > 0 {
 		if worst := s.failoverBound(); worst > s.budget {
 			errs.addf(sc.keyLine("failover_budget"), "service %s: worst-case failover %v (detection + TTL) exceeds failover_budget %v", name, worst, s.budget)
 		}
 	}
 	return s
+}
+
+// fullSRVSize is the packed size of the reply to an SRV query at owner o
+// when every backend is healthy: one record per backend, with the address
+// of each generated target in the additional section. A answers are bounded
+// by max_answers; the SRV answer holds every backend.
+func (s *service) fullSRVSize(o srvOwner) int {
+	m := &dns.Msg{Compress: true, Question: []dns.Question{{Name: o.name, Qtype: dns.TypeSRV, Qclass: dns.ClassINET}}}
+	for _, b := range s.backends {
+		m.Answer = append(m.Answer, &dns.SRV{Hdr: dns.RR_Header{Name: o.name, Rrtype: dns.TypeSRV, Class: dns.ClassINET}, Port: b.port, Target: b.target})
+		if b.generated {
+			m.Extra = append(m.Extra, b.glue)
+		}
+	}
+	return m.Len()
 }
 
 // decodeSpec decodes a check section over base (the service's spec, for a

@@ -3,8 +3,10 @@ package hadns
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"sync"
 
 	"github.com/coredns/coredns/plugin"
@@ -126,21 +128,23 @@ func writeWire(w dns.ResponseWriter, r *dns.Msg, wa *wireAnswer, reqOpt *dns.OPT
 	}
 	binary.BigEndian.PutUint16(b[wa.qnameEnd:], q.Qtype)
 	binary.BigEndian.PutUint16(b[wa.qnameEnd+2:], q.Qclass)
-	return finishWire(w, bp, b, wa, reqOpt, ecs, scope, ede, udp, flags)
+	return finishWire(w, r, bp, b, wa, reqOpt, ecs, scope, ede, udp, flags)
 }
 
 // finishWire appends the OPT record to b and writes it, unless it is too
 // big for UDP.
-func finishWire(w dns.ResponseWriter, bp *[]byte, b []byte, wa *wireAnswer, reqOpt *dns.OPT, ecs *clientSubnet, scope uint8, ede []byte, udp bool, flags int) bool {
+func finishWire(w dns.ResponseWriter, r *dns.Msg, bp *[]byte, b []byte, wa *wireAnswer, reqOpt *dns.OPT, ecs *clientSubnet, scope uint8, ede []byte, udp bool, flags int) bool {
 	if reqOpt != nil {
 		b = appendOPT(b, reqOpt.Do(), ecs, scope, ede)
 		binary.BigEndian.PutUint16(b[10:], binary.BigEndian.Uint16(b[10:])+1)
 	}
 	*bp = b
-	if udp && len(b) > udpSize(reqOpt) {
+	if udp && len(b) > udpSize(reqOpt) || len(b) > dns.MaxMsgSize {
 		return false
 	}
-	w.Write(b)
+	if _, err := w.Write(b); err != nil {
+		noteUnsent(unsentWrite, r, err)
+	}
 	recordMsg(w, wa.msgs[flags])
 	return true
 }
@@ -171,7 +175,7 @@ func writeNX(w dns.ResponseWriter, r *dns.Msg, wa *wireAnswer, reqOpt *dns.OPT, 
 	b = append(b, 0)
 	b = append(b, byte(q.Qtype>>8), byte(q.Qtype), byte(q.Qclass>>8), byte(q.Qclass))
 	b = append(b, wa.soa...)
-	return finishWire(w, bp, b, wa, reqOpt, ecs, scope, ede, udp, flags)
+	return finishWire(w, r, bp, b, wa, reqOpt, ecs, scope, ede, udp, flags)
 }
 
 // header appends wa's bytes to b with r's ID and RD and CD flags, and
@@ -390,23 +394,59 @@ func (z *Zone) packStatic() {
 // replies ourselves, so where the writers allow we pack it and write the
 // bytes, past CoreDNS's ScrubWriter, which would set the client's buffer
 // size in our OPT record.
+//
+// A reply that cannot be packed (over 65535 bytes: an SRV answer over TCP
+// is never truncated) or written is logged and counted, never dropped in
+// silence; the client of one too big gets SERVFAIL instead.
 func writeMsg(w dns.ResponseWriter, m *dns.Msg) {
 	if !plainWriters(w) {
-		w.WriteMsg(m)
+		if err := w.WriteMsg(m); err != nil {
+			writeFailed(w, m, err)
+		}
 		return
 	}
 	bp := wireBufs.Get().(*[]byte)
 	defer wireBufs.Put(bp)
 	b, err := m.PackBuffer((*bp)[:cap(*bp)])
+	if err == nil && len(b) > dns.MaxMsgSize {
+		err = errTooBig
+	}
 	if err != nil {
-		w.WriteMsg(m) // let the server report it
+		writeFailed(w, m, err)
 		return
 	}
-	w.Write(b)
+	if _, err := w.Write(b); err != nil {
+		noteUnsent(unsentWrite, m, err)
+	}
 	if cap(b) <= 64<<10 {
 		*bp = b[:0]
 	}
 	recordMsg(w, m)
+}
+
+var errTooBig = errors.New("over 65535 bytes")
+
+// writeFailed handles a reply that could not be written: one that does not
+// pack (too big) is replaced by a SERVFAIL, so the client does not wait for
+// nothing.
+func writeFailed(w dns.ResponseWriter, m *dns.Msg, err error) {
+	// miekg/dns's TCP writer says "message too large".
+	tooBig := errors.Is(err, errTooBig) || strings.Contains(err.Error(), "too large")
+	if !tooBig || len(m.Answer)+len(m.Ns)+len(m.Extra) == 0 {
+		noteUnsent(unsentWrite, m, err)
+		return
+	}
+	noteUnsent(unsentTooBig, m, err)
+	f := new(dns.Msg)
+	f.SetRcode(m, dns.RcodeServerFailure)
+	f.Id, f.RecursionDesired, f.CheckingDisabled = m.Id, m.RecursionDesired, m.CheckingDisabled
+	f.Authoritative = false
+	if opt := m.IsEdns0(); opt != nil {
+		f.Extra = []dns.RR{opt}
+	}
+	if err := w.WriteMsg(f); err != nil {
+		noteUnsent(unsentWrite, f, err)
+	}
 }
 
 // packNX packs what an NXDOMAIN in the zone has in common: the header and
