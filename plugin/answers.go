@@ -262,29 +262,42 @@ func allDown(s *service, ts []tier, health []Health, family uint16) rrAnswer {
 	case servFail:
 		return rrAnswer{result: ServerFailure, degraded: &degradation{code: edeOther, text: "servfail: no healthy backend in any site", kind: "servfail"}}
 	}
-	// Fail open: every backend of the first tier, except drained ones (an
-	// operator took those out on purpose), unless nothing else is left.
-	pool := failOpenPool(ts[0], health)
+	// Fail open: every backend of the first tier that has any not drained
+	// (an operator took those out on purpose, so they are never handed out).
+	pool, ti := failOpenPool(ts, health)
+	if len(pool) == 0 {
+		return drainedOut()
+	}
 	return rrAnswer{
 		result:    Success,
 		rotations: rotations(s, pool, s.degradedTTL),
 		degraded:  &degradation{code: edeOther, text: "fail-open: no healthy backend in any site", kind: "fail_open"},
-		served:    ts[0].site,
+		served:    ts[ti].site,
 		members:   pool,
 	}
 }
 
-func failOpenPool(t tier, health []Health) []int {
-	var pool []int
-	for _, bi := range t.backends {
-		if health[bi] != Drained {
-			pool = append(pool, bi)
+// drainedOut is the answer when every backend is down or drained: nothing
+// to fail open to, since drained backends are never handed out.
+func drainedOut() rrAnswer {
+	return rrAnswer{result: NoData, degraded: &degradation{code: edeOther, text: "nodata: every backend is down or drained", kind: "nodata"}}
+}
+
+// failOpenPool returns the backends of the first tier in ts with any that
+// is not drained, those backends, and the tier's index.
+func failOpenPool(ts []tier, health []Health) ([]int, int) {
+	for i, t := range ts {
+		var pool []int
+		for _, bi := range t.backends {
+			if health[bi] != Drained {
+				pool = append(pool, bi)
+			}
+		}
+		if len(pool) > 0 {
+			return pool, i
 		}
 	}
-	if len(pool) == 0 {
-		pool = t.backends
-	}
-	return pool
+	return nil, 0
 }
 
 // rotations builds one answer per starting offset in pool, each at most
@@ -355,12 +368,16 @@ func selectSRV(s *service, owner int, health []Health, o siteOrder) rrAnswer {
 			r.rotations = nil
 			return r
 		}
-		for _, bi := range failOpenPool(ts[0], health) {
+		pool, ti := failOpenPool(ts, health)
+		if len(pool) == 0 {
+			return drainedOut()
+		}
+		for _, bi := range pool {
 			picks = append(picks, pick{1, bi})
 		}
 		ttl = s.degradedTTL
 		deg = &degradation{code: edeOther, text: "fail-open: no healthy backend in any site", kind: "fail_open"}
-		served = ts[0].site
+		served = ts[ti].site
 	} else {
 		if !tierHasUsable(ts[0], health) {
 			ttl = s.degradedTTL

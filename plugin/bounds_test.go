@@ -203,3 +203,28 @@ func writeTestFile(t *testing.T, path, text string) {
 		t.Fatal(err)
 	}
 }
+
+// Names and addresses that cannot work are refused at load with their line.
+func TestRefusedAtLoad(t *testing.T) {
+	one := "    backends:\n      - {address: 10.0.0.1, site: east}\n"
+	for _, tc := range []struct {
+		name string
+		text string
+		line int
+		has  string
+	}{
+		// Answers would be owned by *.wsvc, which resolvers drop (RFC 4592
+		// synthesis is for static records).
+		{"wildcard service", strings.Replace(boundsHead, "name: api", "name: \"*.wsvc\"", 1) + one, 7, "wildcard service names are not supported"},
+		{"wildcard srv owner", boundsHead + "    srv: [\"_x.*\"]\n" + one, 9, "wildcard names are not supported"},
+		{"unspecified v4", boundsHead + "    backends:\n      - {address: 0.0.0.0, site: east}\n", 10, "unspecified"},
+		{"unspecified v6", boundsHead + "    backends:\n      - {address: \"::\", site: east}\n", 10, "unspecified"},
+		{"broadcast", boundsHead + "    backends:\n      - {address: 255.255.255.255, site: east}\n", 10, "broadcast"},
+		{"multicast v4", boundsHead + "    backends:\n      - {address: 224.0.0.1, site: east}\n", 10, "multicast"},
+		{"multicast v6", boundsHead + "    backends:\n      - {address: \"ff02::1\", site: east}\n", 10, "multicast"},
+		{"interval", boundsHead + "    check: {kind: tcp, interval: 1ms, timeout: 500us}\n" + one, 9, "interval 1ms is below the minimum 100ms"},
+		{"fast_interval", boundsHead + "    check:\n      kind: tcp\n      fast_interval: 50ms\n" + one, 11, "fast_interval 50ms is below the minimum 100ms"},
+	} {
+		t.Run(tc.name, func(t *testing.T) { zoneErrAt(t, tc.text, tc.line, tc.has) })
+	}
+}

@@ -119,6 +119,13 @@ func buildService(sc *serviceConfig, origin string, errs *errorList) *service {
 		errs.addf(sc.line, "service name %q is not a name inside %s", sc.Name, origin)
 		return nil
 	}
+	if hasWildcardLabel(name) {
+		// Answers carry the service name as their owner; a resolver drops
+		// records owned by *.x in reply to foo.x (RFC 4592 synthesis is for
+		// static records only). List the names instead.
+		errs.addf(sc.keyLine("name"), "service name %q: wildcard service names are not supported; list each name as a service", sc.Name)
+		return nil
+	}
 	s := &service{
 		name:       name,
 		ttl:        uint32(orDefault(sc.TTL, defaultServiceTTL)),
@@ -162,6 +169,10 @@ func buildService(sc *serviceConfig, origin string, errs *errorList) *service {
 			continue
 		}
 		owner := dns.CanonicalName(o.Name + "." + name)
+		if hasWildcardLabel(o.Name) {
+			errs.addf(sc.keyLine("srv"), "service %s: srv owner %q: wildcard names are not supported", name, o.Name)
+			continue
+		}
 		if !validName(owner) {
 			errs.addf(sc.keyLine("srv"), "service %s: srv owner %q is not a valid name", name, o.Name)
 			continue
@@ -209,6 +220,16 @@ func buildService(sc *serviceConfig, origin string, errs *errorList) *service {
 	return s
 }
 
+// hasWildcardLabel reports whether a name has a label that is just "*".
+func hasWildcardLabel(name string) bool {
+	for _, l := range dns.SplitDomainName(name) {
+		if l == "*" {
+			return true
+		}
+	}
+	return false
+}
+
 // fullSRVSize is the packed size of the reply to an SRV query at owner o
 // when every backend is healthy: one record per backend, with the address
 // of each generated target in the additional section. A answers are bounded
@@ -223,6 +244,11 @@ func (s *service) fullSRVSize(o srvOwner) int {
 	}
 	return m.Len()
 }
+
+// minCheckInterval is the shortest interval, fast_interval and
+// down_interval a check may have: below it probes cost the backends (and
+// the checker) more than they tell.
+const minCheckInterval = 100 * time.Millisecond
 
 // decodeSpec decodes a check section over base (the service's spec, for a
 // backend's override) and validates the result at the section's line.
@@ -240,9 +266,18 @@ func decodeSpec(n *yaml.Node, base healthcheck.Spec, errs *errorList) (healthche
 		addYAMLError(err, errs, n.Line)
 		return spec, false
 	}
-	if err := spec.WithDefaults().Validate(); err != nil {
+	full := spec.WithDefaults()
+	if err := full.Validate(); err != nil {
 		for _, line := range strings.Split(err.Error(), "\n") {
 			errs.addf(n.Line, "check: %s", line)
+		}
+	}
+	for _, iv := range []struct {
+		key string
+		d   time.Duration
+	}{{"interval", full.Interval}, {"fast_interval", full.FastInterval}, {"down_interval", full.DownInterval}} {
+		if iv.d > 0 && iv.d < minCheckInterval {
+			errs.addf(keyLine(n, iv.key), "check: %s %v is below the minimum %v", iv.key, iv.d, minCheckInterval)
 		}
 	}
 	return spec, len(errs.errs) == before

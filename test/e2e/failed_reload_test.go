@@ -67,7 +67,7 @@ func TestFailedCorefileReloadLeavesNoGhost(t *testing.T) {
 	ghostPort := ghost.Addr().(*net.TCPAddr).Port
 	zone := adminZone(port) + fmt.Sprintf(`  - name: ghost
     port: %d
-    check: {kind: tcp, interval: 100ms, timeout: 50ms, fast_interval: 50ms}
+    check: {kind: tcp, interval: 100ms, timeout: 50ms, fast_interval: 100ms}
     backends:
       - {address: %s, site: east}
 `, ghostPort, ghostAddr)
