@@ -245,6 +245,12 @@ func (s *service) fullSRVSize(o srvOwner) int {
 	return m.Len()
 }
 
+// maxMaxAnswers caps max_answers. An answer is kept in as many rotations as
+// there are backends in its pool, each max_answers long, so packed answers
+// cost backends × max_answers records per site order: the cap keeps that
+// linear in backends. 64 A records about fill a 1232-byte UDP reply.
+const maxMaxAnswers = 64
+
 // minCheckInterval is the shortest interval, fast_interval and
 // down_interval a check may have: below it probes cost the backends (and
 // the checker) more than they tell.

@@ -104,19 +104,14 @@ func (b *backendConfig) UnmarshalYAML(n *yaml.Node) error {
 
 // Defaults documented on the fields above.
 const (
-	defaultZoneTTL    = 3600
-	defaultRefresh    = 3600
-	defaultRetry      = 600
-	defaultExpire     = 1209600
-	defaultMinimum    = 30
-	defaultServiceTTL = 10
-	defaultMinHealthy = 1
-	defaultMaxAnswers = 8
-	// maxMaxAnswers caps max_answers. Each answer is kept in as many
-	// rotations as there are backends in its pool, so answers cost backends
-	// × max_answers records per site order: the cap keeps that linear in
-	// backends. 64 A records fill a 1232-byte UDP reply.
-	maxMaxAnswers       = 64
+	defaultZoneTTL      = 3600
+	defaultRefresh      = 3600
+	defaultRetry        = 600
+	defaultExpire       = 1209600
+	defaultMinimum      = 30
+	defaultServiceTTL   = 10
+	defaultMinHealthy   = 1
+	defaultMaxAnswers   = 8
 	defaultBackendWeigh = 1
 )
 
