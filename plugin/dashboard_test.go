@@ -20,6 +20,7 @@ import (
 var pluginCollectors = []prometheus.Collector{
 	backendUp, healthyBackends, checkDuration, transitions, answers, degradedAnswers,
 	failoverBudget, failoverBudgetLimit, backendOverride, drainSafeAt,
+	fastPathBehindPlugins, unsentAnswers,
 }
 
 // coreDNSCollectors are CoreDNS's own request metrics (the metrics plugin).

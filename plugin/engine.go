@@ -2,9 +2,8 @@ package hadns
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
-	"os"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -32,10 +31,9 @@ type engine struct {
 	// so a transition recomputes only those.
 	byKey map[string][]*service
 
-	mu      sync.Mutex // serialises rebuilds: reloads and health changes
-	snap    *snapshot
-	sum     [32]byte // content hash of the files snap was loaded from
-	failSum [32]byte // content hash of the last files that failed to load
+	mu    sync.Mutex // serialises rebuilds: reloads and health changes
+	snap  *snapshot
+	watch zoneWatch // the zone files' versions, for the reload loop
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -44,7 +42,11 @@ type engine struct {
 func newEngine(h *Hadns, cfg *config, snap *snapshot, pool *checkerPool) *engine {
 	e := &engine{h: h, cfg: cfg, pool: pool, checker: pool.current(), ops: pool.ops}
 	e.store = e.ops.store(e, cfg.state)
-	e.sum, _ = filesSum(cfg)
+	if stats, err := statFiles(cfg); err == nil {
+		e.watch.settled = readFiles(stats)
+		e.watch.settled.data = nil
+	}
+	e.watch.fromFiles = &snapshot{zones: maps.Clone(snap.zones), sites: snap.sites}
 	pool.add(e)
 	e.install(snap)
 	return e
@@ -323,53 +325,40 @@ func (e *engine) reloadLoop(ctx context.Context) {
 	}
 }
 
-// reloadIfChanged reloads the zone files if their content changed, and
-// reports whether it installed new zones.
+// reloadIfChanged is one tick of the reload loop: it reloads the zone files
+// once a change has settled (see zoneWatch), and drops zones whose file left
+// a zones folder longer than dirGrace ago. It reports whether it installed
+// new zones. A version that fails to load keeps the old zones serving and is
+// logged once.
 func (e *engine) reloadIfChanged() bool {
-	sum, err := filesSum(e.cfg)
-	if err == nil && (sum == e.sum || sum == e.failSum) {
-		return false
+	now := e.ops.clock.Now()
+	v, changed := e.watch.tick(e.cfg)
+	if !changed {
+		if !e.watch.expired(now) {
+			return false
+		}
+		snap := &snapshot{zones: maps.Clone(e.watch.fromFiles.zones), sites: e.watch.fromFiles.sites}
+		e.watch.carry(e.cfg, nil, snap, now)
+		e.install(snap)
+		return true
 	}
-	snap, lerr := load(e.cfg)
-	if lerr == nil {
-		lerr = err
-	}
-	if lerr != nil {
-		e.failSum = sum
+	e.watch.settled = *v
+	e.watch.settled.data = nil
+	snap, err := loadWith(e.cfg, v.data)
+	if err != nil {
 		var list ErrorList
-		if errors.As(lerr, &list) {
+		if errors.As(err, &list) {
 			for _, fe := range list {
 				log.Errorf("reload failed, still serving the previous zones: %s", fe)
 			}
 		} else {
-			log.Errorf("reload failed, still serving the previous zones: %v", lerr)
+			log.Errorf("reload failed, still serving the previous zones: %v", err)
 		}
 		return false
 	}
+	e.watch.fromFiles = &snapshot{zones: maps.Clone(snap.zones), sites: snap.sites}
+	e.watch.carry(e.cfg, e.snap, snap, now)
 	e.install(snap)
-	e.sum = sum
 	log.Infof("reloaded %d zone(s)", len(snap.zones))
 	return true
-}
-
-// filesSum hashes the names and contents of every zone file.
-func filesSum(cfg *config) ([32]byte, error) {
-	files, err := zoneFiles(cfg)
-	if err != nil {
-		return [32]byte{}, err
-	}
-	h := sha256.New()
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			return [32]byte{}, err
-		}
-		h.Write([]byte(f))
-		h.Write([]byte{0})
-		h.Write(data)
-		h.Write([]byte{0})
-	}
-	var s [32]byte
-	copy(s[:], h.Sum(nil))
-	return s, nil
 }

@@ -96,7 +96,7 @@ func TestFailoverBudgetMetrics(t *testing.T) {
 	if err := os.WriteFile(path, []byte(zone), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if !e.reloadIfChanged() {
+	if !settleReload(e) {
 		t.Fatal("the changed zone file was not reloaded")
 	}
 	if got, ok := gauge(t, failoverBudget, "api.budget.test."); !ok || !near(got, 9.1) {

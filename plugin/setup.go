@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -306,7 +307,11 @@ func zoneFiles(cfg *config) ([]string, error) {
 // load reads every zone file of cfg and builds a snapshot with initial
 // answers. Every problem in every file is reported, not only the first, and
 // the sites are checked even when a file failed, so one run shows them all.
-func load(cfg *config) (*snapshot, error) {
+func load(cfg *config) (*snapshot, error) { return loadWith(cfg, nil) }
+
+// loadWith is load with the contents of some files already read (by the
+// reload tick that saw them settle), so what loads is what was checked.
+func loadWith(cfg *config, contents map[string][]byte) (*snapshot, error) {
 	files, err := zoneFiles(cfg)
 	var errs ErrorList
 	if err != nil {
@@ -319,7 +324,7 @@ func load(cfg *config) (*snapshot, error) {
 	zones := map[string]*Zone{}
 	var backendSites []string
 	for _, f := range files {
-		z, err := LoadZoneFile(f)
+		z, err := loadZone(f, contents)
 		if err != nil {
 			errs = append(errs, err.(ErrorList)...)
 			continue
@@ -354,6 +359,19 @@ func load(cfg *config) (*snapshot, error) {
 	}
 	snap := &snapshot{zones: zones, sites: sites}
 	return snap, nil
+}
+
+// loadZone parses f from contents if it is there, else from disk.
+func loadZone(f string, contents map[string][]byte) (*Zone, error) {
+	data, ok := contents[f]
+	if !ok {
+		return LoadZoneFile(f)
+	}
+	var mtime time.Time
+	if fi, err := os.Stat(f); err == nil {
+		mtime = fi.ModTime()
+	}
+	return parseZoneFile(f, data, mtime)
 }
 
 func originServed(origin string, served []string) bool {
