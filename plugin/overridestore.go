@@ -41,6 +41,9 @@ func newOverrideStore(path string, clock healthcheck.Clock) *overrideStore {
 	if path == "" {
 		return s
 	}
+	if n := removeStaleTemps(path); n > 0 {
+		log.Infof("state file %s: removed %d temporary file(s) left by interrupted writes", path, n)
+	}
 	list, err := loadState(path)
 	if err != nil {
 		s.loadErr = err

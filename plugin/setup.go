@@ -33,6 +33,7 @@ type config struct {
 	startupTimeout time.Duration // readiness waits at most this long for first results; default 5s
 	admin          *adminConfig  // the admin HTTP API; nil: off
 	state          string        // override state file; "": overrides live in memory only
+	stateAt        position
 }
 
 const (
@@ -44,6 +45,12 @@ func setup(c *caddy.Controller) error {
 	h, cfg, err := parse(c)
 	if err != nil {
 		return plugin.Error(pluginName, err)
+	}
+	if cfg.state != "" {
+		// Found now, not when the first override fails to save.
+		if err := checkStateDir(cfg.state); err != nil {
+			return plugin.Error(pluginName, cfg.stateAt.errorf("state %s: %v", cfg.state, err))
+		}
 	}
 	snap, err := load(cfg)
 	if err != nil {
@@ -174,6 +181,7 @@ func parse(c *caddy.Controller) (*Hadns, *config, error) {
 					break
 				}
 				cfg.state = path(args[0])
+				cfg.stateAt = position{c.File(), c.Line()}
 			default:
 				errs = append(errs, c.Errf("unknown property %q", c.Val()))
 				skipProperty(c)
