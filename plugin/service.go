@@ -32,7 +32,8 @@ type service struct {
 	backends    []*backend
 	line        int
 	file        string
-	negSOA      []dns.RR // the zone's, for the authority of empty answers
+	negSOA      []dns.RR    // the zone's, for the authority of empty answers
+	noData      *wireAnswer // the zone's packed NODATA
 
 	answers atomic.Pointer[answerSet]
 	// rot spreads A/AAAA answers over the pool: each query takes the next rotation.

@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/coredns/coredns/plugin"
 	"github.com/coredns/coredns/plugin/metrics"
@@ -26,21 +27,44 @@ type wireAnswer struct {
 	ede      []byte // the EDE option of a degraded answer, or nil
 	// msgs is the reply as a message, by RD and CD, for the recorders of
 	// plugins before us (log, prometheus), which read its header and what
-	// kind of answer it is; the rotations of one answer share them. Never
-	// written to.
-	msgs *[4]*dns.Msg
+	// kind of answer it is; the rotations of one answer share them.
+	msgs *recMsgs
 
-	// nx marks an NXDOMAIN: its question varies, so buf is the header alone
-	// and soa is the zone's SOA record, written out in full so that its
-	// owner keeps the zone's spelling.
+	// nx marks a negative answer (NXDOMAIN, or a NODATA shared by every
+	// name of a zone): its question varies, so buf is the header alone and
+	// soa is the zone's SOA record, written out in full so that its owner
+	// keeps the zone's spelling.
 	nx  bool
 	soa []byte
+}
+
+// recMsgs holds a packed reply as messages for the recorders before us,
+// made from the bytes the first time a recorder is there to read one: a
+// zone's many answers cost their bytes alone until then (four messages for
+// each of 100,000 names would take more memory than the zone). Never
+// written to once made.
+type recMsgs struct{ v atomic.Pointer[[4]*dns.Msg] }
+
+// get returns the message of wa with the RD and CD flags of flags.
+func (c *recMsgs) get(wa *wireAnswer, flags int) *dns.Msg {
+	if v := c.v.Load(); v != nil {
+		return v[flags]
+	}
+	m := new(dns.Msg)
+	if err := m.Unpack(wa.buf); err != nil {
+		// Not expected: the bytes were packed by miekg/dns. The header
+		// still tells the recorders what they count.
+		m = &dns.Msg{}
+		m.Unpack(wa.buf[:12])
+	}
+	c.v.CompareAndSwap(nil, flagVariants(m))
+	return c.v.Load()[flags]
 }
 
 // packWire packs the reply for qname (lowercase, as the zone spells it) and
 // qtype with res, or returns nil for what the fast path does not serve. The
 // reply shares msgs, when given, for its recorders.
-func packWire(qname string, qtype uint16, res lookupResult, msgs *[4]*dns.Msg) *wireAnswer {
+func packWire(qname string, qtype uint16, res lookupResult, msgs *recMsgs) *wireAnswer {
 	if res.result != Success && res.result != NoData {
 		return nil
 	}
@@ -66,7 +90,7 @@ func packWire(qname string, qtype uint16, res lookupResult, msgs *[4]*dns.Msg) *
 		wa.ede = edeOption(res.degraded)
 	}
 	if wa.msgs == nil {
-		wa.msgs = flagVariants(m)
+		wa.msgs = &recMsgs{}
 	}
 	return wa
 }
@@ -145,7 +169,10 @@ func finishWire(w dns.ResponseWriter, r *dns.Msg, bp *[]byte, b []byte, wa *wire
 	if _, err := w.Write(b); err != nil {
 		noteUnsent(unsentWrite, r, err)
 	}
-	recordMsg(w, wa.msgs[flags])
+	walkWriters(w, func(r *dnstest.Recorder) {
+		m := wa.msgs.get(wa, flags)
+		r.Msg, r.Rcode = m, m.Rcode
+	})
 	return true
 }
 
@@ -357,7 +384,7 @@ func packRR(s *service, owner string, qtype uint16, ra *rrAnswer) {
 	switch ra.result {
 	case Success:
 		ra.wire = make([]*wireAnswer, len(ra.rotations))
-		var msgs *[4]*dns.Msg
+		var msgs *recMsgs
 		for i, rot := range ra.rotations {
 			res.answer = rot
 			if ra.wire[i] = packWire(owner, qtype, res, msgs); ra.wire[i] != nil {
@@ -365,16 +392,25 @@ func packRR(s *service, owner string, qtype uint16, ra *rrAnswer) {
 			}
 		}
 	case NoData:
-		if s.negSOA != nil {
-			res.ns = s.negSOA
-			ra.wire = []*wireAnswer{packWire(owner, qtype, res, nil)}
+		// The zone's NODATA, which takes its question from the query; a
+		// degraded one carries its EDE beside the shared bytes.
+		if wa := s.noData; wa != nil {
+			if ra.degraded != nil {
+				c := *wa
+				c.ede = edeOption(ra.degraded)
+				wa = &c
+			}
+			ra.wire = []*wireAnswer{wa}
 		}
 	}
 }
 
 // packStatic packs the static answers of every name: each RRset as asked,
-// and the NODATA reply.
+// and the NODATA reply, which like the NXDOMAIN takes its question from the
+// query, so one serves every name of the zone. It runs once the zone is
+// checked, and drops the record lines kept for error messages.
 func (z *Zone) packStatic() {
+	noData := packNegative(z.negSOA, dns.RcodeSuccess)
 	for name, n := range z.nodes {
 		for t, set := range n.rrsets {
 			if n.wire == nil {
@@ -382,11 +418,12 @@ func (z *Zone) packStatic() {
 			}
 			n.wire[t] = packWire(name, t, lookupResult{result: Success, answer: set, extra: n.extra[t]}, nil)
 		}
-		n.noData = packWire(name, 0, lookupResult{result: NoData, ns: z.negSOA}, nil)
+		n.noData = noData
+		n.lines = nil
 	}
 	z.nx = packNX(z.negSOA)
 	for _, s := range z.services {
-		s.negSOA = z.negSOA
+		s.negSOA, s.noData = z.negSOA, noData
 	}
 }
 
@@ -451,7 +488,11 @@ func writeFailed(w dns.ResponseWriter, m *dns.Msg, err error) {
 
 // packNX packs what an NXDOMAIN in the zone has in common: the header and
 // the SOA.
-func packNX(negSOA []dns.RR) *wireAnswer {
+func packNX(negSOA []dns.RR) *wireAnswer { return packNegative(negSOA, dns.RcodeNameError) }
+
+// packNegative packs the header and SOA of a negative answer with rcode
+// (NXDOMAIN, or NOERROR for NODATA); its question is the query's.
+func packNegative(negSOA []dns.RR, rcode int) *wireAnswer {
 	if len(negSOA) != 1 {
 		return nil
 	}
@@ -460,8 +501,10 @@ func packNX(negSOA []dns.RR) *wireAnswer {
 	if err != nil {
 		return nil
 	}
-	hdr := dns.MsgHdr{Response: true, Authoritative: true, Opcode: dns.OpcodeQuery, Rcode: dns.RcodeNameError}
+	hdr := dns.MsgHdr{Response: true, Authoritative: true, Opcode: dns.OpcodeQuery, Rcode: rcode}
 	m := &dns.Msg{MsgHdr: hdr, Ns: negSOA}
-	buf := []byte{0, 0, 0x84, 0x03, 0, 1, 0, 0, 0, 1, 0, 0} // QR AA, NXDOMAIN; 1 question, 1 authority
-	return &wireAnswer{nx: true, buf: buf, soa: rr[:n], msgs: flagVariants(m)}
+	buf := []byte{0, 0, 0x84, byte(rcode), 0, 1, 0, 0, 0, 1, 0, 0} // QR AA, rcode; 1 question, 1 authority
+	msgs := &recMsgs{}
+	msgs.v.Store(flagVariants(m)) // its bytes lack the question: made now
+	return &wireAnswer{nx: true, buf: buf, soa: rr[:n], msgs: msgs}
 }
