@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // ghostService adds a service only the rejected configuration has.
@@ -172,4 +173,70 @@ func checkedKeys(p *checkerPool) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// hasSeries reports whether c has a series with every label of want.
+func hasSeries(t *testing.T, c prometheus.Collector, want map[string]string) bool {
+	t.Helper()
+	ch := make(chan prometheus.Metric, 256)
+	go func() {
+		c.Collect(ch)
+		close(ch)
+	}()
+	found := false
+	for m := range ch {
+		var d dto.Metric
+		if err := m.Write(&d); err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, l := range d.GetLabel() {
+			if v, ok := want[l.GetName()]; ok && v == l.GetValue() {
+				n++
+			}
+		}
+		found = found || n == len(want)
+	}
+	return found
+}
+
+// A zone reload that removes a backend and a site deletes their series:
+// a decommissioned backend's backend_up 0 must not fire alerts forever.
+func TestZoneReloadDeletesRemovedSeries(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "zone.yaml")
+	zone := strings.ReplaceAll(selZone, "example.test", "series.test")
+	if err := os.WriteFile(path, []byte(zone), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := newHealthRigWith(t, func(c *config) { c.files = []string{path} })
+	r.prober.set(true, "10.3.0.1")
+	r.until("10.3.0.1 down", func() bool {
+		return hasSeries(t, transitions, map[string]string{"service": "api.series.test.", "backend": "10.3.0.1:80", "to": "down"})
+	})
+	north := map[string]string{"service": "api.series.test.", "backend": "10.3.0.1:80"}
+	if !hasSeries(t, backendUp, north) {
+		t.Fatal("no backend_up for 10.3.0.1 before the reload")
+	}
+	// north's only backend leaves the zone.
+	if err := os.WriteFile(path, []byte(strings.Replace(zone, "      - {address: 10.3.0.1, site: north}\n", "", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if !settleReload(r.e) {
+		t.Fatal("the zone was not reloaded")
+	}
+	for name, c := range map[string]prometheus.Collector{"backend_up": backendUp, "transitions_total": transitions} {
+		if hasSeries(t, c, north) {
+			t.Errorf("%s of the removed backend 10.3.0.1 outlived the reload", name)
+		}
+	}
+	if hasSeries(t, healthyBackends, map[string]string{"service": "api.series.test.", "site": "north"}) {
+		t.Error("healthy_backends of a site the service no longer has outlived the reload")
+	}
+	if hasSeries(t, answers, map[string]string{"service": "api.series.test.", "served_site": "north"}) {
+		t.Error("answers_total served from a site the service no longer has outlived the reload")
+	}
+	if !hasSeries(t, backendUp, map[string]string{"service": "api.series.test.", "backend": "10.1.0.1:80"}) {
+		t.Error("a kept backend's backend_up was deleted")
+	}
 }

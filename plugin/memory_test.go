@@ -22,6 +22,9 @@ func memorySizes() (records, services int) {
 	if os.Getenv("HADNS_MEMORY_FULL") != "" {
 		return 100000, 20000
 	}
+	if os.Getenv("HADNS_MEMORY_MID") != "" {
+		return 30000, 6000
+	}
 	return 10000, 2000
 }
 

@@ -253,77 +253,110 @@ func (r *seriesRegistry) drainKeys() map[string]bool {
 	return keys
 }
 
-// seriesKeys is what series labels a snapshot gives rise to.
-type seriesKeys struct {
-	services map[string]bool
-	backends map[[3]string]bool // service, site, backend
-	ids      map[[2]string]bool // service, backend (transitions carry no site)
-	sites    map[[2]string]bool // service, a site of its backends
-	clients  map[[2]string]bool // service, client site label
+// seriesKeys is what series labels snapshots give rise to, by service.
+// Series are deleted by their full labels, each in constant time: a
+// partial match scans every series of a vector, which made removing
+// thousands of services quadratic.
+type seriesKeys map[string]*serviceKeys
+
+type serviceKeys struct {
+	backends map[[2]string]bool // site, backend
+	sites    map[string]bool    // the sites of its backends
+	clients  map[string]bool    // client site labels
 }
 
-func (k *seriesKeys) add(snap *snapshot) {
-	if k.services == nil {
-		*k = seriesKeys{services: map[string]bool{}, backends: map[[3]string]bool{}, ids: map[[2]string]bool{}, sites: map[[2]string]bool{}, clients: map[[2]string]bool{}}
+func (k seriesKeys) add(snap *snapshot) {
+	var clients []string
+	if snap.sites != nil {
+		for _, o := range snap.sites.orders {
+			clients = append(clients, siteLabel(o.site))
+		}
 	}
 	for _, z := range snap.zones {
 		for _, s := range z.services {
-			k.services[s.name] = true
-			for _, b := range s.backends {
-				k.backends[[3]string{s.name, b.site, b.ID()}] = true
-				k.ids[[2]string{s.name, b.ID()}] = true
-				k.sites[[2]string{s.name, b.site}] = true
+			sk := k[s.name]
+			if sk == nil {
+				sk = &serviceKeys{backends: map[[2]string]bool{}, sites: map[string]bool{}, clients: map[string]bool{}}
+				k[s.name] = sk
 			}
-			if snap.sites != nil {
-				for _, o := range snap.sites.orders {
-					k.clients[[2]string{s.name, siteLabel(o.site)}] = true
+			for _, b := range s.backends {
+				sk.backends[[2]string{b.site, b.ID()}] = true
+				sk.sites[b.site] = true
+			}
+			for _, c := range clients {
+				sk.clients[c] = true
+			}
+		}
+	}
+}
+
+// Label values a series may have beyond the snapshot's names.
+var (
+	stateLabels     = []string{"unknown", "up", "suspect", "down"}
+	overrideLabels  = []string{actDrain, actDown, actUp}
+	degradedReasons = []string{"fallback", "fail_open", "nodata", "servfail", "not_ready"}
+)
+
+// deleteAbsent deletes the series of every key of k that live lacks.
+func (k seriesKeys) deleteAbsent(live seriesKeys) {
+	empty := &serviceKeys{}
+	for svc, sk := range k {
+		lk := live[svc]
+		if lk == nil {
+			lk = empty
+			failoverBudget.DeleteLabelValues(svc)
+			failoverBudgetLimit.DeleteLabelValues(svc)
+		}
+		ids := map[string]bool{} // backends still live under some site
+		for b := range lk.backends {
+			ids[b[1]] = true
+		}
+		for b := range sk.backends {
+			if lk.backends[b] {
+				continue
+			}
+			site, id := b[0], b[1]
+			backendUp.DeleteLabelValues(svc, site, id)
+			drainSafeAt.DeleteLabelValues(svc, site, id)
+			for _, o := range overrideLabels {
+				backendOverride.DeleteLabelValues(svc, site, id, o)
+			}
+			if !ids[id] {
+				for _, st := range stateLabels {
+					transitions.DeleteLabelValues(svc, id, st)
 				}
 			}
 		}
-	}
-}
-
-// deleteAbsent deletes the series of every key of k that live lacks.
-func (k *seriesKeys) deleteAbsent(live seriesKeys) {
-	for svc := range k.services {
-		if !live.services[svc] {
-			for _, v := range serviceVecs {
-				v.DeletePartialMatch(prometheus.Labels{"service": svc})
+		// answers_total: every client site × served site (or none) pair
+		// that is not live on both sides.
+		served := append(mapsKeys(sk.sites), "none")
+		for c := range sk.clients {
+			for _, site := range served {
+				if !(lk.clients[c] && (site == "none" && len(lk.clients) > 0 || lk.sites[site])) {
+					answers.DeleteLabelValues(svc, c, site)
+				}
+			}
+			if !lk.clients[c] {
+				for _, r := range degradedReasons {
+					degradedAnswers.DeleteLabelValues(svc, c, r)
+				}
+			}
+		}
+		for site := range sk.sites {
+			if !lk.sites[site] {
+				healthyBackends.DeleteLabelValues(svc, site)
 			}
 		}
 	}
-	for b := range k.backends {
-		if live.backends[b] || !live.services[b[0]] {
-			continue
-		}
-		l := prometheus.Labels{"service": b[0], "site": b[1], "backend": b[2]}
-		backendUp.Delete(l)
-		drainSafeAt.Delete(l)
-		backendOverride.DeletePartialMatch(l)
-	}
-	for id := range k.ids {
-		if !live.ids[id] && live.services[id[0]] {
-			transitions.DeletePartialMatch(prometheus.Labels{"service": id[0], "backend": id[1]})
-		}
-	}
-	for st := range k.sites {
-		if !live.sites[st] && live.services[st[0]] {
-			healthyBackends.Delete(prometheus.Labels{"service": st[0], "site": st[1]})
-			answers.DeletePartialMatch(prometheus.Labels{"service": st[0], "served_site": st[1]})
-		}
-	}
-	for c := range k.clients {
-		if !live.clients[c] && live.services[c[0]] {
-			answers.DeletePartialMatch(prometheus.Labels{"service": c[0], "client_site": c[1]})
-			degradedAnswers.DeletePartialMatch(prometheus.Labels{"service": c[0], "client_site": c[1]})
-		}
-	}
 }
 
-// serviceVecs are the vectors with a service label.
-var serviceVecs = []interface {
-	DeletePartialMatch(prometheus.Labels) int
-}{backendUp, healthyBackends, transitions, answers, degradedAnswers, failoverBudget, failoverBudgetLimit, backendOverride, drainSafeAt}
+func mapsKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
 
 // setOverrideGauges publishes which override holds for each backend of s and,
 // for drained backends no answer of set hands out any more, drain_safe_at.
