@@ -5,7 +5,6 @@ import (
 	"slices"
 
 	"github.com/miekg/dns"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Health is what answer selection knows of a backend: the checker's state
@@ -68,7 +67,7 @@ type rrAnswer struct {
 	served    string // the site that served (first tier used), for metrics
 	members   []int  // indexes of the backends in the answer, for drain_safe_at
 
-	count, degradedCount prometheus.Counter // resolved by countersFor
+	ctr *answerCtr // the series it counts in; set by countersFor
 
 	// wire is each rotation packed (or the one empty answer), for the fast
 	// path; set by packAnswers.

@@ -228,3 +228,35 @@ func TestRefusedAtLoad(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) { zoneErrAt(t, tc.text, tc.line, tc.has) })
 	}
 }
+
+// Answer counters are made on an answer's first query and counted from
+// then on; a service a reload removed does not get them back from a late
+// query.
+func TestAnswerCountersLazy(t *testing.T) {
+	h := newTestHandler(t, strings.ReplaceAll(testZone, "example.test", "lazy.test"))
+	labels := map[string]string{"service": "api.lazy.test.", "client_site": "default"}
+	if hasSeries(t, answers, labels) {
+		t.Fatal("an answers_total series before any query")
+	}
+	m := new(dns.Msg)
+	m.SetQuestion("api.lazy.test.", dns.TypeA)
+	for range 2 {
+		query(t, h, m, udpWriter())
+	}
+	c, err := answers.GetMetricWithLabelValues("api.lazy.test.", "default", "east")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := counterValue(t, c); got != 2 {
+		t.Errorf("answers_total after two queries: %v, want 2", got)
+	}
+	// The service is removed: a query on the old snapshot leaves no series.
+	s := h.snap.Load().zones["lazy.test."].services[0]
+	s.retired.Store(true)
+	answers.DeleteLabelValues("api.lazy.test.", "default", "east")
+	m.SetQuestion("api.lazy.test.", dns.TypeAAAA)
+	query(t, h, m, udpWriter())
+	if hasSeries(t, answers, labels) {
+		t.Error("a query on a removed service's answers made its series again")
+	}
+}

@@ -38,6 +38,9 @@ type service struct {
 	answers atomic.Pointer[answerSet]
 	// rot spreads A/AAAA answers over the pool: each query takes the next rotation.
 	rot atomic.Uint32
+	// retired is set when a reload removed the service and its series
+	// were deleted; a late query must not make them again.
+	retired atomic.Bool
 	// overrideSeries is set once an override metric series exists for a
 	// backend; until then recomputes skip deleting series (guarded by the
 	// engine's mutex).
