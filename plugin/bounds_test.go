@@ -260,3 +260,22 @@ func TestAnswerCountersLazy(t *testing.T) {
 		t.Error("a query on a removed service's answers made its series again")
 	}
 }
+
+// Generated SRV target names exist only for services with SRV owners: they
+// are SRV targets, and a name per backend of every other service would cost
+// memory for nothing.
+func TestGeneratedNamesOnlyForSRV(t *testing.T) {
+	one := "    backends:\n      - {address: 10.0.0.1, site: east}\n"
+	for _, tc := range []struct {
+		srv  string
+		want bool
+	}{{"", false}, {"    srv: [_http._tcp]\n", true}} {
+		z, err := parseZoneFile("z.yaml", []byte(boundsHead+tc.srv+one), time.Unix(1, 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, got := z.nodes["10-0-0-1.api.example.test."]; got != tc.want {
+			t.Errorf("srv %q: generated name present %v, want %v", tc.srv, got, tc.want)
+		}
+	}
+}

@@ -19,7 +19,7 @@ type engine struct {
 	cfg     *config
 	pool    *checkerPool
 	checker *healthcheck.Checker // the pool's checker, read for states
-	targets []healthcheck.Target // what this engine wants checked
+	targets []*healthcheck.Target // what this engine wants checked: its backends' own, not copies
 	started bool
 	// serving is set once the engine's instance serves (see checkerPool.made);
 	// until then it publishes no gauges and records no drains, so an instance
@@ -59,13 +59,13 @@ func (e *engine) install(snap *snapshot) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	byKey := map[string][]*service{}
-	var targets []healthcheck.Target
+	var targets []*healthcheck.Target
 	for _, z := range snap.zones {
 		for _, s := range z.services {
 			for _, b := range s.backends {
 				k := b.check.Key()
 				if len(byKey[k]) == 0 {
-					targets = append(targets, b.check)
+					targets = append(targets, &b.check)
 				}
 				if !slices.Contains(byKey[k], s) {
 					byKey[k] = append(byKey[k], s)

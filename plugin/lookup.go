@@ -143,7 +143,7 @@ func (z *Zone) answerNode(n *node, qname, owner string, qtype uint16, site int) 
 		return oneResult{lookupResult: z.answerANY(n, qname, owner, site)}
 	}
 	if set := n.rrsets[qtype]; len(set) > 0 {
-		return oneResult{lookupResult: lookupResult{result: Success, answer: synth(set, qname, owner), extra: n.extra[qtype], wire: n.wire[qtype]}}
+		return oneResult{lookupResult: lookupResult{result: Success, answer: synth(set, qname, owner), extra: n.extra[qtype], wire: n.wire.get(qtype)}}
 	}
 	if cn := n.rrsets[dns.TypeCNAME]; len(cn) > 0 {
 		return oneResult{lookupResult: lookupResult{result: Success, answer: synth(cn, qname, owner)}, cnameOnly: true}

@@ -20,7 +20,7 @@ type checkerPool struct {
 	mu      sync.Mutex
 	c       *healthcheck.Checker
 	cancel  context.CancelFunc
-	engines map[*engine][]healthcheck.Target // started engines
+	engines map[*engine][]*healthcheck.Target // started engines
 
 	// made is every engine set up and not yet stopped, started or not. An
 	// engine serves once its instance's servers run: at once on the first
@@ -34,7 +34,7 @@ type checkerPool struct {
 
 func newCheckerPool(opts healthcheck.Options) *checkerPool {
 	opts.OnProbe = observeProbe
-	return &checkerPool{opts: opts, ops: newOperations(opts.Clock), engines: map[*engine][]healthcheck.Target{}, made: map[*engine]bool{}}
+	return &checkerPool{opts: opts, ops: newOperations(opts.Clock), engines: map[*engine][]*healthcheck.Target{}, made: map[*engine]bool{}}
 }
 
 // processPool is the pool of the hadns binary's engines.
@@ -53,7 +53,7 @@ func (p *checkerPool) current() *healthcheck.Checker {
 
 // acquire adds e's targets to the checked set, starts the checker if it is
 // not running, and returns it.
-func (p *checkerPool) acquire(e *engine, targets []healthcheck.Target) *healthcheck.Checker {
+func (p *checkerPool) acquire(e *engine, targets []*healthcheck.Target) *healthcheck.Checker {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.c == nil {
@@ -70,7 +70,7 @@ func (p *checkerPool) acquire(e *engine, targets []healthcheck.Target) *healthch
 }
 
 // update replaces a started engine's targets (a zone file reload).
-func (p *checkerPool) update(e *engine, targets []healthcheck.Target) {
+func (p *checkerPool) update(e *engine, targets []*healthcheck.Target) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if _, ok := p.engines[e]; !ok {
@@ -103,7 +103,9 @@ func (p *checkerPool) release(e *engine) {
 func (p *checkerPool) apply() {
 	var all []healthcheck.Target
 	for _, ts := range p.engines {
-		all = append(all, ts...)
+		for _, t := range ts {
+			all = append(all, *t)
+		}
 	}
 	// Zone loading validates every check, so this only reports a spec the
 	// checker cannot run, which is then not probed.

@@ -370,9 +370,10 @@ func (z *Zone) addService(s *service, errs *errorList) {
 		}
 		sn.srvOf, sn.srvIdx = s, i
 	}
-	// Generated SRV targets answer their own address.
+	// Generated SRV targets answer their own address. A service without
+	// SRV owners has no SRV targets: no names are made up for it.
 	for _, b := range s.backends {
-		if !b.generated {
+		if !b.generated || len(s.srv) == 0 {
 			continue
 		}
 		gn := z.node(b.target)
