@@ -18,7 +18,7 @@ type engine struct {
 	h       *Hadns
 	cfg     *config
 	pool    *checkerPool
-	checker *healthcheck.Checker // the pool's checker, read for states
+	checker *healthcheck.Checker  // the pool's checker, read for states
 	targets []*healthcheck.Target // what this engine wants checked: its backends' own, not copies
 	started bool
 	// serving is set once the engine's instance serves (see checkerPool.made);
