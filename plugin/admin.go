@@ -162,6 +162,11 @@ func (o *operations) unregisterAdmin(e *engine, addr string) {
 	a.mu.Lock()
 	a.engines = slices.DeleteFunc(a.engines, func(x *engine) bool { return x == e })
 	last := len(a.engines) == 0
+	if !last {
+		// The newest engine left decides the token and certificate: after a
+		// failed reload, the configuration still serving.
+		a.cfg = a.engines[len(a.engines)-1].cfg.admin
+	}
 	a.mu.Unlock()
 	if last {
 		delete(o.admins, addr)

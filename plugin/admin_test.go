@@ -332,7 +332,7 @@ func TestOverridesSurviveReloads(t *testing.T) {
 	zone := r.cfg.files[0]
 	orig, _ := os.ReadFile(zone)
 	os.WriteFile(zone, bytes.Replace(orig, []byte("      - {address: 10.1.0.1, site: east}\n"), nil, 1), 0o644)
-	if !r.e.reloadIfChanged() {
+	if !settleReload(r.e) {
 		t.Fatal("zone reload failed")
 	}
 	resp := get()
@@ -344,7 +344,7 @@ func TestOverridesSurviveReloads(t *testing.T) {
 		t.Fatalf("overrides after the zone lost 10.1.0.1: %s", data)
 	}
 	os.WriteFile(zone, orig, 0o644)
-	if !r.e.reloadIfChanged() {
+	if !settleReload(r.e) {
 		t.Fatal("zone reload failed")
 	}
 	if got := r.eastA(); slices.Contains(got, "10.1.0.1") {

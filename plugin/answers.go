@@ -5,7 +5,6 @@ import (
 	"slices"
 
 	"github.com/miekg/dns"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Health is what answer selection knows of a backend: the checker's state
@@ -120,7 +119,7 @@ type rrAnswer struct {
 	// an answer that is the same everywhere has scope 0 (7.4).
 	scoped bool
 
-	count, degradedCount prometheus.Counter // resolved by countersFor
+	ctr *answerCtr // the series it counts in; set by countersFor
 
 	// wire is each rotation packed (or the one empty answer), for the fast
 	// path; set by packAnswers.
@@ -147,7 +146,7 @@ func (s *service) answer(qtype uint16, site, srvIdx int, negSOA []dns.RR) lookup
 	res := lookupResult{result: ra.result, extra: ra.extra, degraded: ra.degraded, scoped: ra.scoped, from: ra}
 	i := 0
 	if len(ra.rotations) > 1 {
-		i = int(s.rot.Add(1)) % len(ra.rotations)
+		i = rotIndex(s.rot.Add(1), len(ra.rotations))
 	}
 	if len(ra.rotations) > 0 {
 		res.answer = ra.rotations[i]
@@ -160,6 +159,11 @@ func (s *service) answer(qtype uint16, site, srvIdx int, negSOA []dns.RR) lookup
 	}
 	return res
 }
+
+// rotIndex is the rotation a query with counter value c takes, of n. The
+// remainder is taken in uint32: int(c) is negative on 32-bit platforms once
+// the counter passes 2^31.
+func rotIndex(c uint32, n int) int { return int(c % uint32(n)) }
 
 // computeAnswers builds a service's answers for every site order from the
 // backends' health. It is pure: the same inputs give the same answers.
@@ -347,46 +351,62 @@ func allDown(s *service, ts []tier, health []Health, family uint16) rrAnswer {
 	case servFail:
 		return rrAnswer{result: ServerFailure, degraded: &degradation{code: edeOther, text: "servfail: no healthy backend in any site", kind: "servfail"}}
 	}
-	// Fail open: every backend of the first tier, except drained ones (an
-	// operator took those out on purpose), unless nothing else is left.
-	pool := failOpenPool(ts[0], health)
+	// Fail open: every backend of the first tier that has any not drained
+	// (an operator took those out on purpose, so they are never handed out).
+	pool, ti := failOpenPool(ts, health)
+	if len(pool) == 0 {
+		return drainedOut()
+	}
 	return rrAnswer{
 		result:    Success,
 		rotations: rotations(s, pool, s.degradedTTL),
 		degraded:  &degradation{code: edeOther, text: "fail-open: no healthy backend in any site", kind: "fail_open"},
-		served:    ts[0].site,
+		served:    ts[ti].site,
 		members:   pool,
 	}
 }
 
-func failOpenPool(t tier, health []Health) []int {
-	var pool []int
-	for _, bi := range t.backends {
-		if health[bi] != Drained {
-			pool = append(pool, bi)
+// drainedOut is the answer when every backend is down or drained: nothing
+// to fail open to, since drained backends are never handed out.
+func drainedOut() rrAnswer {
+	return rrAnswer{result: NoData, degraded: &degradation{code: edeOther, text: "nodata: every backend is down or drained", kind: "nodata"}}
+}
+
+// failOpenPool returns the backends of the first tier in ts with any that
+// is not drained, those backends, and the tier's index.
+func failOpenPool(ts []tier, health []Health) ([]int, int) {
+	for i, t := range ts {
+		var pool []int
+		for _, bi := range t.backends {
+			if health[bi] != Drained {
+				pool = append(pool, bi)
+			}
+		}
+		if len(pool) > 0 {
+			return pool, i
 		}
 	}
-	if len(pool) == 0 {
-		pool = t.backends
-	}
-	return pool
+	return nil, 0
 }
 
 // rotations builds one answer per starting offset in pool, each at most
-// max_answers long, with the TTL set.
+// max_answers long, with the TTL set. The answers are windows of one ring
+// (the pool followed by its first max_answers-1 records), so they cost
+// pool + max_answers record pointers, not pool × max_answers; their capacity
+// is cut to their length, so no append reaches the next one.
 func rotations(s *service, pool []int, ttl uint32) [][]dns.RR {
-	recs := make([]dns.RR, len(pool))
-	for i, bi := range pool {
-		recs[i] = withTTL(s.backends[bi].a, ttl)
+	if len(pool) == 0 {
+		return nil
 	}
-	n := min(len(recs), s.maxAnswers)
-	out := make([][]dns.RR, len(recs))
-	for r := range recs {
-		ans := make([]dns.RR, n)
-		for j := range n {
-			ans[j] = recs[(r+j)%len(recs)]
-		}
-		out[r] = ans
+	n := min(len(pool), s.maxAnswers)
+	ring := make([]dns.RR, len(pool), len(pool)+n-1)
+	for i, bi := range pool {
+		ring[i] = withTTL(s.backends[bi].a, ttl)
+	}
+	ring = append(ring, ring[:n-1]...)
+	out := make([][]dns.RR, len(pool))
+	for r := range out {
+		out[r] = ring[r : r+n : r+n]
 	}
 	return out
 }
@@ -437,12 +457,16 @@ func selectSRV(s *service, owner int, health []Health, o siteOrder) rrAnswer {
 			r.rotations = nil
 			return r
 		}
-		for _, bi := range failOpenPool(ts[0], health) {
+		pool, ti := failOpenPool(ts, health)
+		if len(pool) == 0 {
+			return drainedOut()
+		}
+		for _, bi := range pool {
 			picks = append(picks, pick{1, bi})
 		}
 		ttl = s.degradedTTL
 		deg = &degradation{code: edeOther, text: "fail-open: no healthy backend in any site", kind: "fail_open"}
-		served = ts[0].site
+		served = ts[ti].site
 	} else {
 		if !tierHasUsable(ts[0], health) {
 			ttl = s.degradedTTL

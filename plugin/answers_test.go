@@ -111,6 +111,12 @@ func TestSelectAddrs(t *testing.T) {
 		{name: "fail open leaves out drained backends", site: west, family: dns.TypeA,
 			health: map[string]Health{"10.1.0.1": Down, "10.1.0.2": Down, "10.2.0.1": Drained, "10.2.0.2": Down, "10.3.0.1": Down},
 			addrs:  []string{"10.2.0.2"}, ttl: 10, degrade: "fail-open"},
+		{name: "fail open never hands out a drained backend: the next tier with one that is not", site: north, family: dns.TypeA,
+			health: map[string]Health{"10.1.0.1": Down, "10.1.0.2": Down, "10.2.0.1": Down, "10.2.0.2": Down, "10.3.0.1": Drained},
+			addrs:  []string{"10.1.0.1", "10.1.0.2"}, ttl: 10, degrade: "fail-open"},
+		{name: "every backend down or drained: nodata, not a drained backend", site: north, family: dns.TypeA,
+			health: map[string]Health{"10.1.0.1": Drained, "10.1.0.2": Drained, "10.2.0.1": Drained, "10.2.0.2": Drained, "10.3.0.1": Drained},
+			result: NoData, degrade: "nodata: every backend is down or drained"},
 		{name: "all down, nodata", edit: func(s string) string {
 			return strings.Replace(s, "max_answers: 3", "max_answers: 3\n    on_all_down: nodata", 1)
 		},

@@ -14,6 +14,7 @@ import (
 	"github.com/coredns/caddy"
 	"github.com/coredns/caddy/caddyfile"
 	"github.com/coredns/coredns/plugin"
+	"github.com/miekg/dns"
 )
 
 // Report is what Check found in a Corefile and its zone files.
@@ -24,7 +25,13 @@ type Report struct {
 	// Budgets holds the failover budget of every service of every hadns
 	// block that loaded, in Corefile order, then by zone and service.
 	Budgets []Budget
+	// AnswerBytes estimates the memory the precomputed answers of every
+	// service take, with every backend healthy (see answerBytes).
+	AnswerBytes int64
 }
+
+// LargeAnswerBytes is the AnswerBytes from which `hadns check` reports it.
+const LargeAnswerBytes = 256 << 20
 
 // Budget is the worst case a client waits for a dead backend of a service
 // to leave its answers and caches: detection + TTL.
@@ -65,7 +72,8 @@ func Check(corefile string) (Report, error) {
 		if i < len(keyLines) {
 			line = keyLines[i]
 		}
-		cerrs, zerrs, budgets := checkBlock(corefile, line, sb)
+		cerrs, zerrs, budgets, mem := checkBlock(corefile, line, sb)
+		r.AnswerBytes += mem
 		r.Errors = append(r.Errors, cerrs...)
 		zoneErrs = append(zoneErrs, zerrs...)
 		r.Budgets = append(r.Budgets, budgets...)
@@ -83,13 +91,13 @@ func Check(corefile string) (Report, error) {
 // checkBlock checks one server block as CoreDNS would set it up: its keys,
 // its directives' names, and its hadns block with parse and load. It
 // returns the Corefile's problems, the zone files' and the budgets.
-func checkBlock(corefile string, keyLine int, sb caddyfile.ServerBlock) (cerrs, zerrs ErrorList, budgets []Budget) {
+func checkBlock(corefile string, keyLine int, sb caddyfile.ServerBlock) (cerrs, zerrs ErrorList, budgets []Budget, mem int64) {
 	// A controller over the dns server type's own context, as the server's
 	// is, so that dnsserver.GetConfig (and the root directive) work.
 	base := caddy.NewTestController("dns", "")
 	blocks, err := base.Context().InspectServerBlocks(corefile, []caddyfile.ServerBlock{sb})
 	if err != nil {
-		return ErrorList{{File: corefile, Line: keyLine, Msg: err.Error()}}, nil, nil
+		return ErrorList{{File: corefile, Line: keyLine, Msg: err.Error()}}, nil, nil, 0
 	}
 	sb = blocks[0]
 	controller := func(dir string) *caddy.Controller {
@@ -118,7 +126,7 @@ func checkBlock(corefile string, keyLine int, sb caddyfile.ServerBlock) (cerrs, 
 	}
 	toks, ok := sb.Tokens[pluginName]
 	if !ok {
-		return cerrs, nil, nil
+		return cerrs, nil, nil, 0
 	}
 	_, cfg, err := parse(controller(pluginName))
 	var perrs parseErrors
@@ -134,7 +142,7 @@ func checkBlock(corefile string, keyLine int, sb caddyfile.ServerBlock) (cerrs, 
 		cerrs = append(cerrs, corefileError(corefile, toks[0].Line, err))
 	}
 	if len(cfg.files) == 0 && len(cfg.dirs) == 0 {
-		return cerrs, nil, nil
+		return cerrs, nil, nil, 0
 	}
 	snap, err := load(cfg)
 	var list ErrorList
@@ -154,7 +162,7 @@ func checkBlock(corefile string, keyLine int, sb caddyfile.ServerBlock) (cerrs, 
 		cerrs = append(cerrs, FileError{File: corefile, Line: toks[0].Line, Msg: err.Error()})
 	}
 	if snap == nil {
-		return cerrs, zerrs, nil
+		return cerrs, zerrs, nil, 0
 	}
 	origins := make([]string, 0, len(snap.zones))
 	for o := range snap.zones {
@@ -172,7 +180,53 @@ func checkBlock(corefile string, keyLine int, sb caddyfile.ServerBlock) (cerrs, 
 			})
 		}
 	}
-	return cerrs, zerrs, budgets
+	return cerrs, zerrs, budgets, answerBytes(snap)
+}
+
+// answerBytes estimates the memory of snap's precomputed answers with every
+// backend healthy, from their shape rather than by building them (a
+// configuration too big to build must still be checked): for every site
+// order, an A or AAAA answer keeps one packed reply per backend of its
+// family (each max_answers records long) and a ring of records, and an SRV
+// answer keeps its records and its packed reply. The constants are the
+// sizes of the Go values involved on 64-bit platforms, rounded up.
+func answerBytes(snap *snapshot) int64 {
+	orders := int64(1)
+	if snap.sites != nil {
+		orders = int64(len(snap.sites.orders))
+	}
+	const (
+		perReply  = 12 + 4 + 48 + 64 // header, question tail, wireAnswer, slice headers
+		perRecord = 16 + 64          // interface value, record with its header
+	)
+	var total int64
+	for _, z := range snap.zones {
+		for _, s := range z.services {
+			var fams [2]int64 // A, AAAA backends
+			for _, b := range s.backends {
+				if b.family() == dns.TypeA {
+					fams[0]++
+				} else {
+					fams[1]++
+				}
+			}
+			for i, k := range fams {
+				if k == 0 {
+					continue
+				}
+				rdata := int64(16) // compressed owner, type, class, TTL, length, IPv4
+				if i == 1 {
+					rdata = 28
+				}
+				win := min(k, int64(s.maxAnswers))
+				total += orders * (k*(perReply+int64(len(s.name))+win*rdata) + (k+win)*perRecord)
+			}
+			for _, o := range s.srv {
+				total += orders * (perReply + int64(s.fullSRVSize(o)) + int64(len(s.backends))*2*perRecord)
+			}
+		}
+	}
+	return total
 }
 
 // caddyError matches the errors of caddy's Dispenser (Err, Errf, ArgErr,

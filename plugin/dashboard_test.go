@@ -21,6 +21,7 @@ var pluginCollectors = []prometheus.Collector{
 	backendUp, healthyBackends, checkDuration, transitions, answers, degradedAnswers,
 	failoverBudget, failoverBudgetLimit, backendOverride, drainSafeAt,
 	localProbeErrors, localTroubleTargets, adminRejectedConns,
+	fastPathBehindPlugins, unsentAnswers,
 }
 
 // coreDNSCollectors are CoreDNS's own request metrics (the metrics plugin).

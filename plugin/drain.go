@@ -91,3 +91,16 @@ func (ra *rrAnswer) ttl() uint32 {
 	}
 	return ra.rotations[0][0].Header().Ttl
 }
+
+// prune forgets the backends that no engine has any more, once no cache can
+// hold them (until has passed), so the map does not grow with every
+// backend a reload ever removed.
+func (d *drainTracker) prune(now time.Time, live map[string]bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for k, t := range d.until {
+		if !live[k] && !t.After(now) {
+			delete(d.until, k)
+		}
+	}
+}

@@ -69,10 +69,31 @@ func TestDrainSafeAt(t *testing.T) {
 		t.Fatalf("y: safe at %v (before %v), want 411: west's own TTL 10 answer replaced at 401", got, before)
 	}
 
-	// Everything else down: fail-open hands out the drained east backends
-	// again (nothing else is left), so the drain is pending.
+	// Everything else down: fail-open never hands out a drained backend (a
+	// drain is deliberate); it opens the next site instead, so x stays out.
 	swap(500, map[string]Health{"10.1.0.1": Drained, "10.1.0.2": Drained, "10.2.0.1": Down, "10.2.0.2": Down, "10.3.0.1": Down, "2001:db8::1": Down})
-	if !inAnswers(cur, 0) {
-		t.Fatal("fail-open with only drained backends left: x should be in the answer (drain pending)")
+	if inAnswers(cur, 0) {
+		t.Fatal("fail-open handed out the drained x")
+	}
+}
+
+// The drain tracker forgets a backend no engine has any more once no cache
+// can hold it, and keeps the others.
+func TestDrainTrackerPrune(t *testing.T) {
+	start := time.Unix(1000, 0)
+	d := newDrainTracker(start)
+	d.until["svc/gone:80"] = start.Add(10 * time.Second)
+	d.until["svc/kept:80"] = start.Add(10 * time.Second)
+	live := map[string]bool{"svc/kept:80": true}
+	d.prune(start.Add(5*time.Second), live)
+	if _, ok := d.until["svc/gone:80"]; !ok {
+		t.Fatal("a removed backend was forgotten while caches may still hold it")
+	}
+	d.prune(start.Add(10*time.Second), live)
+	if _, ok := d.until["svc/gone:80"]; ok {
+		t.Fatal("a removed backend's entry outlived its TTL")
+	}
+	if _, ok := d.until["svc/kept:80"]; !ok {
+		t.Fatal("a live backend's entry was pruned")
 	}
 }

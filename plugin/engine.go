@@ -2,9 +2,8 @@ package hadns
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
-	"os"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -19,19 +18,22 @@ type engine struct {
 	h       *Hadns
 	cfg     *config
 	pool    *checkerPool
-	checker *healthcheck.Checker // the pool's checker, read for states
-	targets []healthcheck.Target // what this engine wants checked
+	checker *healthcheck.Checker  // the pool's checker, read for states
+	targets []*healthcheck.Target // what this engine wants checked: its backends' own, not copies
 	started bool
+	// serving is set once the engine's instance serves (see checkerPool.made);
+	// until then it publishes no gauges and records no drains, so an instance
+	// that a failed reload drops leaves no trace. Guarded by mu.
+	serving bool
 	ops     *operations
 	store   *overrideStore // the overrides folded into health
 	// byKey maps a check target to the services whose answers depend on it,
 	// so a transition recomputes only those.
 	byKey map[string][]*service
 
-	mu      sync.Mutex // serialises rebuilds: reloads and health changes
-	snap    *snapshot
-	sum     [32]byte // content hash of the files snap was loaded from
-	failSum [32]byte // content hash of the last files that failed to load
+	mu    sync.Mutex // serialises rebuilds: reloads and health changes
+	snap  *snapshot
+	watch zoneWatch // the zone files' versions, for the reload loop
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -40,8 +42,13 @@ type engine struct {
 func newEngine(h *Hadns, cfg *config, snap *snapshot, pool *checkerPool) *engine {
 	e := &engine{h: h, cfg: cfg, pool: pool, checker: pool.current(), ops: pool.ops}
 	h.pool.Store(pool)
-	e.store = e.ops.store(cfg.state)
-	e.sum, _ = filesSum(cfg)
+	e.store = e.ops.store(e, cfg.state)
+	if stats, err := statFiles(cfg); err == nil {
+		e.watch.settled = readFiles(stats)
+		e.watch.settled.data = nil
+	}
+	e.watch.fromFiles = &snapshot{zones: maps.Clone(snap.zones), sites: snap.sites}
+	pool.add(e)
 	e.install(snap)
 	return e
 }
@@ -53,13 +60,13 @@ func (e *engine) install(snap *snapshot) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	byKey := map[string][]*service{}
-	var targets []healthcheck.Target
+	var targets []*healthcheck.Target
 	for _, z := range snap.zones {
 		for _, s := range z.services {
 			for _, b := range s.backends {
 				k := b.check.Key()
 				if len(byKey[k]) == 0 {
-					targets = append(targets, b.check)
+					targets = append(targets, &b.check)
 				}
 				if !slices.Contains(byKey[k], s) {
 					byKey[k] = append(byKey[k], s)
@@ -72,18 +79,40 @@ func (e *engine) install(snap *snapshot) {
 		e.pool.update(e, targets)
 	}
 	e.byKey = byKey
+	// Registered before its gauges are set: the series of what snap no
+	// longer has are deleted now, and none of snap's can be.
+	liveSeries.set(e, snap)
 	for _, z := range snap.zones {
 		for _, s := range z.services {
 			e.recompute(s, snap)
 		}
 	}
-	setBudgetGauges(e.snap, snap)
+	if e.serving {
+		setBudgetGauges(snap)
+	}
 	old := e.snap
 	e.snap = snap
 	e.h.snap.Store(snap)
-	if old != nil {
+	if old != nil && e.serving {
 		e.retire(old)
 	}
+	e.ops.drains.prune(e.ops.clock.Now(), liveSeries.drainKeys())
+}
+
+// promote marks the engine serving and publishes its gauges.
+func (e *engine) promote() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.serving || e.snap == nil {
+		return
+	}
+	e.serving = true
+	for _, z := range e.snap.zones {
+		for _, s := range z.services {
+			e.recompute(s, e.snap)
+		}
+	}
+	setBudgetGauges(e.snap)
 }
 
 // retire records that the answers of snap's services are no longer served.
@@ -109,7 +138,11 @@ func (e *engine) recompute(s *service, snap *snapshot) {
 		h[i] = fold(fromState(e.checker.State(b.check.Key())), held[i])
 	}
 	set := computeAnswers(s, h, snap.sites.orders)
-	e.ops.drains.replaced(now, s, s.answers.Swap(set))
+	old := s.answers.Swap(set)
+	if !e.serving {
+		return
+	}
+	e.ops.drains.replaced(now, s, old)
 	setBackendGauges(s, h)
 	setOverrideGauges(s, held, set, e.ops.drains)
 }
@@ -155,6 +188,7 @@ func (e *engine) start() error {
 	c := e.pool.acquire(e, e.targets)
 	e.started = true
 	sub := c.Subscribe()
+	serving := e.pool.servesAtStart(e)
 	// install read states from the pool's checker of that moment; only if
 	// the pool has since made a new one are the answers stale.
 	if c != e.checker {
@@ -166,6 +200,9 @@ func (e *engine) start() error {
 		}
 	}
 	e.mu.Unlock()
+	if serving {
+		e.promote()
+	}
 	// Overrides may have changed between install and attach.
 	e.overridesChanged()
 	var wg sync.WaitGroup
@@ -243,8 +280,11 @@ func (e *engine) apply(events []healthcheck.Event) {
 	}
 }
 
-// stop ends the loops and the checker.
+// stop ends the loops and leaves the checker, the admin server and the
+// override store. An engine of the old instance stopping means a reload
+// succeeded: the new instance's engines serve from now on.
 func (e *engine) stop() error {
+	e.pool.commitRestart()
 	if e.cfg.admin != nil {
 		e.ops.unregisterAdmin(e, e.cfg.admin.addr)
 	}
@@ -255,11 +295,14 @@ func (e *engine) stop() error {
 	}
 	e.store.detach(e)
 	e.pool.release(e)
+	served := e.pool.forget(e)
 	e.mu.Lock()
-	if e.snap != nil {
+	if e.snap != nil && served {
 		e.retire(e.snap)
 	}
+	e.serving = false
 	e.mu.Unlock()
+	liveSeries.set(e, nil)
 	return nil
 }
 
@@ -283,53 +326,40 @@ func (e *engine) reloadLoop(ctx context.Context) {
 	}
 }
 
-// reloadIfChanged reloads the zone files if their content changed, and
-// reports whether it installed new zones.
+// reloadIfChanged is one tick of the reload loop: it reloads the zone files
+// once a change has settled (see zoneWatch), and drops zones whose file left
+// a zones folder longer than dirGrace ago. It reports whether it installed
+// new zones. A version that fails to load keeps the old zones serving and is
+// logged once.
 func (e *engine) reloadIfChanged() bool {
-	sum, err := filesSum(e.cfg)
-	if err == nil && (sum == e.sum || sum == e.failSum) {
-		return false
+	now := e.ops.clock.Now()
+	v, changed := e.watch.tick(e.cfg)
+	if !changed {
+		if !e.watch.expired(now) {
+			return false
+		}
+		snap := &snapshot{zones: maps.Clone(e.watch.fromFiles.zones), sites: e.watch.fromFiles.sites}
+		e.watch.carry(e.cfg, nil, snap, now)
+		e.install(snap)
+		return true
 	}
-	snap, lerr := load(e.cfg)
-	if lerr == nil {
-		lerr = err
-	}
-	if lerr != nil {
-		e.failSum = sum
+	e.watch.settled = *v
+	e.watch.settled.data = nil
+	snap, err := loadWith(e.cfg, v.data)
+	if err != nil {
 		var list ErrorList
-		if errors.As(lerr, &list) {
+		if errors.As(err, &list) {
 			for _, fe := range list {
 				log.Errorf("reload failed, still serving the previous zones: %s", fe)
 			}
 		} else {
-			log.Errorf("reload failed, still serving the previous zones: %v", lerr)
+			log.Errorf("reload failed, still serving the previous zones: %v", err)
 		}
 		return false
 	}
+	e.watch.fromFiles = &snapshot{zones: maps.Clone(snap.zones), sites: snap.sites}
+	e.watch.carry(e.cfg, e.snap, snap, now)
 	e.install(snap)
-	e.sum = sum
 	log.Infof("reloaded %d zone(s)", len(snap.zones))
 	return true
-}
-
-// filesSum hashes the names and contents of every zone file.
-func filesSum(cfg *config) ([32]byte, error) {
-	files, err := zoneFiles(cfg)
-	if err != nil {
-		return [32]byte{}, err
-	}
-	h := sha256.New()
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			return [32]byte{}, err
-		}
-		h.Write([]byte(f))
-		h.Write([]byte{0})
-		h.Write(data)
-		h.Write([]byte{0})
-	}
-	var s [32]byte
-	copy(s[:], h.Sum(nil))
-	return s, nil
 }

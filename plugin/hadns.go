@@ -109,10 +109,7 @@ func (h *Hadns) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) 
 	}
 	res := z.lookup(qname, q.Qtype, site)
 	if res.from != nil {
-		res.from.count.Inc()
-		if res.from.degradedCount != nil {
-			res.from.degradedCount.Inc()
-		}
+		res.from.countAnswer()
 	}
 
 	var scope uint8

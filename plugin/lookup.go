@@ -181,7 +181,7 @@ func (z *Zone) answerNode(n *node, qname, owner string, qtype uint16, site int) 
 		return oneResult{lookupResult: z.answerANY(n, qname, owner, site)}
 	}
 	if set := n.rrsets[qtype]; len(set) > 0 {
-		r := lookupResult{result: Success, answer: synth(set, qname, owner), extra: n.extra[qtype], wire: n.wire[qtype]}
+		r := lookupResult{result: Success, answer: synth(set, qname, owner), extra: n.extra[qtype], wire: n.wire.get(qtype)}
 		n.serviceExtra(qtype, site, &r, true)
 		return oneResult{lookupResult: r}
 	}

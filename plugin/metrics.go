@@ -1,7 +1,12 @@
 package hadns
 
 import (
+	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/miekg/dns"
 
 	"github.com/coredns/coredns/plugin"
 	"github.com/prometheus/client_golang/prometheus"
@@ -68,6 +73,79 @@ var (
 	}, []string{"service", "site", "backend"})
 )
 
+// Metrics of the plugin's own workings rather than of services.
+var (
+	fastPathBehindPlugins = promauto.NewGauge(prometheus.GaugeOpts{
+		Namespace: plugin.Namespace, Subsystem: pluginName, Name: "fast_path_behind_plugins",
+		Help: "1 when pre-packed answers pass through CoreDNS's writer between plugins; 0 when hadns cannot see through it and packs every answer per query behind other plugins (the reason is logged at start-up).",
+	})
+	unsentAnswers = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: plugin.Namespace, Subsystem: pluginName, Name: "unsent_answers_total",
+		Help: "Replies that could not be sent, by reason: too_big (over 65535 bytes), write (the server's write failed).",
+	}, []string{"reason"})
+)
+
+var fastPathOnce sync.Once
+
+// Reasons a reply was not sent.
+const (
+	unsentTooBig = "too_big"
+	unsentWrite  = "write"
+)
+
+// unsentLog limits the log of unsent replies to one line per reason per
+// unsentLogEvery: a client that resets its connections would otherwise fill
+// the log. The counter counts every one.
+var unsentLog struct {
+	mu   sync.Mutex
+	last map[string]time.Time
+	skip map[string]int
+}
+
+const unsentLogEvery = time.Minute
+
+// noteUnsent counts, and logs, a reply to m's question that was not sent.
+func noteUnsent(reason string, m *dns.Msg, err error) {
+	unsentAnswers.WithLabelValues(reason).Inc()
+	now := time.Now()
+	unsentLog.mu.Lock()
+	if unsentLog.last == nil {
+		unsentLog.last, unsentLog.skip = map[string]time.Time{}, map[string]int{}
+	}
+	if now.Sub(unsentLog.last[reason]) < unsentLogEvery {
+		unsentLog.skip[reason]++
+		unsentLog.mu.Unlock()
+		return
+	}
+	skipped := unsentLog.skip[reason]
+	unsentLog.last[reason], unsentLog.skip[reason] = now, 0
+	unsentLog.mu.Unlock()
+	q := "?"
+	if len(m.Question) == 1 {
+		q = fmt.Sprintf("%q %s", m.Question[0].Name, dns.TypeToString[m.Question[0].Qtype])
+	}
+	switch reason {
+	case unsentTooBig:
+		log.Errorf("reply to %s not sent: %d bytes, more than a DNS message can hold (answered SERVFAIL instead; %d more since the last such line): %v", q, m.Len(), skipped, err)
+	default:
+		log.Warningf("reply to %s not sent: %v (%d more since the last such line)", q, err, skipped)
+	}
+}
+
+// reportFastPath exports, and logs once, whether the packed fast path works
+// behind other plugins.
+func reportFastPath() {
+	fastPathOnce.Do(func() {
+		if pluginWriterProblem != "" {
+			fastPathBehindPlugins.Set(0)
+			log.Warningf("packed answers are off behind other plugins (log, prometheus...): %s; every answer is packed per query instead", pluginWriterProblem)
+			return
+		}
+		fastPathBehindPlugins.Set(1)
+		log.Infof("packed answers pass through the writers of plugins before hadns (fast path on)")
+	})
+}
+
 // siteLabel names a client site in metrics; clients no network matches are
 // "default".
 func siteLabel(site string) string {
@@ -77,16 +155,62 @@ func siteLabel(site string) string {
 	return site
 }
 
-// countersFor resolves the series an answer increments.
+// countersFor names the series an answer increments. They are made on the
+// answer's first query, not here: a series costs about a kilobyte, and a
+// zone of 20,000 services has one per service and client site, most of
+// them never asked for from every site.
 func countersFor(s *service, o siteOrder, ra *rrAnswer) {
 	served := ra.served
 	if served == "" {
 		served = "none"
 	}
-	ra.count = answers.WithLabelValues(s.name, siteLabel(o.site), served)
+	ra.ctr = &answerCtr{svc: s, client: siteLabel(o.site), served: served}
 	if ra.degraded != nil {
-		ra.degradedCount = degradedAnswers.WithLabelValues(s.name, siteLabel(o.site), ra.degraded.kind)
+		ra.ctr.degraded = ra.degraded.kind
 	}
+}
+
+// answerCtr is the series an answer increments, made on its first query.
+type answerCtr struct {
+	svc                      *service
+	client, served, degraded string // degraded: "" for a healthy answer
+	c                        atomic.Pointer[ctrPair]
+}
+
+type ctrPair struct{ count, degraded prometheus.Counter }
+
+// countAnswer counts one query answered with ra: no allocation once the
+// answer's series are made.
+func (ra *rrAnswer) countAnswer() {
+	a := ra.ctr
+	if a == nil {
+		return
+	}
+	p := a.c.Load()
+	if p == nil {
+		p = a.resolve()
+	}
+	p.count.Inc()
+	if p.degraded != nil {
+		p.degraded.Inc()
+	}
+}
+
+func (a *answerCtr) resolve() *ctrPair {
+	p := &ctrPair{count: answers.WithLabelValues(a.svc.name, a.client, a.served)}
+	if a.degraded != "" {
+		p.degraded = degradedAnswers.WithLabelValues(a.svc.name, a.client, a.degraded)
+	}
+	if a.svc.retired.Load() {
+		// A query that read a snapshot a reload has since replaced, after
+		// the service's series were deleted: do not bring them back.
+		answers.DeleteLabelValues(a.svc.name, a.client, a.served)
+		if a.degraded != "" {
+			degradedAnswers.DeleteLabelValues(a.svc.name, a.client, a.degraded)
+		}
+	}
+	a.c.CompareAndSwap(nil, p)
+	return a.c.Load()
 }
 
 // setBackendGauges publishes a service's current health.
@@ -137,33 +261,184 @@ func observeLocalTrouble(lt healthcheck.LocalTrouble) {
 }
 
 // setBudgetGauges publishes the failover budget of every service of snap,
-// and drops the series of services that were in old but are gone (or lost
-// their limit), so a removed service does not linger on dashboards.
-func setBudgetGauges(old, snap *snapshot) {
-	present, limited := map[string]bool{}, map[string]bool{}
+// and drops the limit of a service that no longer sets one. The series of
+// removed services go with the rest of their series (liveSeries).
+func setBudgetGauges(snap *snapshot) {
 	for _, z := range snap.zones {
 		for _, s := range z.services {
-			present[s.name] = true
 			failoverBudget.WithLabelValues(s.name).Set(s.failoverBound().Seconds())
 			if s.budget > 0 {
-				limited[s.name] = true
 				failoverBudgetLimit.WithLabelValues(s.name).Set(s.budget.Seconds())
-			}
-		}
-	}
-	if old == nil {
-		return
-	}
-	for _, z := range old.zones {
-		for _, s := range z.services {
-			if !present[s.name] {
-				failoverBudget.DeleteLabelValues(s.name)
-			}
-			if !limited[s.name] {
+			} else {
 				failoverBudgetLimit.DeleteLabelValues(s.name)
 			}
 		}
 	}
+}
+
+// liveSeries knows the snapshot of every engine of the process, so that
+// when a reload (of a zone file or of the Corefile) removes a service, a
+// backend or a site, its series are deleted, unless another engine still
+// has it. Without this a decommissioned backend's backend_up 0 would fire
+// alerts forever. Engines that do not serve yet are counted too: their
+// answers already hold their counters.
+var liveSeries = &seriesRegistry{snaps: map[*engine]*snapshot{}}
+
+type seriesRegistry struct {
+	mu    sync.Mutex
+	snaps map[*engine]*snapshot
+}
+
+// set records e's snapshot (nil: e is gone) and deletes the series of its
+// previous snapshot that no engine has any more.
+func (r *seriesRegistry) set(e *engine, snap *snapshot) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	old := r.snaps[e]
+	if snap == nil {
+		delete(r.snaps, e)
+	} else {
+		r.snaps[e] = snap
+	}
+	if old == nil || old == snap {
+		return
+	}
+	live := seriesKeys{}
+	for _, s := range r.snaps {
+		live.add(s)
+	}
+	gone := seriesKeys{}
+	gone.add(old)
+	for _, z := range old.zones {
+		for _, s := range z.services {
+			if live[s.name] == nil {
+				s.retired.Store(true) // before its series go: see answerCtr.resolve
+			}
+		}
+	}
+	gone.deleteAbsent(live)
+}
+
+// drainKeys returns the drain tracker keys of every engine's backends.
+func (r *seriesRegistry) drainKeys() map[string]bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	keys := map[string]bool{}
+	for _, snap := range r.snaps {
+		for _, z := range snap.zones {
+			for _, s := range z.services {
+				for _, b := range s.backends {
+					keys[drainKey(s, b)] = true
+				}
+			}
+		}
+	}
+	return keys
+}
+
+// seriesKeys is what series labels snapshots give rise to, by service.
+// Series are deleted by their full labels, each in constant time: a
+// partial match scans every series of a vector, which made removing
+// thousands of services quadratic.
+type seriesKeys map[string]*serviceKeys
+
+type serviceKeys struct {
+	backends map[[2]string]bool // site, backend
+	sites    map[string]bool    // the sites of its backends
+	clients  map[string]bool    // client site labels
+}
+
+func (k seriesKeys) add(snap *snapshot) {
+	var clients []string
+	if snap.sites != nil {
+		for _, o := range snap.sites.orders {
+			clients = append(clients, siteLabel(o.site))
+		}
+	}
+	for _, z := range snap.zones {
+		for _, s := range z.services {
+			sk := k[s.name]
+			if sk == nil {
+				sk = &serviceKeys{backends: map[[2]string]bool{}, sites: map[string]bool{}, clients: map[string]bool{}}
+				k[s.name] = sk
+			}
+			for _, b := range s.backends {
+				sk.backends[[2]string{b.site, b.ID()}] = true
+				sk.sites[b.site] = true
+			}
+			for _, c := range clients {
+				sk.clients[c] = true
+			}
+		}
+	}
+}
+
+// Label values a series may have beyond the snapshot's names.
+var (
+	stateLabels     = []string{"unknown", "up", "suspect", "down"}
+	overrideLabels  = []string{actDrain, actDown, actUp}
+	degradedReasons = []string{"fallback", "fail_open", "nodata", "servfail", "not_ready"}
+)
+
+// deleteAbsent deletes the series of every key of k that live lacks.
+func (k seriesKeys) deleteAbsent(live seriesKeys) {
+	empty := &serviceKeys{}
+	for svc, sk := range k {
+		lk := live[svc]
+		if lk == nil {
+			lk = empty
+			failoverBudget.DeleteLabelValues(svc)
+			failoverBudgetLimit.DeleteLabelValues(svc)
+		}
+		ids := map[string]bool{} // backends still live under some site
+		for b := range lk.backends {
+			ids[b[1]] = true
+		}
+		for b := range sk.backends {
+			if lk.backends[b] {
+				continue
+			}
+			site, id := b[0], b[1]
+			backendUp.DeleteLabelValues(svc, site, id)
+			drainSafeAt.DeleteLabelValues(svc, site, id)
+			for _, o := range overrideLabels {
+				backendOverride.DeleteLabelValues(svc, site, id, o)
+			}
+			if !ids[id] {
+				for _, st := range stateLabels {
+					transitions.DeleteLabelValues(svc, id, st)
+				}
+			}
+		}
+		// answers_total: every client site × served site (or none) pair
+		// that is not live on both sides.
+		served := append(mapsKeys(sk.sites), "none")
+		for c := range sk.clients {
+			for _, site := range served {
+				if !(lk.clients[c] && (site == "none" && len(lk.clients) > 0 || lk.sites[site])) {
+					answers.DeleteLabelValues(svc, c, site)
+				}
+			}
+			if !lk.clients[c] {
+				for _, r := range degradedReasons {
+					degradedAnswers.DeleteLabelValues(svc, c, r)
+				}
+			}
+		}
+		for site := range sk.sites {
+			if !lk.sites[site] {
+				healthyBackends.DeleteLabelValues(svc, site)
+			}
+		}
+	}
+}
+
+func mapsKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
 }
 
 // setOverrideGauges publishes which override holds for each backend of s and,

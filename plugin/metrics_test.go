@@ -67,6 +67,8 @@ func TestFailoverBudgetMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := newEngine(&Hadns{}, cfg, snap, newCheckerPool(healthcheck.Options{}))
+	e.promote() // gauges are published once the engine serves
+	t.Cleanup(func() { liveSeries.set(e, nil) })
 
 	// api: 2.1 s longest jittered interval + 2 × 250 ms fast + 3 × 500 ms
 	// timeouts + 20 s TTL; web: the tcp defaults' 2.85 s + 10 s TTL.
@@ -94,7 +96,7 @@ func TestFailoverBudgetMetrics(t *testing.T) {
 	if err := os.WriteFile(path, []byte(zone), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if !e.reloadIfChanged() {
+	if !settleReload(e) {
 		t.Fatal("the changed zone file was not reloaded")
 	}
 	if got, ok := gauge(t, failoverBudget, "api.budget.test."); !ok || !near(got, 9.1) {

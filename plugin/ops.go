@@ -1,6 +1,7 @@
 package hadns
 
 import (
+	"slices"
 	"sync"
 	"time"
 
@@ -33,16 +34,29 @@ func newOperations(clock healthcheck.Clock) *operations {
 }
 
 // store returns the override store of a state file, loading it the first
-// time; later calls (a Corefile reload) get the same overrides.
-func (o *operations) store(path string) *overrideStore {
+// time (for engine e); later calls (a Corefile reload) get the same overrides.
+func (o *operations) store(e *engine, path string) *overrideStore {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	s, ok := o.stores[path]
 	if !ok {
 		s = newOverrideStore(path, o.clock)
+		s.madeBy = e
 		o.stores[path] = s
 	}
 	return s
+}
+
+// dropStores forgets the stores that one of the engines in gone loaded and
+// no engine uses: a reload that failed leaves the stores as they were.
+func (o *operations) dropStores(gone []*engine) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for path, s := range o.stores {
+		if slices.Contains(gone, s.madeBy) && !s.used() {
+			delete(o.stores, path)
+		}
+	}
 }
 
 // wallClock is the real time.

@@ -26,6 +26,7 @@ type overrideStore struct {
 	seq     uint64
 	loadErr error // the file did not parse: it is moved aside before the first save
 	users   map[*engine]struct{}
+	madeBy  *engine       // the engine whose set-up loaded it
 	wake    chan struct{} // the earliest expiry may have changed
 	cancel  context.CancelFunc
 	done    chan struct{}
@@ -39,6 +40,9 @@ func newOverrideStore(path string, clock healthcheck.Clock) *overrideStore {
 	s := &overrideStore{path: path, clock: clock, users: map[*engine]struct{}{}, wake: make(chan struct{}, 1)}
 	if path == "" {
 		return s
+	}
+	if n := removeStaleTemps(path); n > 0 {
+		log.Infof("state file %s: removed %d temporary file(s) left by interrupted writes", path, n)
 	}
 	list, err := loadState(path)
 	if err != nil {
@@ -214,6 +218,13 @@ func (s *overrideStore) attach(e *engine) {
 		s.cancel, s.done = cancel, make(chan struct{})
 		go s.expiryLoop(ctx, s.done)
 	}
+}
+
+// used reports whether an engine is attached.
+func (s *overrideStore) used() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.users) > 0
 }
 
 // detach unregisters an engine; the last one out stops the expiry loop. The

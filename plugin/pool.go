@@ -20,13 +20,22 @@ type checkerPool struct {
 	mu      sync.Mutex
 	c       *healthcheck.Checker
 	cancel  context.CancelFunc
-	engines map[*engine][]healthcheck.Target
+	engines map[*engine][]*healthcheck.Target // started engines
+
+	// made is every engine set up and not yet stopped, started or not. An
+	// engine serves once its instance's servers run: at once on the first
+	// start-up, and on a Corefile reload only when the old instance stops,
+	// which caddy does only after the new one's servers started.
+	made map[*engine]bool // value: serving
+	// restarting is set by the serving instance's OnRestart: engines that
+	// start from then on are the new instance's, and do not serve yet.
+	restarting bool
 }
 
 func newCheckerPool(opts healthcheck.Options) *checkerPool {
 	opts.OnProbe = observeProbe
 	opts.OnLocalTrouble = observeLocalTrouble
-	return &checkerPool{opts: opts, ops: newOperations(opts.Clock), engines: map[*engine][]healthcheck.Target{}}
+	return &checkerPool{opts: opts, ops: newOperations(opts.Clock), engines: map[*engine][]*healthcheck.Target{}, made: map[*engine]bool{}}
 }
 
 // processPool is the pool of the hadns binary's engines.
@@ -55,7 +64,7 @@ func (p *checkerPool) trouble() healthcheck.LocalTrouble {
 
 // acquire adds e's targets to the checked set, starts the checker if it is
 // not running, and returns it.
-func (p *checkerPool) acquire(e *engine, targets []healthcheck.Target) *healthcheck.Checker {
+func (p *checkerPool) acquire(e *engine, targets []*healthcheck.Target) *healthcheck.Checker {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.c == nil {
@@ -72,7 +81,7 @@ func (p *checkerPool) acquire(e *engine, targets []healthcheck.Target) *healthch
 }
 
 // update replaces a started engine's targets (a zone file reload).
-func (p *checkerPool) update(e *engine, targets []healthcheck.Target) {
+func (p *checkerPool) update(e *engine, targets []*healthcheck.Target) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if _, ok := p.engines[e]; !ok {
@@ -105,11 +114,99 @@ func (p *checkerPool) release(e *engine) {
 func (p *checkerPool) apply() {
 	var all []healthcheck.Target
 	for _, ts := range p.engines {
-		all = append(all, ts...)
+		for _, t := range ts {
+			all = append(all, *t)
+		}
 	}
 	// Zone loading validates every check, so this only reports a spec the
 	// checker cannot run, which is then not probed.
 	if err := p.c.Set(all); err != nil {
 		log.Errorf("health checks not started: %v", err)
 	}
+}
+
+// add records an engine that setup created; it serves once promoted.
+func (p *checkerPool) add(e *engine) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.made[e] = false
+}
+
+// servesAtStart reports whether an engine starting now serves at once: it
+// does unless a Corefile reload is in progress, whose new instance may still
+// fail after its start-up hooks ran.
+func (p *checkerPool) servesAtStart(e *engine) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.restarting {
+		return false
+	}
+	p.made[e] = true
+	return true
+}
+
+// beginRestart is the serving instance's OnRestart: a new instance is about
+// to be set up and started beside it.
+func (p *checkerPool) beginRestart() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.restarting = true
+	return nil
+}
+
+// commitRestart runs when an engine of the old instance stops. When a reload
+// is in progress, caddy stops the old instance only once the new one's
+// servers run, so every engine not yet serving now serves: it publishes its
+// gauges.
+func (p *checkerPool) commitRestart() {
+	p.mu.Lock()
+	if !p.restarting {
+		p.mu.Unlock()
+		return
+	}
+	p.restarting = false
+	var promote []*engine
+	for e, serving := range p.made {
+		if !serving {
+			p.made[e] = true
+			promote = append(promote, e)
+		}
+	}
+	p.mu.Unlock()
+	for _, e := range promote {
+		e.promote()
+	}
+}
+
+// abortRestart is the serving instance's OnRestartFailed. caddy drops a new
+// instance that failed after its start-up hooks ran (a port in use) without
+// calling its OnShutdown, so its engines would go on probing, registered with
+// the admin server and the override store: stop every engine that does not
+// serve. Called once per hadns block of the old instance; later calls find
+// nothing to do.
+func (p *checkerPool) abortRestart() error {
+	p.mu.Lock()
+	p.restarting = false
+	var ghosts []*engine
+	for e, serving := range p.made {
+		if !serving {
+			ghosts = append(ghosts, e)
+		}
+	}
+	p.mu.Unlock()
+	for _, e := range ghosts {
+		log.Infof("Corefile reload failed: stopping the hadns instance of the rejected configuration; the previous one keeps serving")
+		e.stop()
+	}
+	p.ops.dropStores(ghosts)
+	return nil
+}
+
+// forget removes a stopped engine, and reports whether it ever served.
+func (p *checkerPool) forget(e *engine) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	serving := p.made[e]
+	delete(p.made, e)
+	return serving
 }

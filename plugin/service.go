@@ -32,11 +32,15 @@ type service struct {
 	backends    []*backend
 	line        int
 	file        string
-	negSOA      []dns.RR // the zone's, for the authority of empty answers
+	negSOA      []dns.RR    // the zone's, for the authority of empty answers
+	noData      *wireAnswer // the zone's packed NODATA
 
 	answers atomic.Pointer[answerSet]
 	// rot spreads A/AAAA answers over the pool: each query takes the next rotation.
 	rot atomic.Uint32
+	// retired is set when a reload removed the service and its series
+	// were deleted; a late query must not make them again.
+	retired atomic.Bool
 	// overrideSeries is set once an override metric series exists for a
 	// backend; until then recomputes skip deleting series (guarded by the
 	// engine's mutex).
@@ -122,6 +126,13 @@ func buildService(sc *serviceConfig, origin string, errs *errorList) *service {
 		errs.addf(sc.line, "service name %q is not a name inside %s", sc.Name, origin)
 		return nil
 	}
+	if hasWildcardLabel(name) {
+		// Answers carry the service name as their owner; a resolver drops
+		// records owned by *.x in reply to foo.x (RFC 4592 synthesis is for
+		// static records only). List the names instead.
+		errs.addf(sc.keyLine("name"), "service name %q: wildcard service names are not supported; list each name as a service", sc.Name)
+		return nil
+	}
 	s := &service{
 		name:       name,
 		ttl:        uint32(orDefault(sc.TTL, defaultServiceTTL)),
@@ -149,6 +160,9 @@ func buildService(sc *serviceConfig, origin string, errs *errorList) *service {
 	if s.minHealthy < 0 || s.maxAnswers < 0 {
 		errs.addf(sc.keyLine("min_healthy"), "service %s: min_healthy and max_answers must be positive", name)
 	}
+	if s.maxAnswers > maxMaxAnswers {
+		errs.addf(sc.keyLine("max_answers"), "service %s: max_answers %d is above %d: a UDP reply of 1232 bytes holds about 70 A or 40 AAAA records, and every rotation of the answer is kept in memory", name, s.maxAnswers, maxMaxAnswers)
+	}
 	switch s.onAllDown {
 	case "":
 		s.onAllDown = failOpen
@@ -162,6 +176,10 @@ func buildService(sc *serviceConfig, origin string, errs *errorList) *service {
 			continue
 		}
 		owner := dns.CanonicalName(o.Name + "." + name)
+		if hasWildcardLabel(o.Name) {
+			errs.addf(sc.keyLine("srv"), "service %s: srv owner %q: wildcard names are not supported", name, o.Name)
+			continue
+		}
 		if !validName(owner) {
 			errs.addf(sc.keyLine("srv"), "service %s: srv owner %q is not a valid name", name, o.Name)
 			continue
@@ -196,6 +214,11 @@ func buildService(sc *serviceConfig, origin string, errs *errorList) *service {
 		}
 		s.backends = append(s.backends, b)
 	}
+	for _, o := range s.srv {
+		if n := s.fullSRVSize(o); n > dns.MaxMsgSize {
+			errs.addf(sc.line, "service %s: the SRV answer at %s with every backend healthy is %d bytes, more than the %d a DNS message can hold even over TCP; split the service or give it fewer backends", name, o.name, n, dns.MaxMsgSize)
+		}
+	}
 	if s.budget > 0 {
 		if worst := s.failoverBound(); worst > s.budget {
 			errs.addf(sc.keyLine("failover_budget"), "service %s: worst-case failover %v (detection + TTL) exceeds failover_budget %v", name, worst, s.budget)
@@ -203,6 +226,42 @@ func buildService(sc *serviceConfig, origin string, errs *errorList) *service {
 	}
 	return s
 }
+
+// hasWildcardLabel reports whether a name has a label that is just "*".
+func hasWildcardLabel(name string) bool {
+	for _, l := range dns.SplitDomainName(name) {
+		if l == "*" {
+			return true
+		}
+	}
+	return false
+}
+
+// fullSRVSize is the packed size of the reply to an SRV query at owner o
+// when every backend is healthy: one record per backend, with the address
+// of each generated target in the additional section. A answers are bounded
+// by max_answers; the SRV answer holds every backend.
+func (s *service) fullSRVSize(o srvOwner) int {
+	m := &dns.Msg{Compress: true, Question: []dns.Question{{Name: o.name, Qtype: dns.TypeSRV, Qclass: dns.ClassINET}}}
+	for _, b := range s.backends {
+		m.Answer = append(m.Answer, &dns.SRV{Hdr: dns.RR_Header{Name: o.name, Rrtype: dns.TypeSRV, Class: dns.ClassINET}, Port: b.port, Target: b.target})
+		if b.generated {
+			m.Extra = append(m.Extra, b.glue)
+		}
+	}
+	return m.Len()
+}
+
+// maxMaxAnswers caps max_answers. An answer is kept in as many rotations as
+// there are backends in its pool, each max_answers long, so packed answers
+// cost backends × max_answers records per site order: the cap keeps that
+// linear in backends. 64 A records about fill a 1232-byte UDP reply.
+const maxMaxAnswers = 64
+
+// minCheckInterval is the shortest interval, fast_interval and
+// down_interval a check may have: below it probes cost the backends (and
+// the checker) more than they tell.
+const minCheckInterval = 100 * time.Millisecond
 
 // decodeSpec decodes a check section over base (the service's spec, for a
 // backend's override) and validates the result at the section's line.
@@ -220,9 +279,18 @@ func decodeSpec(n *yaml.Node, base healthcheck.Spec, errs *errorList) (healthche
 		addYAMLError(err, errs, n.Line)
 		return spec, false
 	}
-	if err := spec.WithDefaults().Validate(); err != nil {
+	full := spec.WithDefaults()
+	if err := full.Validate(); err != nil {
 		for _, line := range strings.Split(err.Error(), "\n") {
 			errs.addf(n.Line, "check: %s", line)
+		}
+	}
+	for _, iv := range []struct {
+		key string
+		d   time.Duration
+	}{{"interval", full.Interval}, {"fast_interval", full.FastInterval}, {"down_interval", full.DownInterval}} {
+		if iv.d > 0 && iv.d < minCheckInterval {
+			errs.addf(keyLine(n, iv.key), "check: %s %v is below the minimum %v", iv.key, iv.d, minCheckInterval)
 		}
 	}
 	return spec, len(errs.errs) == before
@@ -305,9 +373,10 @@ func (z *Zone) addService(s *service, errs *errorList) {
 		}
 		sn.srvOf, sn.srvIdx = s, i
 	}
-	// Generated SRV targets answer their own address.
+	// Generated SRV targets answer their own address. A service without
+	// SRV owners has no SRV targets: no names are made up for it.
 	for _, b := range s.backends {
-		if !b.generated {
+		if !b.generated || len(s.srv) == 0 {
 			continue
 		}
 		gn := z.node(b.target)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -32,6 +33,7 @@ type config struct {
 	startupTimeout time.Duration // readiness waits at most this long for first results; default 5s
 	admin          *adminConfig  // the admin HTTP API; nil: off
 	state          string        // override state file; "": overrides live in memory only
+	stateAt        position
 }
 
 const (
@@ -44,13 +46,27 @@ func setup(c *caddy.Controller) error {
 	if err != nil {
 		return plugin.Error(pluginName, err)
 	}
+	if cfg.state != "" {
+		// Found now, not when the first override fails to save.
+		if err := checkStateDir(cfg.state); err != nil {
+			return plugin.Error(pluginName, cfg.stateAt.errorf("state %s: %v", cfg.state, err))
+		}
+	}
 	snap, err := load(cfg)
 	if err != nil {
 		return plugin.Error(pluginName, err)
 	}
+	reportFastPath()
 	e := newEngine(h, cfg, snap, processPool)
 	c.OnStartup(e.start)
 	c.OnShutdown(e.stop)
+	// These run on this instance when it is the one serving and a Corefile
+	// reload starts the next: caddy drops a next instance that fails after
+	// its OnStartup hooks ran without calling its OnShutdown, so it is this
+	// one that stops the other's engines (as CoreDNS's metrics and ready
+	// plugins repair their state on OnRestartFailed).
+	c.OnRestart(processPool.beginRestart)
+	c.OnRestartFailed(processPool.abortRestart)
 	// No opcode beyond QUERY and NOTIFY is allowed in (AllowOpcode): miekg/dns
 	// answers the others NOTIMP with the opcode echoed, as RFC 1035 4.1.1,
 	// RFC 3425 (IQUERY) and RFC 8490 (DSO) ask. An allowed opcode would let
@@ -165,6 +181,7 @@ func parse(c *caddy.Controller) (*Hadns, *config, error) {
 					break
 				}
 				cfg.state = path(args[0])
+				cfg.stateAt = position{c.File(), c.Line()}
 			default:
 				errs = append(errs, c.Errf("unknown property %q", c.Val()))
 				skipProperty(c)
@@ -298,7 +315,11 @@ func zoneFiles(cfg *config) ([]string, error) {
 // load reads every zone file of cfg and builds a snapshot with initial
 // answers. Every problem in every file is reported, not only the first, and
 // the sites are checked even when a file failed, so one run shows them all.
-func load(cfg *config) (*snapshot, error) {
+func load(cfg *config) (*snapshot, error) { return loadWith(cfg, nil) }
+
+// loadWith is load with the contents of some files already read (by the
+// reload tick that saw them settle), so what loads is what was checked.
+func loadWith(cfg *config, contents map[string][]byte) (*snapshot, error) {
 	files, err := zoneFiles(cfg)
 	var errs ErrorList
 	if err != nil {
@@ -311,7 +332,7 @@ func load(cfg *config) (*snapshot, error) {
 	zones := map[string]*Zone{}
 	var backendSites []string
 	for _, f := range files {
-		z, err := LoadZoneFile(f)
+		z, err := loadZone(f, contents)
 		if err != nil {
 			errs = append(errs, err.(ErrorList)...)
 			continue
@@ -346,6 +367,19 @@ func load(cfg *config) (*snapshot, error) {
 	}
 	snap := &snapshot{zones: zones, sites: sites}
 	return snap, nil
+}
+
+// loadZone parses f from contents if it is there, else from disk.
+func loadZone(f string, contents map[string][]byte) (*Zone, error) {
+	data, ok := contents[f]
+	if !ok {
+		return LoadZoneFile(f)
+	}
+	var mtime time.Time
+	if fi, err := os.Stat(f); err == nil {
+		mtime = fi.ModTime()
+	}
+	return parseZoneFile(f, data, mtime)
 }
 
 func originServed(origin string, served []string) bool {

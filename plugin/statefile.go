@@ -108,3 +108,54 @@ func saveState(file string, list []Override) error {
 	}
 	return nil
 }
+
+// checkStateDir checks that the state file's folder exists and that hadns
+// may create files in it (the state file is replaced by renaming a new file
+// over it), so a missing or read-only folder stops start-up with a clear
+// error rather than failing the first override.
+func checkStateDir(file string) error {
+	dir := filepath.Dir(file)
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("its folder %s: %w", dir, err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("%s is not a folder", dir)
+	}
+	probe, err := os.CreateTemp(dir, filepath.Base(file)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("its folder %s is not writable: %w", dir, err)
+	}
+	probe.Close()
+	return os.Remove(probe.Name())
+}
+
+// removeStaleTemps removes the temporary files of state file writes that a
+// crash interrupted (saveState's FILE.tmp*), and reports how many it removed.
+// Called once per state file and process, before any write of its own.
+func removeStaleTemps(file string) int {
+	m, err := filepath.Glob(filepath.Join(filepath.Dir(file), globEscape(filepath.Base(file))+".tmp*"))
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, f := range m {
+		if os.Remove(f) == nil {
+			n++
+		}
+	}
+	return n
+}
+
+// globEscape escapes the characters filepath.Match treats specially.
+func globEscape(s string) string {
+	var b []byte
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '*', '?', '[', '\\':
+			b = append(b, '\\')
+		}
+		b = append(b, s[i])
+	}
+	return string(b)
+}

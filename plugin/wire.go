@@ -3,9 +3,12 @@ package hadns
 import (
 	"context"
 	"encoding/binary"
+	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/coredns/coredns/plugin"
 	"github.com/coredns/coredns/plugin/metrics"
@@ -24,13 +27,13 @@ type wireAnswer struct {
 	ede      []byte // the EDE option of a degraded answer, or nil
 	// msgs is the reply as a message, by RD and CD, for the recorders of
 	// plugins before us (log, prometheus), which read its header and what
-	// kind of answer it is; the rotations of one answer share them. Never
-	// written to.
-	msgs *[4]*dns.Msg
+	// kind of answer it is; the rotations of one answer share them.
+	msgs *recMsgs
 
-	// nx marks an NXDOMAIN: its question varies, so buf is the header alone
-	// and soa is the zone's SOA record, written out in full so that its
-	// owner keeps the zone's spelling.
+	// nx marks a negative answer (NXDOMAIN, or a NODATA shared by every
+	// name of a zone): its question varies, so buf is the header alone and
+	// soa is the zone's SOA record, written out in full so that its owner
+	// keeps the zone's spelling.
 	nx  bool
 	soa []byte
 
@@ -47,10 +50,33 @@ type extraCut struct {
 	arcount uint16
 }
 
+// recMsgs holds a packed reply as messages for the recorders before us,
+// made from the bytes the first time a recorder is there to read one: a
+// zone's many answers cost their bytes alone until then (four messages for
+// each of 100,000 names would take more memory than the zone). Never
+// written to once made.
+type recMsgs struct{ v atomic.Pointer[[4]*dns.Msg] }
+
+// get returns the message of wa with the RD and CD flags of flags.
+func (c *recMsgs) get(wa *wireAnswer, flags int) *dns.Msg {
+	if v := c.v.Load(); v != nil {
+		return v[flags]
+	}
+	m := new(dns.Msg)
+	if err := m.Unpack(wa.buf); err != nil {
+		// Not expected: the bytes were packed by miekg/dns. The header
+		// still tells the recorders what they count.
+		m = &dns.Msg{}
+		m.Unpack(wa.buf[:12])
+	}
+	c.v.CompareAndSwap(nil, flagVariants(m))
+	return c.v.Load()[flags]
+}
+
 // packWire packs the reply for qname (lowercase, as the zone spells it) and
 // qtype with res, or returns nil for what the fast path does not serve. The
 // reply shares msgs, when given, for its recorders.
-func packWire(qname string, qtype uint16, res lookupResult, msgs *[4]*dns.Msg) *wireAnswer {
+func packWire(qname string, qtype uint16, res lookupResult, msgs *recMsgs) *wireAnswer {
 	if res.result != Success && res.result != NoData {
 		return nil
 	}
@@ -76,7 +102,7 @@ func packWire(qname string, qtype uint16, res lookupResult, msgs *[4]*dns.Msg) *
 		wa.ede = edeOption(res.degraded)
 	}
 	if wa.msgs == nil {
-		wa.msgs = flagVariants(m)
+		wa.msgs = &recMsgs{}
 	}
 	return wa
 }
@@ -179,12 +205,12 @@ func writeWire(w dns.ResponseWriter, r *dns.Msg, wa *wireAnswer, reqOpt *dns.OPT
 	}
 	binary.BigEndian.PutUint16(b[wa.qnameEnd:], q.Qtype)
 	binary.BigEndian.PutUint16(b[wa.qnameEnd+2:], q.Qclass)
-	return finishWire(w, bp, b, wa, reqOpt, ecs, scope, ede, udp, flags)
+	return finishWire(w, r, bp, b, wa, reqOpt, ecs, scope, ede, udp, flags)
 }
 
 // finishWire appends the OPT record to b and writes it, unless it is too
 // big for UDP.
-func finishWire(w dns.ResponseWriter, bp *[]byte, b []byte, wa *wireAnswer, reqOpt *dns.OPT, ecs *clientSubnet, scope uint8, ede []byte, udp bool, flags int) bool {
+func finishWire(w dns.ResponseWriter, r *dns.Msg, bp *[]byte, b []byte, wa *wireAnswer, reqOpt *dns.OPT, ecs *clientSubnet, scope uint8, ede []byte, udp bool, flags int) bool {
 	optLen := 0
 	if reqOpt != nil {
 		optLen = optRRLen(ecs, ede)
@@ -208,8 +234,16 @@ func finishWire(w dns.ResponseWriter, bp *[]byte, b []byte, wa *wireAnswer, reqO
 		binary.BigEndian.PutUint16(b[10:], binary.BigEndian.Uint16(b[10:])+1)
 	}
 	*bp = b
-	w.Write(b)
-	recordMsg(w, wa.msgs[flags])
+	if len(b) > dns.MaxMsgSize {
+		return false
+	}
+	if _, err := w.Write(b); err != nil {
+		noteUnsent(unsentWrite, r, err)
+	}
+	walkWriters(w, func(r *dnstest.Recorder) {
+		m := wa.msgs.get(wa, flags)
+		r.Msg, r.Rcode = m, m.Rcode
+	})
 	return true
 }
 
@@ -239,7 +273,7 @@ func writeNX(w dns.ResponseWriter, r *dns.Msg, wa *wireAnswer, reqOpt *dns.OPT, 
 	b = append(b, 0)
 	b = append(b, byte(q.Qtype>>8), byte(q.Qtype), byte(q.Qclass>>8), byte(q.Qclass))
 	b = append(b, wa.soa...)
-	return finishWire(w, bp, b, wa, reqOpt, ecs, scope, ede, udp, flags)
+	return finishWire(w, r, bp, b, wa, reqOpt, ecs, scope, ede, udp, flags)
 }
 
 // header appends wa's bytes to b with r's ID and RD and CD flags, and
@@ -359,22 +393,52 @@ func walkWriters(w dns.ResponseWriter, rec func(*dnstest.Recorder)) bool {
 // pluginWriterType is the writer plugin.NextOrFailure puts around every
 // plugin's writer to note which plugin answered. It passes raw bytes on, but
 // its type is unexported: we learn it by making one, and check that its
-// first field is the writer it wraps. nil if that ever stops being so.
-var pluginWriterType = func() reflect.Type {
-	var t reflect.Type
-	plugin.NextOrFailure("", plugin.HandlerFunc(func(_ context.Context, w dns.ResponseWriter, _ *dns.Msg) (int, error) {
-		t = reflect.TypeOf(w)
+// first field is the writer it wraps. nil if that ever stops being so, and
+// pluginWriterProblem then says why: behind other plugins every answer then
+// takes the general path (packed per query), which setup logs and the
+// fast_path metric shows.
+var pluginWriterType, pluginWriterProblem = learnPluginWriter(func(h plugin.Handler, w dns.ResponseWriter, r *dns.Msg) {
+	plugin.NextOrFailure("", h, context.Background(), w, r)
+})
+
+// learnPluginWriter runs call, which should hand h the writer CoreDNS puts
+// around w, and returns that writer's type if the fast path can see through
+// it, or why not. A panic in call is a reason, not a crash.
+func learnPluginWriter(call func(h plugin.Handler, w dns.ResponseWriter, r *dns.Msg)) (t reflect.Type, problem string) {
+	defer func() {
+		if r := recover(); r != nil {
+			t, problem = nil, fmt.Sprintf("calling the next plugin panicked: %v", r)
+		}
+	}()
+	var seen dns.ResponseWriter
+	probe := &probeWriter{}
+	call(plugin.HandlerFunc(func(_ context.Context, w dns.ResponseWriter, _ *dns.Msg) (int, error) {
+		seen = w
 		return 0, nil
-	}), context.Background(), nil, nil)
-	if t == nil || t.Kind() != reflect.Pointer || t.Elem().Kind() != reflect.Struct || t.Elem().NumField() == 0 {
-		return nil
+	}), probe, new(dns.Msg))
+	if seen == nil {
+		return nil, "the next plugin was not called, or got no writer"
+	}
+	if seen == dns.ResponseWriter(probe) {
+		return nil, "" // no writer between plugins: nothing to see through
+	}
+	t = reflect.TypeOf(seen)
+	if t.Kind() != reflect.Pointer || t.Elem().Kind() != reflect.Struct || t.Elem().NumField() == 0 {
+		return nil, fmt.Sprintf("the writer between plugins, %v, is not a pointer to a struct", t)
 	}
 	f := t.Elem().Field(0)
 	if !f.IsExported() || f.Type != reflect.TypeFor[dns.ResponseWriter]() {
-		return nil
+		return nil, fmt.Sprintf("the first field of the writer between plugins, %v, is %s %v, not an exported dns.ResponseWriter", t, f.Name, f.Type)
 	}
-	return t
-}()
+	if inner, _ := reflect.ValueOf(seen).Elem().Field(0).Interface().(dns.ResponseWriter); inner != dns.ResponseWriter(probe) {
+		return nil, fmt.Sprintf("the writer between plugins, %v, does not hold the writer it wraps in %s", t, f.Name)
+	}
+	return t, ""
+}
+
+// probeWriter is the writer learnPluginWriter hands CoreDNS; nothing is
+// written to it.
+type probeWriter struct{ dns.ResponseWriter }
 
 // unwrapPluginWriter returns the writer inside CoreDNS's writer between
 // plugins, without allocating.
@@ -400,7 +464,7 @@ func packRR(s *service, owner string, qtype uint16, ra *rrAnswer) {
 	switch ra.result {
 	case Success:
 		ra.wire = make([]*wireAnswer, len(ra.rotations))
-		var msgs *[4]*dns.Msg
+		var msgs *recMsgs
 		for i, rot := range ra.rotations {
 			res.answer = rot
 			if ra.wire[i] = packWire(owner, qtype, res, msgs); ra.wire[i] != nil {
@@ -408,31 +472,59 @@ func packRR(s *service, owner string, qtype uint16, ra *rrAnswer) {
 			}
 		}
 	case NoData:
-		if s.negSOA != nil {
-			res.ns = s.negSOA
-			ra.wire = []*wireAnswer{packWire(owner, qtype, res, nil)}
+		// The zone's NODATA, which takes its question from the query; a
+		// degraded one carries its EDE beside the shared bytes.
+		if wa := s.noData; wa != nil {
+			if ra.degraded != nil {
+				c := *wa
+				c.ede = edeOption(ra.degraded)
+				wa = &c
+			}
+			ra.wire = []*wireAnswer{wa}
 		}
 	}
 }
 
+// typedWires are a name's packed RRsets by type: a name has a handful of
+// types, so a slice costs a fraction of a map's memory and is as quick.
+type typedWires []typedWire
+
+type typedWire struct {
+	t  uint16
+	wa *wireAnswer
+}
+
+func (ws typedWires) get(t uint16) *wireAnswer {
+	for i := range ws {
+		if ws[i].t == t {
+			return ws[i].wa
+		}
+	}
+	return nil
+}
+
 // packStatic packs the static answers of every name: each RRset as asked,
-// and the NODATA reply.
+// and the NODATA reply, which like the NXDOMAIN takes its question from the
+// query, so one serves every name of the zone. It runs once the zone is
+// checked, and drops the record lines kept for error messages.
 func (z *Zone) packStatic() {
+	noData := packNegative(z.negSOA, dns.RcodeSuccess)
 	for name, n := range z.nodes {
+		if len(n.rrsets) > 0 {
+			n.wire = make(typedWires, 0, len(n.rrsets))
+		}
 		for t, set := range n.rrsets {
-			if n.wire == nil {
-				n.wire = map[uint16]*wireAnswer{}
-			}
 			if len(n.extraSvc[t]) > 0 {
 				continue // its additional data follows health: packed with the service's answers
 			}
-			n.wire[t] = packWire(name, t, lookupResult{result: Success, answer: set, extra: n.extra[t]}, nil)
+			n.wire = append(n.wire, typedWire{t, packWire(name, t, lookupResult{result: Success, answer: set, extra: n.extra[t]}, nil)})
 		}
-		n.noData = packWire(name, 0, lookupResult{result: NoData, ns: z.negSOA}, nil)
+		n.noData = noData
+		n.lines = nil
 	}
 	z.nx = packNX(z.negSOA)
 	for _, s := range z.services {
-		s.negSOA = z.negSOA
+		s.negSOA, s.noData = z.negSOA, noData
 	}
 }
 
@@ -440,28 +532,68 @@ func (z *Zone) packStatic() {
 // replies ourselves, so where the writers allow we pack it and write the
 // bytes, past CoreDNS's ScrubWriter, which would set the client's buffer
 // size in our OPT record.
+//
+// A reply that cannot be packed (over 65535 bytes: an SRV answer over TCP
+// is never truncated) or written is logged and counted, never dropped in
+// silence; the client of one too big gets SERVFAIL instead.
 func writeMsg(w dns.ResponseWriter, m *dns.Msg) {
 	if !plainWriters(w) {
-		w.WriteMsg(m)
+		if err := w.WriteMsg(m); err != nil {
+			writeFailed(w, m, err)
+		}
 		return
 	}
 	bp := wireBufs.Get().(*[]byte)
 	defer wireBufs.Put(bp)
 	b, err := m.PackBuffer((*bp)[:cap(*bp)])
+	if err == nil && len(b) > dns.MaxMsgSize {
+		err = errTooBig
+	}
 	if err != nil {
-		w.WriteMsg(m) // let the server report it
+		writeFailed(w, m, err)
 		return
 	}
-	w.Write(b)
+	if _, err := w.Write(b); err != nil {
+		noteUnsent(unsentWrite, m, err)
+	}
 	if cap(b) <= 64<<10 {
 		*bp = b[:0]
 	}
 	recordMsg(w, m)
 }
 
+var errTooBig = errors.New("over 65535 bytes")
+
+// writeFailed handles a reply that could not be written: one that does not
+// pack (too big) is replaced by a SERVFAIL, so the client does not wait for
+// nothing.
+func writeFailed(w dns.ResponseWriter, m *dns.Msg, err error) {
+	// miekg/dns's TCP writer says "message too large".
+	tooBig := errors.Is(err, errTooBig) || strings.Contains(err.Error(), "too large")
+	if !tooBig || len(m.Answer)+len(m.Ns)+len(m.Extra) == 0 {
+		noteUnsent(unsentWrite, m, err)
+		return
+	}
+	noteUnsent(unsentTooBig, m, err)
+	f := new(dns.Msg)
+	f.SetRcode(m, dns.RcodeServerFailure)
+	f.Id, f.RecursionDesired, f.CheckingDisabled = m.Id, m.RecursionDesired, m.CheckingDisabled
+	f.Authoritative = false
+	if opt := m.IsEdns0(); opt != nil {
+		f.Extra = []dns.RR{opt}
+	}
+	if err := w.WriteMsg(f); err != nil {
+		noteUnsent(unsentWrite, f, err)
+	}
+}
+
 // packNX packs what an NXDOMAIN in the zone has in common: the header and
 // the SOA.
-func packNX(negSOA []dns.RR) *wireAnswer {
+func packNX(negSOA []dns.RR) *wireAnswer { return packNegative(negSOA, dns.RcodeNameError) }
+
+// packNegative packs the header and SOA of a negative answer with rcode
+// (NXDOMAIN, or NOERROR for NODATA); its question is the query's.
+func packNegative(negSOA []dns.RR, rcode int) *wireAnswer {
 	if len(negSOA) != 1 {
 		return nil
 	}
@@ -470,8 +602,10 @@ func packNX(negSOA []dns.RR) *wireAnswer {
 	if err != nil {
 		return nil
 	}
-	hdr := dns.MsgHdr{Response: true, Authoritative: true, Opcode: dns.OpcodeQuery, Rcode: dns.RcodeNameError}
+	hdr := dns.MsgHdr{Response: true, Authoritative: true, Opcode: dns.OpcodeQuery, Rcode: rcode}
 	m := &dns.Msg{MsgHdr: hdr, Ns: negSOA}
-	buf := []byte{0, 0, 0x84, 0x03, 0, 1, 0, 0, 0, 1, 0, 0} // QR AA, NXDOMAIN; 1 question, 1 authority
-	return &wireAnswer{nx: true, buf: buf, soa: rr[:n], msgs: flagVariants(m)}
+	buf := []byte{0, 0, 0x84, byte(rcode), 0, 1, 0, 0, 0, 1, 0, 0} // QR AA, rcode; 1 question, 1 authority
+	msgs := &recMsgs{}
+	msgs.v.Store(flagVariants(m)) // its bytes lack the question: made now
+	return &wireAnswer{nx: true, buf: buf, soa: rr[:n], msgs: msgs}
 }

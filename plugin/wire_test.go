@@ -243,3 +243,54 @@ func TestWireNoAllocs(t *testing.T) {
 		}
 	}
 }
+
+// TestFastPathSeesThroughCoreDNSWriter fails when CoreDNS changes the writer
+// plugin.NextOrFailure puts around each plugin so that hadns no longer sees
+// through it: answers behind log or prometheus would lose the packed path.
+func TestFastPathSeesThroughCoreDNSWriter(t *testing.T) {
+	if pluginWriterType == nil {
+		t.Fatalf("the packed fast path is off behind other plugins: %s. CoreDNS changed its writer between plugins (plugin.NextOrFailure); teach learnPluginWriter and unwrapPluginWriter the new one", pluginWriterProblem)
+	}
+}
+
+// The start-up probe that learns CoreDNS's writer reports, never panics,
+// whatever CoreDNS does.
+func TestLearnPluginWriterCannotPanic(t *testing.T) {
+	type oddWriter struct {
+		name string
+		dns.ResponseWriter
+	}
+	for _, tc := range []struct {
+		name string
+		call func(plugin.Handler, dns.ResponseWriter, *dns.Msg)
+		want string
+	}{
+		{"panics", func(plugin.Handler, dns.ResponseWriter, *dns.Msg) { panic("boom") }, "panicked: boom"},
+		{"never calls", func(plugin.Handler, dns.ResponseWriter, *dns.Msg) {}, "not called"},
+		{"nil writer", func(h plugin.Handler, _ dns.ResponseWriter, r *dns.Msg) { h.ServeDNS(context.Background(), nil, r) }, "not called, or got no writer"},
+		{"odd layout", func(h plugin.Handler, w dns.ResponseWriter, r *dns.Msg) {
+			h.ServeDNS(context.Background(), &oddWriter{"x", w}, r)
+		}, "first field"},
+	} {
+		typ, problem := learnPluginWriter(tc.call)
+		if typ != nil || !strings.Contains(problem, tc.want) {
+			t.Errorf("%s: type %v, problem %q; want none and a problem with %q", tc.name, typ, problem, tc.want)
+		}
+	}
+	if typ, problem := learnPluginWriter(func(h plugin.Handler, w dns.ResponseWriter, r *dns.Msg) { h.ServeDNS(context.Background(), w, r) }); typ != nil || problem != "" {
+		t.Errorf("no writer between plugins: type %v, problem %q; want neither", typ, problem)
+	}
+}
+
+// The rotation index stays in range however far the query counter has
+// gone: int(counter) turns negative on 32-bit platforms after 2^31 queries
+// (run with GOARCH=386 to see the old arithmetic fail).
+func TestRotationIndexUnsigned(t *testing.T) {
+	for _, c := range []uint32{0, 1, 1<<31 - 1, 1 << 31, 1<<31 + 7, 1<<32 - 1} {
+		for _, n := range []int{2, 3, 7, 8} {
+			if i := rotIndex(c, n); i < 0 || i >= n {
+				t.Errorf("rotIndex(%d, %d) = %d, want 0..%d", c, n, i, n-1)
+			}
+		}
+	}
+}

@@ -44,7 +44,7 @@ type node struct {
 
 	// Replies packed at load for the fast path: each RRset answered as
 	// asked, and NODATA (its question type is patched per query).
-	wire   map[uint16]*wireAnswer
+	wire   typedWires
 	noData *wireAnswer
 }
 

@@ -320,5 +320,14 @@ func validAddr(s string) (netip.Addr, error) {
 	if a.Zone() != "" {
 		return netip.Addr{}, fmt.Errorf("address %q: zoned addresses are not allowed", s)
 	}
-	return a.Unmap(), nil
+	a = a.Unmap()
+	switch {
+	case a.IsUnspecified():
+		return netip.Addr{}, fmt.Errorf("address %q is the unspecified address: no client can reach a backend there", s)
+	case a == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
+		return netip.Addr{}, fmt.Errorf("address %q is the broadcast address, not a backend", s)
+	case a.IsMulticast():
+		return netip.Addr{}, fmt.Errorf("address %q is a multicast address, not a backend", s)
+	}
+	return a, nil
 }

@@ -51,6 +51,9 @@ func check(args []string, stdout, stderr io.Writer) int {
 		return checkInvalid
 	}
 	printBudgets(stdout, r.Budgets)
+	if r.AnswerBytes >= hadns.LargeAnswerBytes {
+		fmt.Fprintf(stdout, "note: the precomputed answers of this configuration take about %d MiB (estimated with every backend healthy; max_answers, backends and sites multiply it)\n", r.AnswerBytes>>20)
+	}
 	fmt.Fprintf(stdout, "%s: OK\n", *conf)
 	return checkOK
 }

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -123,3 +124,28 @@ func TestCheckLeftOutPlugin(t *testing.T) {
 		t.Fatalf("exit %d, stderr:\n%s\nwant:\n%s", code, errOut, strings.Join(want, "\n"))
 	}
 }
+
+// A configuration whose precomputed answers would be large gets a note with
+// the estimate; the example's do not.
+func TestCheckReportsLargeAnswerMemory(t *testing.T) {
+	dir := t.TempDir()
+	var z strings.Builder
+	z.WriteString("origin: big.test.\nsoa: {mname: ns1, rname: h}\nns: [ns1]\nrecords: |\n  ns1 A 192.0.2.53\nservices:\n  - name: api\n    port: 80\n    max_answers: 64\n    backends:\n")
+	for i := range 900 {
+		// Each backend its own site: 901 site orders of 900 rotations.
+		z.WriteString("      - {address: 10.0." + itoa(i/256) + "." + itoa(i%256) + ", site: s" + itoa(i) + "}\n")
+	}
+	if err := os.WriteFile(filepath.Join(dir, "z.yaml"), []byte(z.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	conf := filepath.Join(dir, "Corefile")
+	if err := os.WriteFile(conf, []byte("big.test {\n    hadns {\n        zone "+filepath.Join(dir, "z.yaml")+"\n    }\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCheck(t, "-conf", conf)
+	if code != checkOK || !regexp.MustCompile(`(?m)^note: the precomputed answers of this configuration take about \d+ MiB`).MatchString(out) {
+		t.Fatalf("exit %d, stdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }

@@ -51,7 +51,7 @@ func reloadCorefile(reload string) string {
 
 // reloadTimeout bounds how long a changed file may take to be served (or
 // its errors logged).
-const reloadTimeout = 5 * time.Second
+const reloadTimeout = 8 * time.Second
 
 // TestReload changes a zone file under a running server: a good change is
 // served within the timeout; a broken file keeps the old zone serving and
