@@ -3,6 +3,7 @@ package dnssec
 import (
 	"bytes"
 	"crypto"
+	"encoding/base64"
 	"fmt"
 	"os"
 	"strings"
@@ -28,6 +29,10 @@ const (
 	flagSEP    = 1
 	flagRevoke = 1 << 7
 )
+
+// publicKeyLen is the size of a DNSKEY's public key field (RFC 6605 4,
+// RFC 8080 3).
+var publicKeyLen = map[uint8]int{dns.ECDSAP256SHA256: 64, dns.ED25519: 32}
 
 // IsKSK says the key has the SEP flag: a KSK, or a CSK when used alone.
 func (k *Key) IsKSK() bool { return k.DNSKEY.Flags&flagSEP != 0 }
@@ -66,6 +71,9 @@ func ReadKey(base, zone string) (*Key, error) {
 	if !Supported(k.Algorithm) {
 		return nil, fmt.Errorf("dnssec key %s: algorithm %s (%d) not supported, use ECDSAP256SHA256 (13) or ED25519 (15)",
 			pubFile, dns.AlgorithmToString[k.Algorithm], k.Algorithm)
+	}
+	if raw, err := base64.StdEncoding.DecodeString(k.PublicKey); err != nil || len(raw) != publicKeyLen[k.Algorithm] {
+		return nil, fmt.Errorf("dnssec key %s: public key is not %d octets of base64", pubFile, publicKeyLen[k.Algorithm])
 	}
 	if k.Protocol != 3 {
 		return nil, fmt.Errorf("dnssec key %s: protocol %d, must be 3 (RFC 4034 2.1.2)", pubFile, k.Protocol)
