@@ -87,7 +87,7 @@ func verify(t testing.TB, s *Signer, sig *dns.RRSIG, set []dns.RR, now time.Time
 	if err := sig.Verify(key, set); err != nil {
 		t.Fatalf("RRSIG over %s/%s does not verify: %v", set[0].Header().Name, dns.TypeToString[set[0].Header().Rrtype], err)
 	}
-	if !sig.ValidityPeriod(now) {
+	if !Valid(sig, now) {
 		t.Fatalf("RRSIG %s not valid at %s", sig, now)
 	}
 }

@@ -207,7 +207,14 @@ func (s *Signer) RefreshAt(sig *dns.RRSIG, now time.Time) time.Time {
 // NeedsRefresh says whether sig must be re-made at now: less than Refresh
 // remains, or it is not yet or no longer valid.
 func (s *Signer) NeedsRefresh(sig *dns.RRSIG, now time.Time) bool {
-	return !now.Before(s.RefreshAt(sig, now)) || !sig.ValidityPeriod(now)
+	return !now.Before(s.RefreshAt(sig, now)) || !Valid(sig, now)
+}
+
+// Valid says whether now lies between sig's inception and expiration
+// (RFC 4034 3.1.5, serial arithmetic). Unlike dns.RRSIG.ValidityPeriod it
+// stays right when the 32-bit time field wraps in 2106.
+func Valid(sig *dns.RRSIG, now time.Time) bool {
+	return !now.Before(sigTime(sig.Inception, now)) && !now.After(sigTime(sig.Expiration, now))
 }
 
 // NextRefresh returns the earliest time one of sigs is due to be re-made
