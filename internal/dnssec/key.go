@@ -3,8 +3,12 @@ package dnssec
 import (
 	"bytes"
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
 	"encoding/base64"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"strings"
 
@@ -52,6 +56,24 @@ func ReadKey(base, zone string) (*Key, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dnssec key: %w", err)
 	}
+	priv, err := os.ReadFile(privFile)
+	if err != nil {
+		priv = nil
+		if !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("dnssec key %s: %w", pubFile, err)
+		}
+	}
+	k, err := parseKey(pubFile, pub, privFile, priv, zone)
+	if err != nil {
+		return nil, err
+	}
+	k.File = base
+	return k, nil
+}
+
+// parseKey reads a key from the contents of its two files, named for the
+// messages; priv is nil when the private file does not exist.
+func parseKey(pubFile string, pub []byte, privFile string, priv []byte, zone string) (*Key, error) {
 	// dns.ReadRR skips the comments BIND writes before the record and puts
 	// the file name and line in its parse errors.
 	rr, err := dns.ReadRR(bytes.NewReader(pub), pubFile)
@@ -85,20 +107,38 @@ func ReadKey(base, zone string) (*Key, error) {
 		return nil, fmt.Errorf("dnssec key %s: flags %d have the REVOKE bit (128): a revoked key must not sign", pubFile, k.Flags)
 	}
 
-	f, err := os.Open(privFile)
-	if err != nil {
-		return nil, fmt.Errorf("dnssec key %s: missing private half: %w", pubFile, err)
+	if priv == nil {
+		return nil, fmt.Errorf("dnssec key %s: missing private half: %s does not exist", pubFile, privFile)
 	}
-	defer f.Close()
-	p, err := k.ReadPrivateKey(f, privFile)
+	p, err := k.ReadPrivateKey(bytes.NewReader(priv), privFile)
 	if err != nil {
 		return nil, fmt.Errorf("dnssec key %s: %w", privFile, err)
 	}
-	signer, ok := p.(crypto.Signer)
-	if !ok {
-		return nil, fmt.Errorf("dnssec key %s: not a signing key", privFile)
+	// ReadPrivateKey takes the algorithm from the private file and accepts
+	// a file without a PrivateKey line (an empty Ed25519 key, which panics
+	// when it signs, or an ECDSA key without its secret): check both here.
+	var signer crypto.Signer
+	switch p := p.(type) {
+	case ed25519.PrivateKey:
+		if k.Algorithm != dns.ED25519 {
+			return nil, fmt.Errorf("dnssec key %s: private key is ED25519, but %s is %s", privFile, pubFile, dns.AlgorithmToString[k.Algorithm])
+		}
+		if len(p) != ed25519.PrivateKeySize {
+			return nil, fmt.Errorf("dnssec key %s: no valid PrivateKey line", privFile)
+		}
+		signer = p
+	case *ecdsa.PrivateKey:
+		if k.Algorithm != dns.ECDSAP256SHA256 {
+			return nil, fmt.Errorf("dnssec key %s: private key is ECDSA, but %s is %s", privFile, pubFile, dns.AlgorithmToString[k.Algorithm])
+		}
+		if p.D == nil || p.D.Sign() <= 0 {
+			return nil, fmt.Errorf("dnssec key %s: no valid PrivateKey line", privFile)
+		}
+		signer = p
+	default:
+		return nil, fmt.Errorf("dnssec key %s: not an ECDSAP256SHA256 or ED25519 private key", privFile)
 	}
-	key := &Key{DNSKEY: k, Signer: signer, Tag: k.KeyTag(), File: base}
+	key := &Key{DNSKEY: k, Signer: signer, Tag: k.KeyTag()}
 	// ReadPrivateKey neither compares the private file's algorithm with the
 	// public key's nor checks the two halves belong together; a mismatch
 	// would only show as answers no resolver validates. One test signature

@@ -83,7 +83,9 @@ func TestReadKeyErrors(t *testing.T) {
 		{name: "noprivate", pub: pub, want: []string{"noprivate.key", "missing private half", "noprivate.private"}},
 		{name: "badprivate", pub: pub, priv: "Private-key-format: v1.3\nAlgorithm: 13 (ECDSAP256SHA256)\n", want: []string{"badprivate.private"}},
 		{name: "mismatch", pub: pub, priv: other.DNSKEY.PrivateKeyString(other.Signer), want: []string{"mismatch.private", "does not match", "mismatch.key"}},
-		{name: "wrongalg", pub: pub, priv: ed.DNSKEY.PrivateKeyString(ed.Signer), want: []string{"wrongalg.private"}},
+		{name: "wrongalg", pub: pub, priv: ed.DNSKEY.PrivateKeyString(ed.Signer), want: []string{"wrongalg.private", "private key is ED25519", "ECDSAP256SHA256"}},
+		{name: "noprivateline", pub: pub, priv: "Private-key-format: v1.3\nAlgorithm: 13 (ECDSAP256SHA256)\nCreated: 20261201000000\n", want: []string{"noprivateline.private", "no valid PrivateKey"}},
+		{name: "ednoprivateline", pub: ed.DNSKEY.String() + "\n", priv: "Private-key-format: v1.2\nAlgorithm: 15 (ED25519)\n", want: []string{"ednoprivateline.private", "no valid PrivateKey"}},
 		{name: "wrongzone", pub: pub, priv: priv, zone: "example.org.", want: []string{"wrongzone.key", `not "example.org."`}},
 	}
 	for _, tc := range tests {
