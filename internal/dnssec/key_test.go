@@ -121,6 +121,10 @@ func TestNewSignerErrors(t *testing.T) {
 	}
 	ksk, zsk := gen(dns.ECDSAP256SHA256, true), gen(dns.ECDSAP256SHA256, false)
 	ksk.File, zsk.File = "Kksk", "Kzsk"
+	other, err := GenerateKey("example.org.", dns.ECDSAP256SHA256, false)
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
 		keys []*Key
@@ -134,6 +138,9 @@ func TestNewSignerErrors(t *testing.T) {
 		{name: "two zsk", keys: []*Key{ksk, zsk, gen(dns.ECDSAP256SHA256, false)}, want: "two ZSKs"},
 		{name: "mixed algorithms", keys: []*Key{ksk, gen(dns.ED25519, false)}, want: "algorithms 13 and 15 differ"},
 		{name: "other zone", keys: []*Key{ksk}, zone: "example.org.", want: "Kksk"},
+		{name: "published other algorithm", keys: []*Key{ksk, zsk}, opt: Options{Published: []*Key{gen(dns.ED25519, false)}}, want: "algorithms 13 and 15 differ"},
+		{name: "published twice", keys: []*Key{ksk, zsk}, opt: Options{Published: []*Key{zsk}}, want: "Kzsk and Kzsk: the same key given twice"},
+		{name: "published other zone", keys: []*Key{ksk}, opt: Options{Published: []*Key{other}}, want: `"example.org."`},
 		{name: "refresh too long", keys: []*Key{ksk}, opt: Options{Validity: 10 * 24 * 3600e9, Refresh: 9 * 24 * 3600e9}, want: "must be longer than refresh"},
 		{name: "validity too long", keys: []*Key{ksk}, opt: Options{Validity: 20 * 365 * 24 * 3600e9}, want: "longer than 10 years"},
 	}

@@ -37,6 +37,11 @@ type Options struct {
 	// Skew back-dates the inception for resolvers whose clock is behind.
 	// Default 1 hour; a negative value turns it off.
 	Skew time.Duration
+	// Published are keys put in the DNSKEY RRset that sign nothing: a new
+	// ZSK published ahead of its use, or an old one kept until its
+	// signatures have left the caches (the pre-publish rollover of RFC 6781
+	// 4.1.1.1). Same zone and algorithm as the signing keys.
+	Published []*Key
 }
 
 func (o Options) withDefaults() Options {
@@ -101,9 +106,6 @@ func NewSigner(zone string, keys []*Key, opt Options) (*Signer, error) {
 	}
 	s := &Signer{zone: zone, opt: opt, jitter: randomJitter}
 	for _, k := range keys {
-		if owner := dns.CanonicalName(k.DNSKEY.Hdr.Name); owner != zone {
-			return nil, fmt.Errorf("dnssec key %s: key is for zone %q, not %q", k.File, owner, zone)
-		}
 		if k.IsKSK() {
 			if s.ksk != nil {
 				return nil, fmt.Errorf("dnssec keys %s and %s: two KSKs (flags 257); give one KSK and one ZSK, or one combined key", s.ksk.File, k.File)
@@ -126,9 +128,22 @@ func NewSigner(zone string, keys []*Key, opt Options) (*Signer, error) {
 	}
 	// RFC 6840 5.11: every algorithm in the DNSKEY set must sign every
 	// RRset; two algorithms would mean signing everything twice.
-	if s.ksk.DNSKEY.Algorithm != s.zsk.DNSKEY.Algorithm {
-		return nil, fmt.Errorf("dnssec keys %s and %s: algorithms %d and %d differ; KSK and ZSK must use one algorithm",
-			s.ksk.File, s.zsk.File, s.ksk.DNSKEY.Algorithm, s.zsk.DNSKEY.Algorithm)
+	all := append(s.keys(), opt.Published...)
+	for _, k := range all[1:] {
+		if k.DNSKEY.Algorithm != s.ksk.DNSKEY.Algorithm {
+			return nil, fmt.Errorf("dnssec keys %s and %s: algorithms %d and %d differ; all keys of a zone must use one algorithm",
+				s.ksk.File, k.File, s.ksk.DNSKEY.Algorithm, k.DNSKEY.Algorithm)
+		}
+	}
+	for i, k := range all {
+		if owner := dns.CanonicalName(k.DNSKEY.Hdr.Name); owner != zone {
+			return nil, fmt.Errorf("dnssec key %s: key is for zone %q, not %q", k.File, owner, zone)
+		}
+		for _, o := range all[:i] {
+			if o.DNSKEY.PublicKey == k.DNSKEY.PublicKey {
+				return nil, fmt.Errorf("dnssec keys %s and %s: the same key given twice", o.File, k.File)
+			}
+		}
 	}
 	return s, nil
 }
@@ -233,10 +248,11 @@ func (s *Signer) NextRefresh(sigs []*dns.RRSIG, now time.Time) time.Time {
 	return next
 }
 
-// DNSKEY returns the apex DNSKEY RRset, owner the zone, with ttl.
+// DNSKEY returns the apex DNSKEY RRset, owner the zone, with ttl: the
+// signing keys, KSK first, then the published ones.
 func (s *Signer) DNSKEY(ttl uint32) []dns.RR {
 	var set []dns.RR
-	for _, k := range s.keys() {
+	for _, k := range append(s.keys(), s.opt.Published...) {
 		set = append(set, s.withHeader(k.DNSKEY, ttl))
 	}
 	return set
@@ -271,6 +287,7 @@ func (s *Signer) DSLines(ttl uint32) string {
 	return b.String()
 }
 
+// keys returns the signing keys, KSK first, in a new slice.
 func (s *Signer) keys() []*Key {
 	if s.ksk == s.zsk {
 		return []*Key{s.ksk}

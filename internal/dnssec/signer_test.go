@@ -283,3 +283,28 @@ func TestValid(t *testing.T) {
 		}
 	}
 }
+
+// TestPublished checks a published key (a ZSK rollover's next key) is in the
+// DNSKEY RRset, which the KSK's signature still covers, and signs nothing.
+func TestPublished(t *testing.T) {
+	ksk, _ := GenerateKey(zone, dns.ECDSAP256SHA256, true)
+	zsk, _ := GenerateKey(zone, dns.ECDSAP256SHA256, false)
+	next, _ := GenerateKey(zone, dns.ECDSAP256SHA256, false)
+	s, err := NewSigner(zone, []*Key{zsk, ksk}, Options{Published: []*Key{next}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := s.DNSKEY(3600)
+	if len(keys) != 3 || keys[0].(*dns.DNSKEY).KeyTag() != ksk.Tag || keys[2].(*dns.DNSKEY).KeyTag() != next.Tag {
+		t.Fatalf("DNSKEY RRset %v, want KSK, ZSK, published key", keys)
+	}
+	sig, err := s.Sign(keys, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	verify(t, s, sig, keys, t0)
+	set := rrset(t, "www.example.test. 30 IN A 192.0.2.1")
+	if sig, _ := s.Sign(set, t0); sig.KeyTag != zsk.Tag {
+		t.Fatalf("A RRset signed by %d, want the active ZSK %d, not the published %d", sig.KeyTag, zsk.Tag, next.Tag)
+	}
+}
