@@ -31,27 +31,44 @@
 //
 // # How the plugin will use it
 //
-// At setup the plugin reads the key files (ReadKey for each base name) and
-// builds one Signer per zone with NewSigner. It then signs in the places where
-// it already precomputes, never on the query path:
+// At setup the plugin reads the key files (ReadKey for each base name, from a
+// `dnssec` option) and builds one Signer per zone with NewSigner. It signs
+// where it already precomputes, never on the query path:
 //
-//   - When it builds a zone: Sign each static RRset (SOA, NS, A/AAAA of the
-//     nameservers, TXT, ...), plus the sets from DNSKEY, CDS and CDNSKEY at the
-//     apex (Sign signs those with the KSK), and, for each existing name, the
-//     NODATA NSEC and its RRSIG from Denial(name, true, types, ...).
+//   - When it builds a zone: Sign each static RRset (SOA, NS, A/AAAA
+//     (not glue), TXT, the SRV targets' addresses, CNAMEs), the DNSKEY, CDS and
+//     CDNSKEY sets at the apex (Sign uses the KSK for those), and, for every
+//     existing name, the NODATA proof from Denial(name, true, types, ...),
+//     packed beside the NODATA reply it already packs.
 //   - When health changes: Sign each precomputed service answer (each
-//     rotation, each site's answer) at the time it is computed, and pack the
-//     RRSIG into a second packed reply beside the unsigned one. The query path
-//     picks the signed or unsigned bytes by the DO bit and still only copies.
-//   - A single timer set to NextRefresh over every signature held re-signs the
-//     RRsets whose signatures NeedsRefresh says are due and swaps the packed
-//     replies, the same way a health change does.
-//   - Names that do not exist: the NSEC's owner is the query name, so the
-//     plugin signs it on demand with Denial(qname, false, nil, ...) and
-//     caches the result by name for a bounded number of names, or answers
-//     with a per-name cache miss costing one signature (about 30µs with P-256).
-//   - Wildcards: sign the RRset at its wildcard owner (*.example.test.), then
-//     put the query name in the owner of both the RRset and its RRSIG; the
-//     RRSIG's label count (set by Sign) lets the validator see the expansion.
-//   - `hadns dnssec ds` prints DSLines for the parent.
+//     rotation of each site's A/AAAA answer, each site's SRV answer) as it
+//     is computed, and pack a second reply with the RRSIG beside the unsigned
+//     one. Rotations over the same records in another order share one
+//     signature (an RRSIG covers the canonical, sorted set), so a pool no
+//     larger than max_answers costs one signature. The query path picks the
+//     signed or unsigned bytes by the DO bit (RFC 3225) and still only
+//     copies; a signed reply too big for the client's UDP size is truncated
+//     rather than sent without its RRSIGs (RFC 4035 3.1.1).
+//   - One timer set to NextRefresh over every signature held re-signs the
+//     RRsets NeedsRefresh says are due and swaps the packed replies, as a
+//     health change does. Valid guards that no expired signature is packed.
+//   - Names that do not exist: the NSEC's owner is the query name, so there
+//     is nothing to precompute. With DO the plugin answers NOERROR/NODATA with
+//     Denial(qname, false, nil, ...) signed on demand (about one signature,
+//     tens of µs, see BenchmarkDenial) and kept in a bounded cache by name;
+//     without DO it keeps its plain NXDOMAIN. A query for type NXNAME gets
+//     FORMERR (RFC 9824 3.5).
+//   - Wildcards: a validator needs proof that no closer name exists before it
+//     accepts an expansion (RFC 4035 5.3.4), and with compact denial that
+//     proof would itself be signed per name. Simpler and as cheap: sign the
+//     synthesized RRset with the query name as its owner (Sign on demand,
+//     cached like denials), so it validates as an ordinary RRset.
+//   - Delegations: the NS RRset at a cut is not signed; the DS RRset is, or
+//     its absence is proved with Denial(cut, true, [NS], ...), whose bitmap
+//     then says NS, RRSIG, NSEC and no DS (RFC 4035 3.1.4.1).
+//   - `hadns dnssec ds` prints DSLines for the parent; the DNSKEY RRset
+//     includes Options.Published keys for a ZSK rollover.
+//   - Several instances sign with the same key files; their signatures
+//     differ (ECDSA and the jitter are random) but all validate against the
+//     one DNSKEY RRset, so resolvers may mix answers from them.
 package dnssec

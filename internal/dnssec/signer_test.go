@@ -308,3 +308,50 @@ func TestPublished(t *testing.T) {
 		t.Fatalf("A RRset signed by %d, want the active ZSK %d, not the published %d", sig.KeyTag, zsk.Tag, next.Tag)
 	}
 }
+
+// TestSignRotations checks what the plugin relies on to sign rotations once:
+// an RRSIG covers the RRset in canonical order (RFC 4034 6.3), so the same
+// records in another order verify against it.
+func TestSignRotations(t *testing.T) {
+	s := exampleSigner(t, Options{})
+	set := rrset(t, "www.example.test. 30 IN A 192.0.2.1", "www.example.test. 30 IN A 192.0.2.2", "www.example.test. 30 IN A 192.0.2.3")
+	sig, err := s.Sign(set, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for r := range set {
+		rot := append(append([]dns.RR(nil), set[r:]...), set[:r]...)
+		verify(t, s, sig, rot, t0)
+	}
+	if err := sig.Verify(s.zsk.DNSKEY, set[:2]); err == nil {
+		t.Fatal("signature of three records verified over two of them")
+	}
+}
+
+// TestSignConcurrent signs from several goroutines at once, as a refresh
+// timer and a health change may; run with -race.
+func TestSignConcurrent(t *testing.T) {
+	s := exampleSigner(t, Options{})
+	set := rrset(t, "www.example.test. 30 IN A 192.0.2.1")
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() {
+			var err error
+			for range 20 {
+				var sig *dns.RRSIG
+				if sig, err = s.Sign(set, t0); err == nil {
+					err = sig.Verify(s.zsk.DNSKEY, set)
+				}
+				if err != nil {
+					break
+				}
+			}
+			errs <- err
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
