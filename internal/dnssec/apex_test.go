@@ -1,6 +1,8 @@
 package dnssec
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -51,5 +53,19 @@ func TestApexRecords(t *testing.T) {
 	s.DNSKEY(3600)[0].(*dns.DNSKEY).PublicKey = "AAAA"
 	if s.ksk.DNSKEY.PublicKey == "AAAA" || s.zsk.DNSKEY.PublicKey == "AAAA" {
 		t.Fatal("DNSKEY returned the signer's own record")
+	}
+}
+
+// TestExampleKeysREADME keeps the DS line in zones/keys/README.md the one
+// the example keys give.
+func TestExampleKeysREADME(t *testing.T) {
+	s := exampleSigner(t, Options{})
+	readme, err := os.ReadFile(filepath.Join("..", "..", "zones", "keys", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := strings.Join(strings.Fields(s.DSLines(3600)), " ")
+	if !strings.Contains(string(readme), line) {
+		t.Fatalf("zones/keys/README.md does not give the example's DS:\n%s", line)
 	}
 }
