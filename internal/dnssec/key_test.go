@@ -1,6 +1,7 @@
 package dnssec
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -196,5 +197,70 @@ func TestReadKeyLdnsKeygen(t *testing.T) {
 				t.Fatalf("A RRset signed by key %d, want the ZSK %d", sig.KeyTag, keys[1].Tag)
 			}
 		})
+	}
+}
+
+// TestReadKeyBIND reads keys made by BIND's dnssec-keygen (kept in
+// testdata/bind): a KSK/ZSK pair and an Ed25519 key used as a CSK.
+func TestReadKeyBIND(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		files []string
+	}{
+		{"pair", []string{"Kexample.test.+013+03633", "Kexample.test.+013+38584.key"}},
+		{"csk", []string{"Kexample.test.+015+23468.private"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var keys []*Key
+			for _, f := range tc.files {
+				k, err := ReadKey(filepath.Join("testdata", "bind", f), "Example.Test")
+				if err != nil {
+					t.Fatal(err)
+				}
+				// The file name carries the key tag.
+				if want := fmt.Sprintf("+%05d", k.Tag); !strings.Contains(f, want) {
+					t.Fatalf("%s: key tag %d", f, k.Tag)
+				}
+				keys = append(keys, k)
+			}
+			s, err := NewSigner(zone, keys, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, set := range [][]dns.RR{s.DNSKEY(3600), rrset(t, "www.example.test. 30 IN A 192.0.2.1")} {
+				sig, err := s.Sign(set, t0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				verify(t, s, sig, set, t0)
+			}
+		})
+	}
+}
+
+// TestWriteKey writes a generated key and reads it back.
+func TestWriteKey(t *testing.T) {
+	for _, alg := range []uint8{dns.ECDSAP256SHA256, dns.ED25519} {
+		k, err := GenerateKey("Example.Test.", alg, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		base := filepath.Join(t.TempDir(), "K")
+		if err := k.Write(base, t0); err != nil {
+			t.Fatal(err)
+		}
+		back, err := ReadKey(base, zone)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if back.DNSKEY.PublicKey != k.DNSKEY.PublicKey || back.Tag != k.Tag || back.IsKSK() {
+			t.Fatalf("read back %s, wrote %s", back.DNSKEY, k.DNSKEY)
+		}
+		if fi, err := os.Stat(base + ".private"); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Fatalf("private file mode %v (%v), want 0600", fi.Mode(), err)
+		}
+	}
+	if _, err := GenerateKey(zone, dns.RSASHA256, true); err == nil {
+		t.Fatal("GenerateKey made an RSA key")
 	}
 }
