@@ -11,10 +11,11 @@ import (
 	"github.com/miekg/dns"
 )
 
-// Defaults for Options. Validity minus Skew minus Jitter leaves a fresh
-// signature 6 days before it is due for refresh, and a due signature still has
-// 7 days of life: an instance can miss a whole week of refreshes before any
-// resolver sees an expired signature.
+// Defaults for Options. A fresh signature is due for refresh after about 6
+// days (Validity - Skew - Jitter - Refresh) and a due one still has 7 days of
+// life, so a refresh can be almost a week late before any expired signature
+// is served, and a resolver holding a signature just before its refresh still
+// has a week before it expires.
 const (
 	DefaultValidity = 14 * 24 * time.Hour
 	DefaultRefresh  = 7 * 24 * time.Hour
