@@ -139,10 +139,9 @@ func parseKey(pubFile string, pub []byte, privFile string, priv []byte, zone str
 		return nil, fmt.Errorf("dnssec key %s: not an ECDSAP256SHA256 or ED25519 private key", privFile)
 	}
 	key := &Key{DNSKEY: k, Signer: signer, Tag: k.KeyTag()}
-	// ReadPrivateKey neither compares the private file's algorithm with the
-	// public key's nor checks the two halves belong together; a mismatch
-	// would only show as answers no resolver validates. One test signature
-	// finds both.
+	// ReadPrivateKey does not check the two halves belong together; a
+	// mismatch would only show as answers no resolver validates. One test
+	// signature finds it.
 	if err := key.selfTest(); err != nil {
 		return nil, fmt.Errorf("dnssec key %s: private key does not match %s: %w", privFile, pubFile, err)
 	}
