@@ -184,6 +184,23 @@ func TestOwnerCaseEchoedReferral(t *testing.T) {
 	}
 }
 
+// NODATA at the apex: the SOA in authority is owned by the query name, so
+// it takes the query's spelling, as NSD and Knot write it.
+func TestOwnerCaseEchoedApexNoData(t *testing.T) {
+	h := newTestHandler(t, testZone)
+	for _, w := range []dns.ResponseWriter{udpWriter(), tcpWriter()} {
+		m := new(dns.Msg)
+		m.SetQuestion("ExAmPlE.TeSt.", dns.TypeCNAME)
+		resp := query(t, h, m, w)
+		if resp.Rcode != dns.RcodeSuccess || len(resp.Answer) != 0 || len(resp.Ns) != 1 {
+			t.Fatalf("not a NODATA with the SOA: %v", resp)
+		}
+		if got := resp.Ns[0].Header().Name; got != "ExAmPlE.TeSt." {
+			t.Errorf("SOA owner %q, want the query's spelling", got)
+		}
+	}
+}
+
 // ecsQueryMsg is a query for qname with an ECS option of the given raw
 // bytes (family, source prefix, scope, address), unpacked from the wire as
 // the server would see it.

@@ -520,6 +520,11 @@ func (z *Zone) packStatic() {
 			n.wire = append(n.wire, typedWire{t, packWire(name, t, lookupResult{result: Success, answer: set, extra: n.extra[t]}, nil)})
 		}
 		n.noData = noData
+		if name == z.origin {
+			// The apex's SOA is owned by the query name: packed for it,
+			// the owner points at the question and takes its spelling.
+			n.noData = packWire(name, 0, lookupResult{result: NoData, ns: z.negSOA}, nil)
+		}
 		n.lines = nil
 	}
 	z.nx = packNX(z.negSOA)
