@@ -11,8 +11,8 @@ type Override struct {
 	Action   string    `json:"action"`   // drain, down or up; the plugin checks the words
 	Selector Selector  `json:"selector"` // which backends it applies to
 	Reason   string    `json:"reason,omitempty"`
-	By       string    `json:"by,omitempty"`      // who set it
-	Expires  time.Time `json:"expires,omitzero"`  // zero: until cleared; else etcd deletes the key then (a lease)
+	By       string    `json:"by,omitempty"`     // who set it
+	Expires  time.Time `json:"expires,omitzero"` // zero: until cleared; else etcd deletes the key then (a lease)
 	Created  time.Time `json:"created,omitzero"` // when it was first written
 }
 
@@ -65,7 +65,7 @@ func (s Served) SafeAt() time.Time { return s.Last.Add(s.TTL) }
 
 // Zone is one zone document as the store holds it.
 type Zone struct {
-	Doc         []byte `json:"doc"`      // the YAML, validated by the ValidateFunc
+	Doc         []byte `json:"doc"`     // the YAML, validated by the ValidateFunc
 	ModRevision int64  `json:"mod_rev"` // etcd revision of its last change
 }
 
@@ -83,8 +83,8 @@ type Snapshot struct {
 	// it is). Zero for one fresh from etcd.
 	Saved time.Time `json:"saved,omitzero"`
 
-	Zones         map[string]Zone                   `json:"zones"`         // origin → zone
-	Overrides     map[string]Override               `json:"overrides"`     // id → override
+	Zones         map[string]Zone                    `json:"zones"`         // origin → zone
+	Overrides     map[string]Override                `json:"overrides"`     // id → override
 	Registrations map[string]map[string]Registration `json:"registrations"` // service → backend → registration
 	Observations  map[string]map[string]Observation  `json:"observations"`  // instance → target → observation
 	Served        map[string]map[string]Served       `json:"served"`        // instance → backend → served
