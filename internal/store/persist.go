@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 )
 
 // The last known good copy: every snapshot applied from etcd is written to
@@ -14,9 +15,12 @@ import (
 // last agreed on. Writes are atomic (temp file, fsync, rename, fsync of the
 // directory): a crash leaves the old copy or the new one, never half.
 //
-// Writing happens on its own goroutine and coalesces: while one write is in
-// progress, newer snapshots replace each other and only the newest is
-// written next. The watcher never waits for the disk.
+// Writing happens on its own goroutine and coalesces: at most one write
+// every persistEvery, of the newest snapshot; the ones in between are
+// skipped. The watcher never waits for the disk, and a burst of changes
+// does not turn into a burst of full-snapshot writes (with 11,000 keys
+// one write is about 2 MB of JSON). The copy on disk lags by at most
+// persistEvery; Close writes the last one.
 
 // persisted is the file's content: a format version and the snapshot.
 type persisted struct {
@@ -25,6 +29,9 @@ type persisted struct {
 }
 
 const persistFormat = 1
+
+// persistEvery is the least time between two writes of the copy.
+const persistEvery = time.Second
 
 func (s *Store) queuePersist(snap *Snapshot) {
 	if s.cfg.CacheFile == "" {
@@ -46,6 +53,11 @@ func (s *Store) persistLoop(ctx context.Context) {
 			return
 		case <-s.persistc:
 			s.flushPersist()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.opt.Clock.After(persistEvery):
 		}
 	}
 }
