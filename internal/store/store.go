@@ -93,6 +93,8 @@ type Store struct {
 	instance    *instanceLease
 	regs        map[string]*registrant
 
+	closeOnce sync.Once
+
 	persistMu      sync.Mutex
 	persistPending *Snapshot
 	persistc       chan struct{}
@@ -170,6 +172,12 @@ func (s *Store) Start() error {
 // are not deleted: they vanish when their lease expires, as a crashed
 // registrant's would; call Deregister to remove one at once.
 func (s *Store) Close() error {
+	err := errors.New("store: already closed")
+	s.closeOnce.Do(func() { err = s.close() })
+	return err
+}
+
+func (s *Store) close() error {
 	s.mu.Lock()
 	cancel, done, inst := s.cancel, s.done, s.instance
 	regs := s.regs
@@ -195,8 +203,11 @@ func (s *Store) Status() Status {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	snap := s.snap.Load()
+	now := s.opt.Clock.Now()
 	st := Status{
-		Connected:   s.connected,
+		// A watcher that has heard nothing for longer than it tolerates
+		// is not connected, whatever it last concluded.
+		Connected:   s.connected && now.Sub(s.lastContact) <= s.cfg.Heartbeat+s.cfg.DialTimeout,
 		Revision:    snap.Revision,
 		LastError:   s.lastErr,
 		LastContact: s.lastContact,
@@ -209,7 +220,7 @@ func (s *Store) Status() Status {
 		since = s.started
 	}
 	if !since.IsZero() {
-		st.Lag = s.opt.Clock.Now().Sub(since)
+		st.Lag = now.Sub(since)
 	}
 	return st
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
+	"time"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -119,6 +121,16 @@ func (s *Store) watch(ctx context.Context, attempt *int) error {
 	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
 	defer cancel()
 	from := s.snap.Load().Revision + 1
+	// cli.Watch itself can block while the client's shared stream is
+	// reconnecting; if nothing at all arrives in time, cancel it so the
+	// loop below sees a closed channel instead of waiting forever.
+	var heard atomic.Bool
+	guard := time.AfterFunc(s.cfg.Heartbeat+s.cfg.DialTimeout, func() {
+		if !heard.Load() {
+			cancel()
+		}
+	})
+	defer guard.Stop()
 	wch := s.cli.Watch(wctx, s.cfg.Prefix, clientv3.WithPrefix(), clientv3.WithRev(from),
 		clientv3.WithPrevKV(), clientv3.WithCreatedNotify(), clientv3.WithProgressNotify())
 	clock := s.opt.Clock
@@ -135,6 +147,7 @@ func (s *Store) watch(ctx context.Context, attempt *int) error {
 			if err := resp.Err(); err != nil {
 				return err
 			}
+			heard.Store(true)
 			lastHeard = clock.Now()
 			*attempt = 0
 			s.contact(true)
