@@ -58,14 +58,44 @@
 // its last snapshot and its own local health; peers' observations that
 // vanish (their lease expired) mean "no opinion", not "down".
 //
+// # Timings and limits
+//
+//   - A change reaches every watcher within milliseconds (one watch event);
+//     a lost etcd is noticed within Heartbeat + DialTimeout (default 7 s),
+//     and Status reports disconnected after that much silence in any case.
+//   - Retries wait Backoff(100 ms, 10 s): doubling, capped, jittered.
+//   - The last known good copy is written at most once a second (the
+//     newest snapshot; Close writes the last one), so it lags by ≤ 1 s.
+//   - Leases have whole-second TTLs and etcd enforces a minimum (about
+//     1.5 × its election timeout), and extends leases across a leader
+//     change: an expiring override may outlive its expiry by a second or
+//     more, so readers also check Override.Active. A registration or an
+//     instance's views vanish TTL after the last keepalive.
+//   - Registrations and views survive an etcd outage shorter than their
+//     TTL; after a longer one the lease is granted again and the keys are
+//     rewritten by the same goroutine that kept them alive.
+//
+// # Security
+//
+// Anyone who can write under the prefix can change every zone, set any
+// override and register any backend: they control the answers of the
+// whole set. Use etcd's TLS (Config.CAFile, CertFile, KeyFile) and
+// authentication (Username, Password) with a role limited to the prefix;
+// the validator still refuses documents that would not load, but it
+// cannot tell a malicious valid zone from an intended one.
+//
 // # How the plugin will use it
 //
 //   - setup: parse the `store etcd ENDPOINT...` block into a Config; call
 //     New(cfg, Options{Validate: the zone loader's check, OnSnapshot: a func
 //     that rebuilds answers from the snapshot, Logf: the plugin logger}).
 //     New validates the Config, so Corefile errors come out at setup.
-//   - OnStartup: Start(); OnShutdown: Close().
-//   - OnSnapshot: merge Zones with file zones, Overrides with local ones,
+//   - OnStartup: Start() (returns at once; the plugin may wait a bounded
+//     time for the first OnSnapshot before it declares itself ready);
+//     OnShutdown: Close().
+//   - OnSnapshot: merge Zones with file zones (the issue leaves the
+//     precedence open; a file zone winning keeps the README's first
+//     command independent of the store), Overrides with local ones,
 //     Registrations as backends of their service; compute quorum verdicts
 //     from Observations; precompute answers as after a health change.
 //   - Health transitions: PublishObservation(target, {state, since}).
@@ -73,5 +103,8 @@
 //     Snapshot.DrainSafeAt(backend).
 //   - Admin API and `hadns ctl`: PutZone/GetZone/DeleteZone,
 //     PutOverride/ClearOverride/EditOverride, Register/Deregister.
-//   - Metrics and status page: Status().
+//   - Metrics and status page: Status() (connected, revision, lag,
+//     stale, relists, rejected) and Snapshot().Rejected for the log.
+//   - `hadns ctl` makes a Store with New and never calls Start: writes
+//     need no watcher and no instance lease.
 package store
