@@ -18,6 +18,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"go.etcd.io/etcd/client/pkg/v3/transport"
 )
 
 // Server is one etcd member under test control.
@@ -30,6 +32,8 @@ type Server struct {
 	bin        string
 	clientPort int
 	peerPort   int
+	tlsFiles   *TLSFiles
+	httpc      *http.Client
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -67,7 +71,18 @@ const startTimeout = 20 * time.Second
 // Start launches etcd with its data in dir (created if needed). It fails,
 // never skips, when the binary is missing: the store cannot be proven
 // without it. The binary is taken from $ETCD_BIN, else `etcd` on $PATH.
-func Start(dir string) (*Server, error) {
+func Start(dir string) (*Server, error) { return StartTLS(dir, nil) }
+
+// TLSFiles are PEM files for a member that serves clients over TLS and
+// requires a client certificate signed by CAFile. ClientCert and
+// ClientKey are used for the readiness check only.
+type TLSFiles struct {
+	CertFile, KeyFile, CAFile string
+	ClientCert, ClientKey     string
+}
+
+// StartTLS is Start with client TLS when files is not nil.
+func StartTLS(dir string, files *TLSFiles) (*Server, error) {
 	bin := os.Getenv("ETCD_BIN")
 	if bin == "" {
 		p, err := exec.LookPath("etcd")
@@ -84,8 +99,20 @@ func Start(dir string) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	scheme := "http"
+	httpc := http.DefaultClient
+	if files != nil {
+		scheme = "https"
+		tc, err := (transport.TLSInfo{CertFile: files.ClientCert, KeyFile: files.ClientKey, TrustedCAFile: files.CAFile}).ClientConfig()
+		if err != nil {
+			return nil, err
+		}
+		httpc = &http.Client{Transport: &http.Transport{TLSClientConfig: tc}}
+	}
 	s := &Server{
-		Endpoint:   "http://127.0.0.1:" + strconv.Itoa(cp),
+		Endpoint:   scheme + "://127.0.0.1:" + strconv.Itoa(cp),
+		tlsFiles:   files,
+		httpc:      httpc,
 		DataDir:    filepath.Join(dir, "etcd-data"),
 		bin:        bin,
 		clientPort: cp,
@@ -132,6 +159,10 @@ func (s *Server) Restart() error {
 		"--election-timeout", "500",
 		"--log-level", "error",
 	)
+	if f := s.tlsFiles; f != nil {
+		cmd.Args = append(cmd.Args, "--cert-file", f.CertFile, "--key-file", f.KeyFile,
+			"--trusted-ca-file", f.CAFile, "--client-cert-auth")
+	}
 	s.log.Reset()
 	cmd.Stdout = &s.log
 	cmd.Stderr = &s.log
@@ -149,7 +180,7 @@ func (s *Server) Restart() error {
 	tick := time.NewTicker(25 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		if healthy(ctx, s.Endpoint) {
+		if healthy(ctx, s.httpc, s.Endpoint) {
 			return nil
 		}
 		select {
@@ -163,14 +194,14 @@ func (s *Server) Restart() error {
 	}
 }
 
-func healthy(ctx context.Context, endpoint string) bool {
+func healthy(ctx context.Context, httpc *http.Client, endpoint string) bool {
 	rctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(rctx, http.MethodGet, endpoint+"/health", nil)
 	if err != nil {
 		return false
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := httpc.Do(req)
 	if err != nil {
 		return false
 	}
