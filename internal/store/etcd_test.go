@@ -48,7 +48,8 @@ func TestWatchSeesZonePut(t *testing.T) {
 	})
 	took := time.Since(start) // from before the write to the watcher's snapshot
 	t.Logf("zone put → in the watcher's snapshot: %s", took)
-	if took > 500*time.Millisecond {
+	// Typically 10-30 ms; the bound leaves room for a loaded CI machine.
+	if took > time.Second {
 		t.Errorf("zone took %s to arrive; want milliseconds", took)
 	}
 	snap := r.Snapshot()

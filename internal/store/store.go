@@ -215,6 +215,9 @@ func (s *Store) Status() Status {
 		Relists:     s.relists,
 		Rejected:    len(snap.Rejected),
 	}
+	if !st.Connected && s.connected && st.LastError == "" {
+		st.LastError = "no response from etcd since " + s.lastContact.UTC().Format(time.RFC3339Nano)
+	}
 	since := s.lastContact
 	if since.IsZero() {
 		since = s.started
