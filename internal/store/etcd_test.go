@@ -118,11 +118,7 @@ func TestEtcdKilledKeepsSnapshotAndCatchesUp(t *testing.T) {
 	before := r.Snapshot()
 
 	srv.Kill()
-	waitFor(t, "disconnected status", 5*time.Second, func() bool {
-		st := r.Status()
-		t.Logf("status while waiting: %+v", st)
-		return !st.Connected
-	})
+	waitFor(t, "disconnected status", 5*time.Second, func() bool { return !r.Status().Connected })
 	st := r.Status()
 	if st.LastError == "" || st.Revision != before.Revision {
 		t.Errorf("status while down = %+v; want an error and revision %d", st, before.Revision)
