@@ -164,3 +164,22 @@ func TestAuthUsernamePassword(t *testing.T) {
 	}
 	waitFor(t, "authenticated watch", 5*time.Second, func() bool { return len(s.Snapshot().Zones) == 1 })
 }
+
+func TestQuietWatchStaysConnected(t *testing.T) {
+	srv := startEtcd(t)
+	cfg := testConfig(srv.Endpoint)
+	s := newStore(t, cfg, Options{})
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "connected", 5*time.Second, func() bool { return s.Status().Connected })
+	// No writes at all for three times the silence the status tolerates:
+	// the heartbeat's progress notifications keep the watch known alive.
+	end := time.Now().Add(3 * (cfg.Heartbeat + cfg.DialTimeout))
+	for time.Now().Before(end) {
+		if st := s.Status(); !st.Connected {
+			t.Fatalf("a quiet, healthy watch reported %+v", st)
+		}
+		time.Sleep(10 * time.Millisecond) // sampling a window, not waiting for an event
+	}
+}
