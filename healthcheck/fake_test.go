@@ -1,4 +1,4 @@
-package healthcheck
+package healthcheck_test
 
 import (
 	"context"
@@ -7,6 +7,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	. "github.com/hadns/hadns/healthcheck"
+	"github.com/hadns/hadns/healthcheck/healthchecktest"
 )
 
 // fakeProber returns, per probe address, whatever result the test set last.
@@ -55,7 +58,7 @@ var errFake = errors.New("fake: refused")
 // harness drives a Checker with a FakeClock and a fakeProber.
 type harness struct {
 	t     *testing.T
-	clk   *FakeClock
+	clk   *healthchecktest.FakeClock
 	c     *Checker
 	probe *fakeProber
 	sub   *Subscription
@@ -69,7 +72,7 @@ func half(n int64) int64 { return n / 2 }
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
-	h := &harness{t: t, clk: NewFakeClock(t0), probe: newFakeProber()}
+	h := &harness{t: t, clk: healthchecktest.NewFakeClock(t0), probe: newFakeProber()}
 	h.c = New(Options{Clock: h.clk, Probers: map[string]Prober{"fake": h.probe}, Rand: half})
 	h.sub = h.c.Subscribe()
 	t.Cleanup(func() { h.c.Stop(); h.sub.Close() })
