@@ -91,6 +91,8 @@
 //
 // # Time
 //
-// Every loop takes its time from Options.Clock. Tests inject a FakeClock and
-// drive the state machine by advancing it, without sleeping.
+// Every loop takes its time from Options.Clock (default SystemClock, the
+// time package). Tests inject healthchecktest.FakeClock, which lives in a
+// test-support package so it does not ship here, and drive the state machine
+// by advancing it, without sleeping.
 package healthcheck

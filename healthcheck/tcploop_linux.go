@@ -111,7 +111,7 @@ var errConnectTimeout = &ProbeError{Op: "connect", Err: os.ErrDeadlineExceeded}
 
 // tcpLoopSupported reports whether e can run on the loop.
 func (c *Checker) tcpLoopSupported(e *entry) bool {
-	if _, real := c.clock.(realClock); !real {
+	if _, real := c.clock.(SystemClock); !real {
 		return false
 	}
 	_, ok := e.prober.(TCPProber)
