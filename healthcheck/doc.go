@@ -68,7 +68,8 @@
 // On Linux with the real clock, tcp targets share one epoll-driven loop (a
 // goroutine, an epoll set and a heap of deadlines for all of them) rather
 // than a goroutine and a timer each; see tcploop_linux.go. The schedule and
-// the policy are the same.
+// the policy are the same. Elsewhere, and under an injected Clock, a tcp
+// probe is TCPProber.Check, a net.Dialer connect.
 //
 // # Reading state
 //

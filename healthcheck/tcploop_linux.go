@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"net"
+	"net/netip"
 	"os"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -555,4 +558,31 @@ func (h tcpHeap) down(i int) bool {
 func (h tcpHeap) swap(i, j int) {
 	h[i], h[j] = h[j], h[i]
 	h[i].idx, h[j].idx = i, j
+}
+
+// sockaddr converts a to the syscall form.
+func sockaddr(a netip.AddrPort) (syscall.Sockaddr, int) {
+	ip := a.Addr()
+	if ip.Is4() || ip.Is4In6() {
+		return &syscall.SockaddrInet4{Port: int(a.Port()), Addr: ip.Unmap().As4()}, syscall.AF_INET
+	}
+	sa := &syscall.SockaddrInet6{Port: int(a.Port()), Addr: ip.As16()}
+	if z := ip.Zone(); z != "" {
+		if ifi, err := netInterfaceIndex(z); err == nil {
+			sa.ZoneId = uint32(ifi)
+		}
+	}
+	return sa, syscall.AF_INET6
+}
+
+// netInterfaceIndex resolves an IPv6 zone (an interface name or number).
+func netInterfaceIndex(zone string) (int, error) {
+	if n, err := strconv.Atoi(zone); err == nil {
+		return n, nil
+	}
+	ifi, err := net.InterfaceByName(zone)
+	if err != nil {
+		return 0, err
+	}
+	return ifi.Index, nil
 }
