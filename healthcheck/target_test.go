@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -93,4 +94,21 @@ func keyTestValues(typ reflect.Type) []any {
 		return []any{map[string]string{"zz": "1"}, map[string]string{"zz": "2"}}
 	}
 	return nil
+}
+
+// TestKeyHeaderNamesEscaped: a header name is escaped in the key like every
+// value, so no header set spells the key of another. Unescaped, the name
+// "a=1&header.b" with the value "2" read as two headers, a: 1 and b: 2.
+func TestKeyHeaderNamesEscaped(t *testing.T) {
+	a := netip.MustParseAddrPort("192.0.2.1:80")
+	one := Target{Addr: a, Spec: Spec{Kind: "http", Headers: map[string]string{"a=1&header.b": "2"}}}
+	two := Target{Addr: a, Spec: Spec{Kind: "http", Headers: map[string]string{"a": "1", "b": "2"}}}
+	if one.Key() == two.Key() {
+		t.Fatalf("different headers share the key %s", one.Key())
+	}
+	// Ordinary names read as before.
+	plain := Target{Addr: a, Spec: Spec{Kind: "http", Headers: map[string]string{"X-Check_1.v~2": "yes"}}}
+	if k := plain.Key(); !strings.Contains(k, "&header.X-Check_1.v~2=yes&") {
+		t.Fatalf("key %s", k)
+	}
 }
