@@ -39,9 +39,9 @@ import (
 // readiness or on the read deadline, which is set to the earliest scheduled
 // probe or probe deadline. Set and Stop wake it through an eventfd.
 //
-// It is used for the built-in tcp prober on the real clock. With an
-// injected Clock (tests) every target keeps its own pollLoop, so a
-// FakeClock sees one timer per target as before.
+// It is used for the built-in tcp prober on SystemClock. Under any other
+// Clock (tests) every target keeps its own pollLoop, calling
+// TCPProber.Check, so a fake clock sees one timer per target.
 type tcpLoop struct {
 	c    *Checker
 	base time.Time // the loop's times are nanoseconds since base (monotonic)
