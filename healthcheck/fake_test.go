@@ -8,6 +8,11 @@ import (
 	"testing"
 	"time"
 
+	// These tests drive a Checker on healthchecktest.FakeClock, and
+	// healthchecktest imports healthcheck, so they are in the external test
+	// package (as are checker_test.go, localstate_test.go and
+	// watch_confirm_test.go). They read as if inside it through a dot
+	// import, the one use Go's code review comments allow it.
 	. "github.com/hadns/hadns/healthcheck"
 	"github.com/hadns/hadns/healthcheck/healthchecktest"
 )
