@@ -100,7 +100,7 @@ func New(o Options) *Checker {
 		onTrouble: o.OnLocalTrouble,
 	}
 	if c.clock == nil {
-		c.clock = realClock{}
+		c.clock = SystemClock{}
 	}
 	if c.rand == nil {
 		c.rand = rand.Int64N

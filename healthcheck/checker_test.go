@@ -1,10 +1,13 @@
-package healthcheck
+package healthcheck_test
 
 import (
 	"context"
 	"strings"
 	"testing"
 	"time"
+
+	. "github.com/hadns/hadns/healthcheck"
+	"github.com/hadns/hadns/healthcheck/healthchecktest"
 )
 
 // TestStateMachine runs result sequences through a real Checker on a fake
@@ -302,7 +305,7 @@ func TestRemoveEvent(t *testing.T) {
 }
 
 func TestOnProbeAndLag(t *testing.T) {
-	clk := NewFakeClock(t0)
+	clk := healthchecktest.NewFakeClock(t0)
 	probe := newFakeProber()
 	probes, lags := make(chan error, 10), make(chan time.Duration, 10)
 	c := New(Options{

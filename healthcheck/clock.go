@@ -2,8 +2,9 @@ package healthcheck
 
 import "time"
 
-// Clock is where the probe loops get time from. The real one is the time
-// package; tests inject a FakeClock so the state machine runs without sleeps.
+// Clock is where the probe loops get time from. The real one is SystemClock;
+// tests inject a fake (healthchecktest.FakeClock) so the state machine runs
+// without sleeps.
 type Clock interface {
 	Now() time.Time
 	// NewTimer returns an armed timer that fires once after d.
@@ -18,14 +19,19 @@ type Timer interface {
 	Stop()
 }
 
-type realClock struct{}
+// SystemClock is the Clock of the time package: the one a Checker uses when
+// Options.Clock is nil, and the one the plugin's other timekeeping (drains,
+// overrides) uses too, so that there is one real-clock adapter.
+type SystemClock struct{}
 
-func (realClock) Now() time.Time { return time.Now() }
+// Now returns time.Now().
+func (SystemClock) Now() time.Time { return time.Now() }
 
-func (realClock) NewTimer(d time.Duration) Timer { return realTimer{time.NewTimer(d)} }
+// NewTimer returns a time.Timer that fires once after d.
+func (SystemClock) NewTimer(d time.Duration) Timer { return systemTimer{time.NewTimer(d)} }
 
-type realTimer struct{ t *time.Timer }
+type systemTimer struct{ t *time.Timer }
 
-func (r realTimer) C() <-chan time.Time   { return r.t.C }
-func (r realTimer) Reset(d time.Duration) { r.t.Reset(d) }
-func (r realTimer) Stop()                 { r.t.Stop() }
+func (s systemTimer) C() <-chan time.Time   { return s.t.C }
+func (s systemTimer) Reset(d time.Duration) { s.t.Reset(d) }
+func (s systemTimer) Stop()                 { s.t.Stop() }

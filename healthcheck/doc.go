@@ -68,7 +68,8 @@
 // On Linux with the real clock, tcp targets share one epoll-driven loop (a
 // goroutine, an epoll set and a heap of deadlines for all of them) rather
 // than a goroutine and a timer each; see tcploop_linux.go. The schedule and
-// the policy are the same.
+// the policy are the same. Elsewhere, and under an injected Clock, a tcp
+// probe is TCPProber.Check, a net.Dialer connect.
 //
 // # Reading state
 //
@@ -91,6 +92,8 @@
 //
 // # Time
 //
-// Every loop takes its time from Options.Clock. Tests inject a FakeClock and
-// drive the state machine by advancing it, without sleeping.
+// Every loop takes its time from Options.Clock (default SystemClock, the
+// time package). Tests inject healthchecktest.FakeClock, which lives in a
+// test-support package so it does not ship here, and drive the state machine
+// by advancing it, without sleeping.
 package healthcheck

@@ -16,18 +16,12 @@ func (c *Checker) pollLoop(ctx context.Context, e *entry) {
 		}
 	}()
 	spec := &e.target.Spec
-	fast, _ := e.prober.(deadlineChecker)
 	for first := true; ; first = false {
 		start := c.clock.Now()
-		var err error
-		if fast != nil {
-			// Probes do real I/O: their deadline is on the real clock.
-			err = fast.checkBy(ctx, time.Now().Add(spec.Timeout), e.target)
-		} else {
-			pctx, cancel := context.WithTimeout(ctx, spec.Timeout)
-			err = e.prober.Check(pctx, e.target)
-			cancel()
-		}
+		// Probes do real I/O: their timeout is on the real clock.
+		pctx, cancel := context.WithTimeout(ctx, spec.Timeout)
+		err := e.prober.Check(pctx, e.target)
+		cancel()
 		if ctx.Err() != nil {
 			return // stopped mid-probe: its failure would be a false one
 		}

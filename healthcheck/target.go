@@ -80,7 +80,9 @@ func (t Target) Key() string {
 		}
 		slices.Sort(names)
 		for _, k := range names {
-			add("header."+k, s.Headers[k])
+			// The name is escaped as values are: unescaped, a name holding
+			// "=" or "&" could spell the key of two other headers.
+			add("header."+url.QueryEscape(k), s.Headers[k])
 		}
 	}
 	add("status", strings.Join(s.Status, ","))

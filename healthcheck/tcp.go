@@ -4,7 +4,6 @@ import (
 	"context"
 	"net"
 	"net/netip"
-	"time"
 )
 
 // TCPProber is kind tcp: a connect that completes within the timeout. The
@@ -12,31 +11,27 @@ import (
 // checks: at ten thousand probes a second a graceful close would leave as
 // many sockets in TIME_WAIT every second.
 //
-// On Linux the connect is a raw nonblocking socket (see tcp_linux.go), not a
-// net.Dialer: it costs a fraction of the syscalls and allocations, which is
-// what lets one core hold ten thousand targets.
+// On Linux, a Checker on the real clock does not call Check: it runs every
+// tcp target on its epoll loop (tcploop_linux.go), which is what lets one
+// core hold ten thousand targets. Check, a net.Dialer connect, is the path
+// on other systems, under an injected Clock (tests), and if the loop could
+// not be created.
 type TCPProber struct{}
 
-// Check connects to t.ProbeAddr().
+// Check connects to t.ProbeAddr(). Without a deadline in ctx it gives up
+// after DefaultTimeout.
 func (TCPProber) Check(ctx context.Context, t Target) error {
-	deadline, ok := ctx.Deadline()
-	if !ok {
-		deadline = time.Now().Add(DefaultTimeout)
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, DefaultTimeout)
+		defer cancel()
 	}
-	return tcpConnect(ctx, deadline, t.ProbeAddr())
-}
-
-// checkBy is the loop's fast path: the deadline comes as a value, sparing a
-// context with a timer per probe. ctx only carries the loop's cancellation.
-func (TCPProber) checkBy(ctx context.Context, deadline time.Time, t Target) error {
-	return tcpConnect(ctx, deadline, t.ProbeAddr())
-}
-
-// deadlineChecker is implemented by probers that take their deadline as a
-// value. The loop uses it instead of Check to avoid a context.WithTimeout
-// (an allocation and a runtime timer) per probe.
-type deadlineChecker interface {
-	checkBy(ctx context.Context, deadline time.Time, t Target) error
+	conn, err := dialTCP(ctx, t.ProbeAddr())
+	if err != nil {
+		return err
+	}
+	resetClose(conn)
+	return nil
 }
 
 // probeDialer is shared by the probes that dial. Keepalive is off: a probe's

@@ -1,6 +1,7 @@
 package healthcheck
 
 import (
+	"context"
 	"errors"
 	"syscall"
 	"testing"
@@ -50,5 +51,36 @@ func TestCheckerTCPDown(t *testing.T) {
 	}
 	if st, _ := c.Status(tg.Key()); st.LastErr != e.Reason || st.Failures != 2 {
 		t.Fatalf("status %+v", st)
+	}
+}
+
+// wallClock is the real time under a type of its own: a Checker given it
+// runs tcp targets as it does under any injected Clock (and off Linux), one
+// pollLoop each, calling TCPProber.Check.
+type wallClock struct{ SystemClock }
+
+// TestCheckerTCPDownWithoutLoop is TestCheckerTCPDown on the path that does
+// not use the tcp loop.
+func TestCheckerTCPDownWithoutLoop(t *testing.T) {
+	ln := listen(t)
+	tg := Target{Addr: addrOf(t, ln.Addr()), Spec: Spec{Interval: 300 * time.Millisecond, Timeout: 200 * time.Millisecond, FastInterval: 50 * time.Millisecond}}
+	c := New(Options{Clock: wallClock{}})
+	w := &eventWaiter{sub: c.Subscribe()}
+	if err := c.Set([]Target{tg}); err != nil {
+		t.Fatal(err)
+	}
+	c.Start(context.Background())
+	t.Cleanup(func() { c.Stop(); w.sub.Close() })
+	c.mu.Lock()
+	for _, e := range c.entries {
+		if e.looped {
+			t.Errorf("%s runs on the tcp loop under an injected clock", e.key)
+		}
+	}
+	c.mu.Unlock()
+	w.next(t, Up, 5*time.Second)
+	ln.Close()
+	if e := w.next(t, Down, 5*time.Second); e.Reason != "connect: connection refused" {
+		t.Fatalf("reason %q", e.Reason)
 	}
 }

@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"net"
+	"net/netip"
 	"os"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -36,9 +39,9 @@ import (
 // readiness or on the read deadline, which is set to the earliest scheduled
 // probe or probe deadline. Set and Stop wake it through an eventfd.
 //
-// It is used for the built-in tcp prober on the real clock. With an
-// injected Clock (tests) every target keeps its own pollLoop, so a
-// FakeClock sees one timer per target as before.
+// It is used for the built-in tcp prober on SystemClock. Under any other
+// Clock (tests) every target keeps its own pollLoop, calling
+// TCPProber.Check, so a fake clock sees one timer per target.
 type tcpLoop struct {
 	c    *Checker
 	base time.Time // the loop's times are nanoseconds since base (monotonic)
@@ -111,7 +114,7 @@ var errConnectTimeout = &ProbeError{Op: "connect", Err: os.ErrDeadlineExceeded}
 
 // tcpLoopSupported reports whether e can run on the loop.
 func (c *Checker) tcpLoopSupported(e *entry) bool {
-	if _, real := c.clock.(realClock); !real {
+	if _, real := c.clock.(SystemClock); !real {
 		return false
 	}
 	_, ok := e.prober.(TCPProber)
@@ -555,4 +558,31 @@ func (h tcpHeap) down(i int) bool {
 func (h tcpHeap) swap(i, j int) {
 	h[i], h[j] = h[j], h[i]
 	h[i].idx, h[j].idx = i, j
+}
+
+// sockaddr converts a to the syscall form.
+func sockaddr(a netip.AddrPort) (syscall.Sockaddr, int) {
+	ip := a.Addr()
+	if ip.Is4() || ip.Is4In6() {
+		return &syscall.SockaddrInet4{Port: int(a.Port()), Addr: ip.Unmap().As4()}, syscall.AF_INET
+	}
+	sa := &syscall.SockaddrInet6{Port: int(a.Port()), Addr: ip.As16()}
+	if z := ip.Zone(); z != "" {
+		if ifi, err := netInterfaceIndex(z); err == nil {
+			sa.ZoneId = uint32(ifi)
+		}
+	}
+	return sa, syscall.AF_INET6
+}
+
+// netInterfaceIndex resolves an IPv6 zone (an interface name or number).
+func netInterfaceIndex(zone string) (int, error) {
+	if n, err := strconv.Atoi(zone); err == nil {
+		return n, nil
+	}
+	ifi, err := net.InterfaceByName(zone)
+	if err != nil {
+		return 0, err
+	}
+	return ifi.Index, nil
 }

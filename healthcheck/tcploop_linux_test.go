@@ -258,3 +258,28 @@ func openFiles(t *testing.T) int {
 	}
 	return len(fds)
 }
+
+// TestTCPLoopOnSystemClock: the loop serves tcp targets whether the real
+// clock is the default or passed as Options.Clock (as the plugin may); only
+// another Clock keeps them on their own pollLoop.
+func TestTCPLoopOnSystemClock(t *testing.T) {
+	tg := Target{Addr: addrOf(t, listen(t).Addr())}
+	for _, tc := range []struct {
+		clock  Clock
+		looped bool
+	}{{nil, true}, {SystemClock{}, true}, {wallClock{}, false}} {
+		c := New(Options{Clock: tc.clock})
+		if err := c.Set([]Target{tg}); err != nil {
+			t.Fatal(err)
+		}
+		c.Start(context.Background())
+		c.mu.Lock()
+		e := c.entries[tg.Key()]
+		looped := e != nil && e.looped
+		c.mu.Unlock()
+		c.Stop()
+		if looped != tc.looped {
+			t.Errorf("clock %T: on the tcp loop %v, want %v", tc.clock, looped, tc.looped)
+		}
+	}
+}

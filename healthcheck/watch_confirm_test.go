@@ -1,4 +1,4 @@
-package healthcheck
+package healthcheck_test
 
 import (
 	"context"
@@ -6,6 +6,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	. "github.com/hadns/hadns/healthcheck"
+	"github.com/hadns/hadns/healthcheck/healthchecktest"
 )
 
 // fakeWatcher opens sessions that the test ends, and fails opens on demand.
@@ -80,13 +83,13 @@ func (s *fakeSession) isClosed() bool {
 	return s.closed
 }
 
-var errLostKeepalive = &ProbeError{Op: "watch", Err: errKeepalive}
+var errLostKeepalive = &ProbeError{Op: "watch", Err: ErrKeepalive}
 
 // watchHarness runs one fake watch target, held Up.
 func watchHarness(t *testing.T, spec Spec) (*harness, *fakeWatcher, *fakeSession, string) {
 	t.Helper()
 	fw := newFakeWatcher()
-	h := &harness{t: t, clk: NewFakeClock(t0), probe: newFakeProber()}
+	h := &harness{t: t, clk: healthchecktest.NewFakeClock(t0), probe: newFakeProber()}
 	h.c = New(Options{Clock: h.clk, Probers: map[string]Prober{"fakewatch": fw}, Rand: half})
 	h.sub = h.c.Subscribe()
 	t.Cleanup(func() { h.c.Stop(); h.sub.Close() })
@@ -171,27 +174,5 @@ func TestWatchSilentHostConfirmed(t *testing.T) {
 	wantEvents(t, h.events(1), Up)
 	if h.c.State(key) != Up {
 		t.Fatalf("state %v", h.c.State(key))
-	}
-}
-
-func TestWatchUserTimeout(t *testing.T) {
-	for _, tc := range []struct {
-		interval time.Duration
-		count    int
-		want     time.Duration
-	}{
-		{time.Second, 1, 1500 * time.Millisecond},
-		{time.Second, 2, 2500 * time.Millisecond},
-		{3 * time.Second, 1, 4500 * time.Millisecond},
-	} {
-		s := Spec{Kind: "watch", KeepaliveInterval: tc.interval, KeepaliveCount: tc.count}
-		if got := watchUserTimeout(s); got != tc.want {
-			t.Errorf("%v x %d: %v, want %v", tc.interval, tc.count, got, tc.want)
-		}
-		// It must fall between firing count (count-1 probes out) and
-		// firing count+1 (count probes out).
-		if got := watchUserTimeout(s); got <= tc.interval*time.Duration(tc.count) || got > tc.interval*time.Duration(tc.count+1) {
-			t.Errorf("%v x %d: %v not in (count, count+1] intervals", tc.interval, tc.count, got)
-		}
 	}
 }

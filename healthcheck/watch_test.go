@@ -171,3 +171,25 @@ func TestWatchHoldsOneConnection(t *testing.T) {
 		t.Fatalf("%d connections accepted, want 1", n)
 	}
 }
+
+func TestWatchUserTimeout(t *testing.T) {
+	for _, tc := range []struct {
+		interval time.Duration
+		count    int
+		want     time.Duration
+	}{
+		{time.Second, 1, 1500 * time.Millisecond},
+		{time.Second, 2, 2500 * time.Millisecond},
+		{3 * time.Second, 1, 4500 * time.Millisecond},
+	} {
+		s := Spec{Kind: "watch", KeepaliveInterval: tc.interval, KeepaliveCount: tc.count}
+		if got := watchUserTimeout(s); got != tc.want {
+			t.Errorf("%v x %d: %v, want %v", tc.interval, tc.count, got, tc.want)
+		}
+		// It must fall between firing count (count-1 probes out) and
+		// firing count+1 (count probes out).
+		if got := watchUserTimeout(s); got <= tc.interval*time.Duration(tc.count) || got > tc.interval*time.Duration(tc.count+1) {
+			t.Errorf("%v x %d: %v not in (count, count+1] intervals", tc.interval, tc.count, got)
+		}
+	}
+}

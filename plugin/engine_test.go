@@ -16,6 +16,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/hadns/hadns/healthcheck"
+	"github.com/hadns/hadns/healthcheck/healthchecktest"
 )
 
 // fakeProber fails the addresses marked down.
@@ -48,7 +49,7 @@ type healthRig struct {
 	h      *Hadns
 	e      *engine
 	prober *fakeProber
-	clock  *healthcheck.FakeClock
+	clock  *healthchecktest.FakeClock
 	n      int // targets
 	cfg    *config
 	pool   *checkerPool
@@ -96,7 +97,7 @@ func newHealthRigWith(t *testing.T, edit func(*config)) *healthRig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &healthRig{t: t, h: &Hadns{}, prober: &fakeProber{down: map[netip.Addr]bool{}}, clock: healthcheck.NewFakeClock(time.Unix(1e9, 0)), n: 6, cfg: cfg}
+	r := &healthRig{t: t, h: &Hadns{}, prober: &fakeProber{down: map[netip.Addr]bool{}}, clock: healthchecktest.NewFakeClock(time.Unix(1e9, 0)), n: 6, cfg: cfg}
 	r.pool = newCheckerPool(healthcheck.Options{
 		Clock:   r.clock,
 		Probers: map[string]healthcheck.Prober{"tcp": r.prober},

@@ -3,7 +3,6 @@ package hadns
 import (
 	"slices"
 	"sync"
-	"time"
 
 	"github.com/hadns/hadns/healthcheck"
 )
@@ -23,7 +22,7 @@ type operations struct {
 
 func newOperations(clock healthcheck.Clock) *operations {
 	if clock == nil {
-		clock = wallClock{}
+		clock = healthcheck.SystemClock{}
 	}
 	return &operations{
 		clock:  clock,
@@ -58,16 +57,3 @@ func (o *operations) dropStores(gone []*engine) {
 		}
 	}
 }
-
-// wallClock is the real time.
-type wallClock struct{}
-
-func (wallClock) Now() time.Time { return time.Now() }
-
-func (wallClock) NewTimer(d time.Duration) healthcheck.Timer { return wallTimer{time.NewTimer(d)} }
-
-type wallTimer struct{ t *time.Timer }
-
-func (w wallTimer) C() <-chan time.Time   { return w.t.C }
-func (w wallTimer) Reset(d time.Duration) { w.t.Reset(d) }
-func (w wallTimer) Stop()                 { w.t.Stop() }

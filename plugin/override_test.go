@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hadns/hadns/healthcheck"
+	"github.com/hadns/hadns/healthcheck/healthchecktest"
 )
 
 func TestSelectorMatches(t *testing.T) {
@@ -75,7 +75,7 @@ func TestEffectiveOverride(t *testing.T) {
 func TestStateFile(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "state.json")
-	clock := healthcheck.NewFakeClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	clock := healthchecktest.NewFakeClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 
 	s := newOverrideStore(path, clock)
 	o, _, err := s.set(Override{Action: actDrain, Backend: "10.1.0.1", Reason: "disk", By: "alice", Expires: clock.Now().Add(time.Hour)})

@@ -13,6 +13,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/hadns/hadns/healthcheck"
+	"github.com/hadns/hadns/healthcheck/healthchecktest"
 )
 
 // localProber fails every probe as a process out of file descriptors does,
@@ -41,7 +42,7 @@ func TestLocalTroubleKeepsAnswersAndFailsReadiness(t *testing.T) {
 		t.Fatal(err)
 	}
 	prober := &localProber{}
-	r := &healthRig{t: t, h: &Hadns{}, clock: healthcheck.NewFakeClock(time.Unix(1e9, 0)), n: 6, cfg: cfg}
+	r := &healthRig{t: t, h: &Hadns{}, clock: healthchecktest.NewFakeClock(time.Unix(1e9, 0)), n: 6, cfg: cfg}
 	r.pool = newCheckerPool(healthcheck.Options{
 		Clock:   r.clock,
 		Probers: map[string]healthcheck.Prober{"tcp": prober},

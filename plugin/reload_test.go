@@ -12,6 +12,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/hadns/hadns/healthcheck"
+	"github.com/hadns/hadns/healthcheck/healthchecktest"
 )
 
 // settleReload runs the two reload ticks a changed file needs to be
@@ -34,7 +35,7 @@ records: |
 
 // reloadRig is an engine over a zones folder, never started: the test
 // drives the reload loop's ticks and the clock itself.
-func reloadRig(t *testing.T, files map[string]string) (*engine, string, *healthcheck.FakeClock) {
+func reloadRig(t *testing.T, files map[string]string) (*engine, string, *healthchecktest.FakeClock) {
 	t.Helper()
 	dir := t.TempDir()
 	for name, text := range files {
@@ -47,7 +48,7 @@ func reloadRig(t *testing.T, files map[string]string) (*engine, string, *healthc
 	if err != nil {
 		t.Fatal(err)
 	}
-	clock := healthcheck.NewFakeClock(time.Unix(1e9, 0))
+	clock := healthchecktest.NewFakeClock(time.Unix(1e9, 0))
 	e := newEngine(&Hadns{}, cfg, snap, newCheckerPool(healthcheck.Options{Clock: clock}))
 	t.Cleanup(func() { liveSeries.set(e, nil) })
 	return e, dir, clock

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/coredns/caddy"
+
+	"github.com/hadns/hadns/healthcheck"
 )
 
 // A state file whose folder is missing (or is not a folder, or not
@@ -48,7 +50,7 @@ func TestStaleStateTempsRemoved(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	newOverrideStore(state, wallClock{})
+	newOverrideStore(state, healthcheck.SystemClock{})
 	left, _ := filepath.Glob(filepath.Join(dir, "*"))
 	var names []string
 	for _, f := range left {

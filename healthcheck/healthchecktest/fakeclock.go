@@ -1,15 +1,21 @@
-package healthcheck
+// Package healthchecktest holds test support for code that drives a
+// healthcheck.Checker: a FakeClock whose time moves only when the test says
+// so. It is a package of its own so that the fake does not ship in the
+// production package; only tests should import it.
+package healthchecktest
 
 import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/hadns/hadns/healthcheck"
 )
 
-// FakeClock is a Clock for tests: time moves only when Advance is called, and
-// BlockUntil lets a test wait until the probe loops are parked on their
-// timers (so that "advance, then look" never races a loop still working).
-// It is exported so the plugin's tests can drive a Checker too.
+// FakeClock is a healthcheck.Clock for tests: time moves only when Advance is
+// called, and BlockUntil lets a test wait until the probe loops are parked on
+// their timers (so that "advance, then look" never races a loop still
+// working).
 type FakeClock struct {
 	mu     sync.Mutex
 	change chan struct{} // closed and replaced whenever the armed set changes
@@ -30,7 +36,7 @@ func (f *FakeClock) Now() time.Time {
 }
 
 // NewTimer returns a timer armed to fire d from now.
-func (f *FakeClock) NewTimer(d time.Duration) Timer {
+func (f *FakeClock) NewTimer(d time.Duration) healthcheck.Timer {
 	t := &fakeTimer{clock: f, ch: make(chan time.Time, 1)}
 	t.Reset(d)
 	return t
