@@ -1,15 +1,14 @@
 package differential
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
 	"slices"
 	"sort"
 	"strings"
-	"time"
 
+	"github.com/hadns/hadns/test/internal/dnsraw"
 	"github.com/miekg/dns"
 )
 
@@ -152,52 +151,7 @@ func exchange(addr string, q query) (*dns.Msg, error) {
 }
 
 func exchangeRaw(network, addr string, wire []byte) ([]byte, error) {
-	conn, err := net.DialTimeout(network, addr, queryTimeout)
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close()
-	if err := conn.SetDeadline(time.Now().Add(queryTimeout)); err != nil {
-		return nil, err
-	}
-	if network == "tcp" {
-		if _, err := conn.Write(append(binary.BigEndian.AppendUint16(nil, uint16(len(wire))), wire...)); err != nil {
-			return nil, err
-		}
-		var l [2]byte
-		if _, err := readFull(conn, l[:]); err != nil {
-			return nil, err
-		}
-		reply := make([]byte, binary.BigEndian.Uint16(l[:]))
-		_, err := readFull(conn, reply)
-		return reply, err
-	}
-	if _, err := conn.Write(wire); err != nil {
-		return nil, err
-	}
-	buf := make([]byte, 65535)
-	for i := 0; i < 16; i++ {
-		n, err := conn.Read(buf)
-		if err != nil {
-			return nil, err
-		}
-		if n >= 2 && buf[0] == wire[0] && buf[1] == wire[1] {
-			return buf[:n:n], nil
-		}
-	}
-	return nil, errors.New("no reply with the query's ID")
-}
-
-func readFull(c net.Conn, b []byte) (int, error) {
-	n := 0
-	for n < len(b) {
-		m, err := c.Read(b[n:])
-		n += m
-		if err != nil {
-			return n, err
-		}
-	}
-	return n, nil
+	return dnsraw.Exchange(network, addr, wire, queryTimeout)
 }
 
 // rrStrings returns the records of a section as text, sorted: an RRset has

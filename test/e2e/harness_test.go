@@ -10,7 +10,6 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -24,6 +23,7 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/hadns/hadns/test/internal/dnsraw"
 	"github.com/miekg/dns"
 
 	"github.com/hadns/hadns/test/internal/loadtest"
@@ -311,58 +311,9 @@ func replaceFile(t *testing.T, path, content string) {
 }
 
 // exchangeRaw sends one DNS message in wire format over network ("udp" or
-// "tcp") and returns the reply's wire bytes. Over UDP, datagrams whose ID
-// differs from the query's are skipped.
+// "tcp") to the server and returns the reply's wire bytes.
 func (s *server) exchangeRaw(network string, wire []byte, timeout time.Duration) ([]byte, error) {
-	conn, err := net.DialTimeout(network, s.Addr, timeout)
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close()
-	if err := conn.SetDeadline(time.Now().Add(timeout)); err != nil {
-		return nil, err
-	}
-	if network == "tcp" {
-		msg := binary.BigEndian.AppendUint16(nil, uint16(len(wire)))
-		if _, err := conn.Write(append(msg, wire...)); err != nil {
-			return nil, err
-		}
-		var l [2]byte
-		if _, err := readFull(conn, l[:]); err != nil {
-			return nil, err
-		}
-		reply := make([]byte, binary.BigEndian.Uint16(l[:]))
-		if _, err := readFull(conn, reply); err != nil {
-			return nil, err
-		}
-		return reply, nil
-	}
-	if _, err := conn.Write(wire); err != nil {
-		return nil, err
-	}
-	buf := make([]byte, 65535)
-	for i := 0; i < 16; i++ {
-		n, err := conn.Read(buf)
-		if err != nil {
-			return nil, err
-		}
-		if n >= 2 && len(wire) >= 2 && bytes.Equal(buf[:2], wire[:2]) {
-			return buf[:n:n], nil
-		}
-	}
-	return nil, errors.New("no reply with the query's ID")
-}
-
-func readFull(c net.Conn, b []byte) (int, error) {
-	n := 0
-	for n < len(b) {
-		m, err := c.Read(b[n:])
-		n += m
-		if err != nil {
-			return n, err
-		}
-	}
-	return n, nil
+	return dnsraw.Exchange(network, s.Addr, wire, timeout)
 }
 
 // exchange sends m over network and returns the reply and its size on the
