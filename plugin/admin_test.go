@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/hadns/hadns/internal/adminapi"
 )
 
 const testToken = "s3cret"
@@ -82,7 +84,7 @@ func (r *adminRig) eastA() []string {
 }
 
 // backendStatus returns the status of backend id of api.example.test.
-func (r *adminRig) backendStatus(id string) backendStatus {
+func (r *adminRig) backendStatus(id string) adminapi.BackendStatus {
 	r.t.Helper()
 	doc := status([]*engine{r.e}, r.clock.Now())
 	for _, z := range doc.Zones {
@@ -95,7 +97,7 @@ func (r *adminRig) backendStatus(id string) backendStatus {
 		}
 	}
 	r.t.Fatalf("no backend %s in the status", id)
-	return backendStatus{}
+	return adminapi.BackendStatus{}
 }
 
 func TestAdminAuth(t *testing.T) {
@@ -336,7 +338,7 @@ func TestOverridesSurviveReloads(t *testing.T) {
 		t.Fatal("zone reload failed")
 	}
 	resp := get()
-	var doc struct{ Overrides []overrideStatus }
+	var doc struct{ Overrides []adminapi.OverrideStatus }
 	data, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	json.Unmarshal(data, &doc)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hadns/hadns/healthcheck"
+	"github.com/hadns/hadns/internal/adminapi"
 )
 
 // engine owns what changes behind the query path: the loaded zones, the
@@ -132,7 +133,7 @@ func (e *engine) recompute(s *service, snap *snapshot) {
 	now := e.ops.clock.Now()
 	overrides := e.store.all()
 	h := make([]Health, len(s.backends))
-	held := make([]*Override, len(s.backends))
+	held := make([]*adminapi.Override, len(s.backends))
 	for i, b := range s.backends {
 		held[i] = effective(overrides, s.name, b, now)
 		h[i] = fold(fromState(e.checker.State(b.check.Key())), held[i])

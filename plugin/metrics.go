@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/hadns/hadns/healthcheck"
+	"github.com/hadns/hadns/internal/adminapi"
 )
 
 // Metrics under coredns_hadns_. Series for answers are looked up when answers
@@ -376,7 +377,7 @@ func (k seriesKeys) add(snap *snapshot) {
 // Label values a series may have beyond the snapshot's names.
 var (
 	stateLabels     = []string{"unknown", "up", "suspect", "down"}
-	overrideLabels  = []string{actDrain, actDown, actUp}
+	overrideLabels  = []string{adminapi.ActionDrain, adminapi.ActionDown, adminapi.ActionUp}
 	degradedReasons = []string{"fallback", "fail_open", "nodata", "servfail", "not_ready"}
 )
 
@@ -443,7 +444,7 @@ func mapsKeys(m map[string]bool) []string {
 
 // setOverrideGauges publishes which override holds for each backend of s and,
 // for drained backends no answer of set hands out any more, drain_safe_at.
-func setOverrideGauges(s *service, held []*Override, set *answerSet, d *drainTracker) {
+func setOverrideGauges(s *service, held []*adminapi.Override, set *answerSet, d *drainTracker) {
 	some := false
 	for _, o := range held {
 		some = some || o != nil
@@ -454,14 +455,14 @@ func setOverrideGauges(s *service, held []*Override, set *answerSet, d *drainTra
 	s.overrideSeries = some
 	for i, b := range s.backends {
 		id := b.ID()
-		for _, act := range []string{actDrain, actDown, actUp} {
+		for _, act := range []string{adminapi.ActionDrain, adminapi.ActionDown, adminapi.ActionUp} {
 			if held[i] != nil && held[i].Action == act {
 				backendOverride.WithLabelValues(s.name, b.site, id, act).Set(1)
 			} else {
 				backendOverride.DeleteLabelValues(s.name, b.site, id, act)
 			}
 		}
-		if held[i] != nil && held[i].Action == actDrain && !inAnswers(set, i) {
+		if held[i] != nil && held[i].Action == adminapi.ActionDrain && !inAnswers(set, i) {
 			drainSafeAt.WithLabelValues(s.name, b.site, id).Set(float64(d.safeAt(s, b).UnixMilli()) / 1000)
 		} else {
 			drainSafeAt.DeleteLabelValues(s.name, b.site, id)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hadns/hadns/healthcheck"
+	"github.com/hadns/hadns/internal/adminapi"
 )
 
 // overrideStore holds the overrides of one state file (or of the process,
@@ -22,7 +23,7 @@ type overrideStore struct {
 	clock healthcheck.Clock
 
 	mu      sync.Mutex
-	list    []Override
+	list    []adminapi.Override
 	seq     uint64
 	loadErr error // the file did not parse: it is moved aside before the first save
 	users   map[*engine]struct{}
@@ -63,7 +64,7 @@ func newOverrideStore(path string, clock healthcheck.Clock) *overrideStore {
 }
 
 // all returns a copy of the current overrides.
-func (s *overrideStore) all() []Override {
+func (s *overrideStore) all() []adminapi.Override {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Clone(s.list)
@@ -71,12 +72,12 @@ func (s *overrideStore) all() []Override {
 
 // set adds o (its ID and At are filled in), replacing an override with the
 // same selector. It returns the stored override and the one replaced, if any.
-func (s *overrideStore) set(o Override) (Override, *Override, error) {
+func (s *overrideStore) set(o adminapi.Override) (adminapi.Override, *adminapi.Override, error) {
 	s.mu.Lock()
-	var replaced *Override
-	next := make([]Override, 0, len(s.list)+1)
+	var replaced *adminapi.Override
+	next := make([]adminapi.Override, 0, len(s.list)+1)
 	for _, old := range s.list {
-		if old.selector() == o.selector() {
+		if old.Selector() == o.Selector() {
 			replaced = &old
 			continue
 		}
@@ -92,29 +93,29 @@ func (s *overrideStore) set(o Override) (Override, *Override, error) {
 		return o, nil, err
 	}
 	if replaced != nil {
-		log.Infof("override replaced: %s", replaced.describe())
+		log.Infof("override replaced: %s", replaced.Describe())
 	}
-	log.Infof("override set: %s", o.describe())
+	log.Infof("override set: %s", o.Describe())
 	s.notify()
 	return o, replaced, nil
 }
 
 // clear removes the overrides whose selector is sel (and whose action is
 // only, unless only is ""). Clearing nothing is errNoMatch.
-func (s *overrideStore) clear(sel selector, only, by string) ([]Override, error) {
-	return s.remove(func(o *Override) bool {
-		return o.selector() == sel && (only == "" || o.Action == only)
+func (s *overrideStore) clear(sel adminapi.Selector, only, by string) ([]adminapi.Override, error) {
+	return s.remove(func(o *adminapi.Override) bool {
+		return o.Selector() == sel && (only == "" || o.Action == only)
 	}, by)
 }
 
 // delete removes the override with the given ID.
-func (s *overrideStore) delete(id, by string) ([]Override, error) {
-	return s.remove(func(o *Override) bool { return o.ID == id }, by)
+func (s *overrideStore) delete(id, by string) ([]adminapi.Override, error) {
+	return s.remove(func(o *adminapi.Override) bool { return o.ID == id }, by)
 }
 
-func (s *overrideStore) remove(drop func(*Override) bool, by string) ([]Override, error) {
+func (s *overrideStore) remove(drop func(*adminapi.Override) bool, by string) ([]adminapi.Override, error) {
 	s.mu.Lock()
-	var gone, next []Override
+	var gone, next []adminapi.Override
 	for _, o := range s.list {
 		if drop(&o) {
 			gone = append(gone, o)
@@ -133,9 +134,9 @@ func (s *overrideStore) remove(drop func(*Override) bool, by string) ([]Override
 	}
 	for _, o := range gone {
 		if by != "" {
-			log.Infof("override cleared by %s: %s", by, o.describe())
+			log.Infof("override cleared by %s: %s", by, o.Describe())
 		} else {
-			log.Infof("override cleared: %s", o.describe())
+			log.Infof("override cleared: %s", o.Describe())
 		}
 	}
 	s.notify()
@@ -146,7 +147,7 @@ func (s *overrideStore) remove(drop func(*Override) bool, by string) ([]Override
 func (s *overrideStore) expire() {
 	now := s.clock.Now()
 	s.mu.Lock()
-	var gone, next []Override
+	var gone, next []adminapi.Override
 	for _, o := range s.list {
 		if !o.Expires.IsZero() && !o.Expires.After(now) {
 			gone = append(gone, o)
@@ -166,14 +167,14 @@ func (s *overrideStore) expire() {
 	}
 	s.mu.Unlock()
 	for _, o := range gone {
-		log.Infof("override expired: %s", o.describe())
+		log.Infof("override expired: %s", o.Describe())
 	}
 	s.notify()
 }
 
 // commitLocked saves next to the state file and, once it is safely there,
 // makes it the current list. A failed save changes nothing.
-func (s *overrideStore) commitLocked(next []Override) error {
+func (s *overrideStore) commitLocked(next []adminapi.Override) error {
 	if s.path != "" {
 		if s.loadErr != nil {
 			bad := s.path + ".bad"
