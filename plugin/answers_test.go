@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/hadns/hadns/internal/fileerr"
 )
 
 // selZone has three sites of backends for one service.
@@ -46,7 +48,7 @@ func selService(t *testing.T, edit func(string) string) (*service, []siteOrder) 
 		{name: "east", fallback: []string{"west"}},
 		{name: "west", fallback: []string{"east"}},
 		{name: "north"},
-	}, nil, position{}, []string{"east", "west", "north"})
+	}, nil, fileerr.Position{}, []string{"east", "west", "north"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,7 +255,7 @@ func TestSiteTable(t *testing.T) {
 		{name: "east", networks: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("2001:db8::/32")}, fallback: []string{"west"}},
 		{name: "west", networks: []netip.Prefix{netip.MustParsePrefix("10.2.0.0/16")}},
 		{name: "lab", networks: []netip.Prefix{netip.MustParsePrefix("10.2.3.4/32")}},
-	}, []string{"west", "east"}, position{}, []string{"east"})
+	}, []string{"west", "east"}, fileerr.Position{}, []string{"east"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,7 +286,7 @@ func TestSiteTable(t *testing.T) {
 	flat, err := newSiteTable([]siteConfig{
 		{name: "east", networks: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}},
 		{name: "west", networks: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}},
-	}, nil, position{}, nil)
+	}, nil, fileerr.Position{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -319,7 +321,7 @@ func TestSiteTable(t *testing.T) {
 		{[]siteConfig{{name: "a", fallback: []string{"a"}}}, "itself"},
 		{[]siteConfig{{name: "a", networks: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}, {name: "b", networks: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}}, "in both"},
 	} {
-		if _, err := newSiteTable(bad.sites, nil, position{}, nil); err == nil || !strings.Contains(err.Error(), bad.want) {
+		if _, err := newSiteTable(bad.sites, nil, fileerr.Position{}, nil); err == nil || !strings.Contains(err.Error(), bad.want) {
 			t.Errorf("%v: error %v, want %q", bad.sites, err, bad.want)
 		}
 	}

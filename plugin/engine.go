@@ -10,6 +10,7 @@ import (
 
 	"github.com/hadns/hadns/healthcheck"
 	"github.com/hadns/hadns/internal/adminapi"
+	"github.com/hadns/hadns/internal/fileerr"
 )
 
 // engine owns what changes behind the query path: the loaded zones, the
@@ -348,7 +349,7 @@ func (e *engine) reloadIfChanged() bool {
 	e.watch.settled.data = nil
 	snap, err := loadWith(e.cfg, v.data)
 	if err != nil {
-		var list ErrorList
+		var list fileerr.ErrorList
 		if errors.As(err, &list) {
 			for _, fe := range list {
 				log.Errorf("reload failed, still serving the previous zones: %s", fe)

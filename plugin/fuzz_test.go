@@ -25,6 +25,8 @@ import (
 	"github.com/coredns/coredns/plugin/pkg/dnstest"
 	"github.com/coredns/coredns/request"
 	"github.com/miekg/dns"
+
+	"github.com/hadns/hadns/internal/fileerr"
 )
 
 // FuzzZoneFile feeds bytes to the zone-file parser. It must never panic;
@@ -36,9 +38,9 @@ func FuzzZoneFile(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		z, err := parseZoneFile("fuzz.yaml", data, time.Unix(1, 0))
 		if err != nil {
-			var list ErrorList
+			var list fileerr.ErrorList
 			if !errors.As(err, &list) || len(list) == 0 {
-				t.Fatalf("error is not a non-empty ErrorList: %T %v", err, err)
+				t.Fatalf("error is not a non-empty fileerr.ErrorList: %T %v", err, err)
 			}
 			for _, e := range list {
 				if e.File != "fuzz.yaml" {
@@ -85,7 +87,7 @@ func handlerForZone(t *testing.T, z *Zone) *Hadns {
 			}
 		}
 	}
-	st, err := newSiteTable(nil, nil, position{}, sites)
+	st, err := newSiteTable(nil, nil, fileerr.Position{}, sites)
 	if err != nil {
 		t.Fatalf("site table for a zone that loaded: %v", err)
 	}

@@ -15,6 +15,8 @@ import (
 	"github.com/coredns/coredns/plugin"
 	clog "github.com/coredns/coredns/plugin/pkg/log"
 	"github.com/miekg/dns"
+
+	"github.com/hadns/hadns/internal/fileerr"
 )
 
 var log = clog.NewWithPlugin(pluginName)
@@ -29,11 +31,11 @@ type config struct {
 	reload         time.Duration // how often files are checked for changes; default 2s, 0 disables
 	sites          []siteConfig
 	defaultOrder   []string
-	defaultOrderAt position
+	defaultOrderAt fileerr.Position
 	startupTimeout time.Duration // readiness waits at most this long for first results; default 5s
 	admin          *adminConfig  // the admin HTTP API; nil: off
 	state          string        // override state file; "": overrides live in memory only
-	stateAt        position
+	stateAt        fileerr.Position
 }
 
 const (
@@ -49,7 +51,7 @@ func setup(c *caddy.Controller) error {
 	if cfg.state != "" {
 		// Found now, not when the first override fails to save.
 		if err := checkStateDir(cfg.state); err != nil {
-			return plugin.Error(pluginName, cfg.stateAt.errorf("state %s: %v", cfg.state, err))
+			return plugin.Error(pluginName, cfg.stateAt.Errorf("state %s: %v", cfg.state, err))
 		}
 	}
 	snap, err := load(cfg)
@@ -163,7 +165,7 @@ func parse(c *caddy.Controller) (*Hadns, *config, error) {
 				}
 				cfg.sites = append(cfg.sites, s)
 			case "default_order":
-				cfg.defaultOrderAt = position{c.File(), c.Line()}
+				cfg.defaultOrderAt = fileerr.Position{File: c.File(), Line: c.Line()}
 				cfg.defaultOrder = c.RemainingArgs()
 				if len(cfg.defaultOrder) == 0 {
 					errs = append(errs, c.ArgErr())
@@ -181,7 +183,7 @@ func parse(c *caddy.Controller) (*Hadns, *config, error) {
 					break
 				}
 				cfg.state = path(args[0])
-				cfg.stateAt = position{c.File(), c.Line()}
+				cfg.stateAt = fileerr.Position{File: c.File(), Line: c.Line()}
 			default:
 				errs = append(errs, c.Errf("unknown property %q", c.Val()))
 				skipProperty(c)
@@ -249,7 +251,7 @@ func parseSite(c *caddy.Controller) (siteConfig, error) {
 	if len(args) == 0 {
 		return siteConfig{}, c.ArgErr()
 	}
-	s := siteConfig{name: args[0], at: position{c.File(), c.Line()}}
+	s := siteConfig{name: args[0], at: fileerr.Position{File: c.File(), Line: c.Line()}}
 	if !validSiteName(s.name) {
 		return s, c.Errf("site name %q: use letters, digits, - and _", s.name)
 	}
@@ -291,7 +293,7 @@ func validSiteName(s string) bool {
 // the files of the others are still listed.
 func zoneFiles(cfg *config) ([]string, error) {
 	files := append([]string(nil), cfg.files...)
-	var errs ErrorList
+	var errs fileerr.ErrorList
 	for _, d := range cfg.dirs {
 		var found []string
 		for _, pat := range []string{"*.yaml", "*.yml"} {
@@ -302,7 +304,7 @@ func zoneFiles(cfg *config) ([]string, error) {
 			found = append(found, m...)
 		}
 		if len(found) == 0 {
-			errs = append(errs, FileError{File: d, Msg: "zones: no *.yaml or *.yml files in this folder"})
+			errs = append(errs, fileerr.FileError{File: d, Msg: "zones: no *.yaml or *.yml files in this folder"})
 		}
 		files = append(files, found...)
 	}
@@ -321,9 +323,9 @@ func load(cfg *config) (*snapshot, error) { return loadWith(cfg, nil) }
 // reload tick that saw them settle), so what loads is what was checked.
 func loadWith(cfg *config, contents map[string][]byte) (*snapshot, error) {
 	files, err := zoneFiles(cfg)
-	var errs ErrorList
+	var errs fileerr.ErrorList
 	if err != nil {
-		var list ErrorList
+		var list fileerr.ErrorList
 		if !errors.As(err, &list) {
 			return nil, err
 		}
@@ -334,22 +336,22 @@ func loadWith(cfg *config, contents map[string][]byte) (*snapshot, error) {
 	for _, f := range files {
 		z, err := loadZone(f, contents)
 		if err != nil {
-			errs = append(errs, err.(ErrorList)...)
+			errs = append(errs, err.(fileerr.ErrorList)...)
 			continue
 		}
 		if other, dup := zones[z.origin]; dup {
-			errs = append(errs, FileError{File: f, Msg: fmt.Sprintf("zone %s is also defined in %s", z.origin, other.file)})
+			errs = append(errs, fileerr.FileError{File: f, Msg: fmt.Sprintf("zone %s is also defined in %s", z.origin, other.file)})
 			continue
 		}
 		if !originServed(z.origin, cfg.origins) {
-			errs = append(errs, FileError{File: f, Msg: fmt.Sprintf("zone %s is not inside this server block's zones (%s)", z.origin, strings.Join(cfg.origins, " "))})
+			errs = append(errs, fileerr.FileError{File: f, Msg: fmt.Sprintf("zone %s is not inside this server block's zones (%s)", z.origin, strings.Join(cfg.origins, " "))})
 			continue
 		}
 		zones[z.origin] = z
 		for _, s := range z.services {
 			for _, b := range s.backends {
 				if len(cfg.sites) > 0 && !slices.ContainsFunc(cfg.sites, func(sc siteConfig) bool { return sc.name == b.site }) {
-					errs = append(errs, FileError{File: s.file, Line: b.line, Msg: fmt.Sprintf("service %s: backend %s names site %q, which no site line in the Corefile defines", s.name, b.ID(), b.site)})
+					errs = append(errs, fileerr.FileError{File: s.file, Line: b.line, Msg: fmt.Sprintf("service %s: backend %s names site %q, which no site line in the Corefile defines", s.name, b.ID(), b.site)})
 					continue
 				}
 				if !slices.Contains(backendSites, b.site) {
@@ -360,7 +362,7 @@ func loadWith(cfg *config, contents map[string][]byte) (*snapshot, error) {
 	}
 	sites, err := newSiteTable(cfg.sites, cfg.defaultOrder, cfg.defaultOrderAt, backendSites)
 	if err != nil {
-		errs = append(errs, err.(ErrorList)...)
+		errs = append(errs, err.(fileerr.ErrorList)...)
 	}
 	if len(errs) > 0 {
 		return nil, errs

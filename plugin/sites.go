@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"slices"
 	"sort"
+
+	"github.com/hadns/hadns/internal/fileerr"
 )
 
 // siteConfig is one `site` line of the Corefile.
@@ -11,7 +13,7 @@ type siteConfig struct {
 	name     string
 	networks []netip.Prefix
 	fallback []string
-	at       position // where the line is, for errors
+	at       fileerr.Position // where the line is, for errors
 }
 
 // siteTable maps client addresses to sites and sites to their orders.
@@ -49,7 +51,7 @@ func (t *siteTable) defaultIdx() int { return len(t.orders) - 1 }
 // newSiteTable builds the table from the Corefile's sites, or, when none are
 // configured, from the sites that backends name (in order of first mention),
 // so a single-site or site-less setup needs no site lines at all.
-func newSiteTable(cfg []siteConfig, defaultOrder []string, defaultOrderAt position, backendSites []string) (*siteTable, error) {
+func newSiteTable(cfg []siteConfig, defaultOrder []string, defaultOrderAt fileerr.Position, backendSites []string) (*siteTable, error) {
 	if len(cfg) == 0 {
 		for _, s := range backendSites {
 			if !slices.ContainsFunc(cfg, func(c siteConfig) bool { return c.name == s }) {
@@ -58,12 +60,12 @@ func newSiteTable(cfg []siteConfig, defaultOrder []string, defaultOrderAt positi
 		}
 	}
 	// Every problem is collected, so `hadns check` reports them all.
-	var errs ErrorList
+	var errs fileerr.ErrorList
 	t := &siteTable{}
 	idx := map[string]int{}
 	for i, s := range cfg {
 		if _, dup := idx[s.name]; dup {
-			errs = append(errs, s.at.errorf("site %q is defined twice", s.name))
+			errs = append(errs, s.at.Errorf("site %q is defined twice", s.name))
 			continue
 		}
 		idx[s.name] = i
@@ -71,7 +73,7 @@ func newSiteTable(cfg []siteConfig, defaultOrder []string, defaultOrderAt positi
 	}
 	for _, s := range backendSites {
 		if _, ok := idx[s]; !ok {
-			errs = append(errs, position{}.errorf("a backend names site %q, which no site line defines", s))
+			errs = append(errs, fileerr.Position{}.Errorf("a backend names site %q, which no site line defines", s))
 		}
 	}
 	if len(defaultOrder) == 0 {
@@ -79,7 +81,7 @@ func newSiteTable(cfg []siteConfig, defaultOrder []string, defaultOrderAt positi
 	}
 	for _, s := range defaultOrder {
 		if _, ok := idx[s]; !ok {
-			errs = append(errs, defaultOrderAt.errorf("default order names unknown site %q", s))
+			errs = append(errs, defaultOrderAt.Errorf("default order names unknown site %q", s))
 		}
 	}
 	full := func(first string, then []string) []string {
@@ -105,10 +107,10 @@ func newSiteTable(cfg []siteConfig, defaultOrder []string, defaultOrderAt positi
 	for i, s := range cfg {
 		for _, f := range s.fallback {
 			if _, ok := idx[f]; !ok {
-				errs = append(errs, s.at.errorf("site %s: fallback names unknown site %q", s.name, f))
+				errs = append(errs, s.at.Errorf("site %s: fallback names unknown site %q", s.name, f))
 			}
 			if f == s.name {
-				errs = append(errs, s.at.errorf("site %s: a site cannot fall back to itself", s.name))
+				errs = append(errs, s.at.Errorf("site %s: a site cannot fall back to itself", s.name))
 			}
 		}
 		t.orders = append(t.orders, siteOrder{site: s.name, order: full(s.name, s.fallback)})
@@ -122,7 +124,7 @@ func newSiteTable(cfg []siteConfig, defaultOrder []string, defaultOrderAt positi
 				buckets[key] = map[netip.Prefix]siteNet{}
 			}
 			if other, dup := buckets[key][n]; dup {
-				errs = append(errs, s.at.errorf("network %s is in both site %s and site %s", n, cfg[other.site].name, s.name))
+				errs = append(errs, s.at.Errorf("network %s is in both site %s and site %s", n, cfg[other.site].name, s.name))
 				continue
 			}
 			buckets[key][n] = siteNet{site: i, scope: n.Bits()}
