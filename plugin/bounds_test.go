@@ -188,7 +188,7 @@ func TestAnswerBytesEstimate(t *testing.T) {
 	runtime.GC()
 	runtime.ReadMemStats(&ms)
 	before := ms.HeapAlloc
-	set := computeAnswers(s, health, snap.sites.orders)
+	set := computeAnswers(s, health, snap.sites.Orders())
 	runtime.GC()
 	runtime.ReadMemStats(&ms)
 	used := int64(ms.HeapAlloc - before)

@@ -195,7 +195,7 @@ func checkBlock(corefile string, keyLine int, sb caddyfile.ServerBlock) (cerrs, 
 func answerBytes(snap *snapshot) int64 {
 	orders := int64(1)
 	if snap.sites != nil {
-		orders = int64(len(snap.sites.orders))
+		orders = int64(len(snap.sites.Orders()))
 	}
 	const (
 		perReply  = 12 + 4 + 48 + 64 // header, question tail, wireAnswer, slice headers

@@ -139,7 +139,7 @@ func (e *engine) recompute(s *service, snap *snapshot) {
 		held[i] = effective(overrides, s.name, b, now)
 		h[i] = fold(fromState(e.checker.State(b.check.Key())), held[i])
 	}
-	set := computeAnswers(s, h, snap.sites.orders)
+	set := computeAnswers(s, h, snap.sites.Orders())
 	old := s.answers.Swap(set)
 	if !e.serving {
 		return

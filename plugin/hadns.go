@@ -12,6 +12,8 @@ import (
 	"github.com/coredns/coredns/plugin"
 	"github.com/coredns/coredns/plugin/pkg/fall"
 	"github.com/miekg/dns"
+
+	"github.com/hadns/hadns/internal/sites"
 )
 
 // maxUDPSize is the largest UDP reply we send, whatever the client offers:
@@ -34,7 +36,7 @@ type Hadns struct {
 // snapshot is everything a query reads, swapped whole on reload.
 type snapshot struct {
 	zones map[string]*Zone // by origin
-	sites *siteTable
+	sites *sites.Table
 }
 
 // zoneFor returns the zone that holds qname (lowercase), longest match first.
@@ -103,9 +105,9 @@ func (h *Hadns) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) 
 	if ecs.opt != nil && ecs.prefix.Bits() > 0 {
 		client = ecs.prefix.Addr()
 	}
-	site, bits := snap.sites.defaultIdx(), -1
+	site, bits := snap.sites.Default(), -1
 	if client.IsValid() {
-		site, bits = snap.sites.match(client)
+		site, bits = snap.sites.Match(client)
 	}
 	res := z.lookup(qname, q.Qtype, site)
 	if res.from != nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hadns/hadns/healthcheck"
 	"github.com/hadns/hadns/internal/adminapi"
+	"github.com/hadns/hadns/internal/sites"
 )
 
 // Metrics under coredns_hadns_. Series for answers are looked up when answers
@@ -160,12 +161,12 @@ func siteLabel(site string) string {
 // answer's first query, not here: a series costs about a kilobyte, and a
 // zone of 20,000 services has one per service and client site, most of
 // them never asked for from every site.
-func countersFor(s *service, o siteOrder, ra *rrAnswer) {
+func countersFor(s *service, o sites.Order, ra *rrAnswer) {
 	served := ra.served
 	if served == "" {
 		served = "none"
 	}
-	ra.ctr = &answerCtr{svc: s, client: siteLabel(o.site), served: served}
+	ra.ctr = &answerCtr{svc: s, client: siteLabel(o.Site), served: served}
 	if ra.degraded != nil {
 		ra.ctr.degraded = ra.degraded.kind
 	}
@@ -352,8 +353,8 @@ type serviceKeys struct {
 func (k seriesKeys) add(snap *snapshot) {
 	var clients []string
 	if snap.sites != nil {
-		for _, o := range snap.sites.orders {
-			clients = append(clients, siteLabel(o.site))
+		for _, o := range snap.sites.Orders() {
+			clients = append(clients, siteLabel(o.Site))
 		}
 	}
 	for _, z := range snap.zones {

@@ -17,6 +17,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/hadns/hadns/internal/fileerr"
+	"github.com/hadns/hadns/internal/sites"
 )
 
 var log = clog.NewWithPlugin(pluginName)
@@ -29,7 +30,7 @@ type config struct {
 	files          []string      // zone files (`zone FILE`)
 	dirs           []string      // folders of zone files (`zones DIR`)
 	reload         time.Duration // how often files are checked for changes; default 2s, 0 disables
-	sites          []siteConfig
+	sites          []sites.Config
 	defaultOrder   []string
 	defaultOrderAt fileerr.Position
 	startupTimeout time.Duration // readiness waits at most this long for first results; default 5s
@@ -246,32 +247,32 @@ func durationArg(c *caddy.Controller) (time.Duration, error) {
 }
 
 // parseSite reads `site NAME [CIDR...] [fallback SITE...]`.
-func parseSite(c *caddy.Controller) (siteConfig, error) {
+func parseSite(c *caddy.Controller) (sites.Config, error) {
 	args := c.RemainingArgs()
 	if len(args) == 0 {
-		return siteConfig{}, c.ArgErr()
+		return sites.Config{}, c.ArgErr()
 	}
-	s := siteConfig{name: args[0], at: fileerr.Position{File: c.File(), Line: c.Line()}}
-	if !validSiteName(s.name) {
-		return s, c.Errf("site name %q: use letters, digits, - and _", s.name)
+	s := sites.Config{Name: args[0], At: fileerr.Position{File: c.File(), Line: c.Line()}}
+	if !validSiteName(s.Name) {
+		return s, c.Errf("site name %q: use letters, digits, - and _", s.Name)
 	}
 	rest := args[1:]
 	for i, a := range rest {
 		if a == "fallback" {
-			s.fallback = rest[i+1:]
-			if len(s.fallback) == 0 {
-				return s, c.Errf("site %s: fallback needs at least one site", s.name)
+			s.Fallback = rest[i+1:]
+			if len(s.Fallback) == 0 {
+				return s, c.Errf("site %s: fallback needs at least one site", s.Name)
 			}
 			break
 		}
 		p, err := netip.ParsePrefix(a)
 		if err != nil {
-			return s, c.Errf("site %s: %q is not a network like 192.0.2.0/24 or 2001:db8::/48", s.name, a)
+			return s, c.Errf("site %s: %q is not a network like 192.0.2.0/24 or 2001:db8::/48", s.Name, a)
 		}
 		if p.Masked() != p {
-			return s, c.Errf("site %s: network %s has host bits set (did you mean %s?)", s.name, p, p.Masked())
+			return s, c.Errf("site %s: network %s has host bits set (did you mean %s?)", s.Name, p, p.Masked())
 		}
-		s.networks = append(s.networks, p)
+		s.Networks = append(s.Networks, p)
 	}
 	return s, nil
 }
@@ -350,7 +351,7 @@ func loadWith(cfg *config, contents map[string][]byte) (*snapshot, error) {
 		zones[z.origin] = z
 		for _, s := range z.services {
 			for _, b := range s.backends {
-				if len(cfg.sites) > 0 && !slices.ContainsFunc(cfg.sites, func(sc siteConfig) bool { return sc.name == b.site }) {
+				if len(cfg.sites) > 0 && !slices.ContainsFunc(cfg.sites, func(sc sites.Config) bool { return sc.Name == b.site }) {
 					errs = append(errs, fileerr.FileError{File: s.file, Line: b.line, Msg: fmt.Sprintf("service %s: backend %s names site %q, which no site line in the Corefile defines", s.name, b.ID(), b.site)})
 					continue
 				}
@@ -360,14 +361,14 @@ func loadWith(cfg *config, contents map[string][]byte) (*snapshot, error) {
 			}
 		}
 	}
-	sites, err := newSiteTable(cfg.sites, cfg.defaultOrder, cfg.defaultOrderAt, backendSites)
+	st, err := sites.New(cfg.sites, cfg.defaultOrder, cfg.defaultOrderAt, backendSites)
 	if err != nil {
 		errs = append(errs, err.(fileerr.ErrorList)...)
 	}
 	if len(errs) > 0 {
 		return nil, errs
 	}
-	snap := &snapshot{zones: zones, sites: sites}
+	snap := &snapshot{zones: zones, sites: st}
 	return snap, nil
 }
 

@@ -76,9 +76,9 @@ func (e *engine) serviceStatus(s *service, snap *snapshot, list []adminapi.Overr
 		Failover: adminapi.FailoverStatus{BoundSeconds: s.failoverBound().Seconds(), BudgetSeconds: s.budget.Seconds()},
 		Sites:    []string{},
 		Backends: make([]adminapi.BackendStatus, 0, len(s.backends)),
-		Answers:  make([]adminapi.SiteAnswerStatus, 0, len(snap.sites.orders)),
+		Answers:  make([]adminapi.SiteAnswerStatus, 0, len(snap.sites.Orders())),
 	}
-	for _, site := range snap.sites.orders[snap.sites.defaultIdx()].order {
+	for _, site := range snap.sites.Orders()[snap.sites.Default()].Sites {
 		if slices.ContainsFunc(s.backends, func(b *backend) bool { return b.site == site }) {
 			ss.Sites = append(ss.Sites, site)
 		}
@@ -115,13 +115,13 @@ func (e *engine) serviceStatus(s *service, snap *snapshot, list []adminapi.Overr
 		ss.Backends = append(ss.Backends, bs)
 	}
 	if set != nil {
-		for i, o := range snap.sites.orders {
+		for i, o := range snap.sites.Orders() {
 			if i >= len(set.bySite) {
 				break
 			}
 			sa := &set.bySite[i]
 			as := adminapi.SiteAnswerStatus{
-				Site: siteLabel(o.site),
+				Site: siteLabel(o.Site),
 				A:    answerOf(s, s.name, &sa.a),
 				AAAA: answerOf(s, s.name, &sa.aaaa),
 			}
