@@ -26,6 +26,7 @@ import (
 	"github.com/coredns/coredns/request"
 	"github.com/miekg/dns"
 
+	"github.com/hadns/hadns/internal/clientsubnet"
 	"github.com/hadns/hadns/internal/fileerr"
 	"github.com/hadns/hadns/internal/sites"
 )
@@ -182,10 +183,10 @@ func FuzzECS(f *testing.F) {
 		if err := r.Unpack(wire); err != nil {
 			return // a packet CoreDNS would drop before any plugin sees it
 		}
-		ecs, ecsErr := queryECS(r.IsEdns0())
-		if ecsErr == nil && ecs.opt != nil {
-			p := ecs.prefix
-			switch ecs.opt.Family {
+		ecs, ecsErr := clientsubnet.Parse(r.IsEdns0())
+		if ecsErr == nil && ecs.Opt != nil {
+			p := ecs.Prefix
+			switch ecs.Opt.Family {
 			case 1:
 				if !p.Addr().Is4() {
 					t.Fatalf("family 1 gave %v", p)
@@ -195,7 +196,7 @@ func FuzzECS(f *testing.F) {
 					t.Fatalf("family 2 gave %v", p)
 				}
 			default:
-				t.Fatalf("accepted family %d", ecs.opt.Family)
+				t.Fatalf("accepted family %d", ecs.Opt.Family)
 			}
 			if p.Masked() != p || p.Bits() < 0 {
 				t.Fatalf("accepted unmasked or invalid prefix %v", p)
@@ -209,7 +210,7 @@ func FuzzECS(f *testing.F) {
 			if (reply.Rcode == dns.RcodeFormatError) != (ecsErr != nil) {
 				t.Fatalf("rcode %s, queryECS error %v", dns.RcodeToString[reply.Rcode], ecsErr)
 			}
-			if ecs.opt == nil || ecsErr != nil {
+			if ecs.Opt == nil || ecsErr != nil {
 				continue
 			}
 			var got *dns.EDNS0_SUBNET
@@ -223,10 +224,10 @@ func FuzzECS(f *testing.F) {
 			if got == nil {
 				t.Fatalf("ECS not echoed")
 			}
-			if got.Family != ecs.opt.Family || got.SourceNetmask != ecs.opt.SourceNetmask {
-				t.Fatalf("echoed ECS %v for %v", got, ecs.opt)
+			if got.Family != ecs.Opt.Family || got.SourceNetmask != ecs.Opt.SourceNetmask {
+				t.Fatalf("echoed ECS %v for %v", got, ecs.Opt)
 			}
-			checkScope(t, h, ecs.prefix, got)
+			checkScope(t, h, ecs.Prefix, got)
 		}
 	})
 }
