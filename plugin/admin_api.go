@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hadns/hadns/internal/adminapi"
+	"github.com/hadns/hadns/internal/ops"
 )
 
 // maxBody bounds a request body: an override is a few hundred bytes.
@@ -164,8 +165,8 @@ func (a *adminServer) postOverride(w http.ResponseWriter, r *http.Request) {
 		}
 		var cleared []adminapi.Override
 		for _, s := range stores {
-			gone, err := s.clear(o.Selector(), only, o.By)
-			if errors.Is(err, errNoMatch) {
+			gone, err := s.Clear(o.Selector(), only, o.By)
+			if errors.Is(err, ops.ErrNoMatch) {
 				continue
 			}
 			if err != nil {
@@ -193,7 +194,7 @@ func (a *adminServer) postOverride(w http.ResponseWriter, r *http.Request) {
 	var stored adminapi.Override
 	var replaced *adminapi.Override
 	for i, s := range stores {
-		got, rep, err := s.set(o)
+		got, rep, err := s.Set(o)
 		if err != nil {
 			writeErr(w, http.StatusInternalServerError, err.Error())
 			return
@@ -211,8 +212,8 @@ func (a *adminServer) deleteOverride(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	var cleared []adminapi.Override
 	for _, s := range storesOf(engines) {
-		gone, err := s.delete(id, clientName(r))
-		if errors.Is(err, errNoMatch) {
+		gone, err := s.Delete(id, clientName(r))
+		if errors.Is(err, ops.ErrNoMatch) {
 			continue
 		}
 		if err != nil {
@@ -229,8 +230,8 @@ func (a *adminServer) deleteOverride(w http.ResponseWriter, r *http.Request) {
 }
 
 // storesOf returns the distinct override stores of engines, newest first.
-func storesOf(engines []*engine) []*overrideStore {
-	var out []*overrideStore
+func storesOf(engines []*engine) []*ops.Store {
+	var out []*ops.Store
 	for i := len(engines) - 1; i >= 0; i-- {
 		s := engines[i].store
 		if !slices.Contains(out, s) {

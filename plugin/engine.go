@@ -11,6 +11,7 @@ import (
 	"github.com/hadns/hadns/healthcheck"
 	"github.com/hadns/hadns/internal/adminapi"
 	"github.com/hadns/hadns/internal/fileerr"
+	"github.com/hadns/hadns/internal/ops"
 )
 
 // engine owns what changes behind the query path: the loaded zones, the
@@ -28,7 +29,7 @@ type engine struct {
 	// that a failed reload drops leaves no trace. Guarded by mu.
 	serving bool
 	ops     *operations
-	store   *overrideStore // the overrides folded into health
+	store   *ops.Store // the overrides folded into health
 	// byKey maps a check target to the services whose answers depend on it,
 	// so a transition recomputes only those.
 	byKey map[string][]*service
@@ -132,7 +133,7 @@ func (e *engine) retire(snap *snapshot) {
 // answers it replaces may be cached.
 func (e *engine) recompute(s *service, snap *snapshot) {
 	now := e.ops.clock.Now()
-	overrides := e.store.all()
+	overrides := e.store.All()
 	h := make([]Health, len(s.backends))
 	held := make([]*adminapi.Override, len(s.backends))
 	for i, b := range s.backends {
@@ -151,7 +152,7 @@ func (e *engine) recompute(s *service, snap *snapshot) {
 
 // overridesChanged recomputes every service: an override may select
 // backends anywhere.
-func (e *engine) overridesChanged() {
+func (e *engine) OverridesChanged() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.snap == nil {
@@ -182,7 +183,7 @@ func (e *engine) start() error {
 			return err
 		}
 	}
-	e.store.attach(e)
+	e.store.Attach(e)
 	ctx, cancel := context.WithCancel(context.Background())
 	e.cancel = cancel
 	e.done = make(chan struct{})
@@ -206,7 +207,7 @@ func (e *engine) start() error {
 		e.promote()
 	}
 	// Overrides may have changed between install and attach.
-	e.overridesChanged()
+	e.OverridesChanged()
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() {
@@ -295,7 +296,7 @@ func (e *engine) stop() error {
 		<-e.done
 		e.cancel = nil
 	}
-	e.store.detach(e)
+	e.store.Detach(e)
 	e.pool.release(e)
 	served := e.pool.forget(e)
 	e.mu.Lock()

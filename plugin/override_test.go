@@ -1,13 +1,9 @@
 package hadns
 
 import (
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/hadns/hadns/healthcheck"
 	"github.com/hadns/hadns/internal/adminapi"
 )
 
@@ -70,77 +66,5 @@ func TestEffectiveOverride(t *testing.T) {
 	}
 	if fold(Suspect, nil) != Suspect || fold(Healthy, &list[0]) != Drained || fold(Healthy, &list[2]) != Down {
 		t.Fatal("fold")
-	}
-}
-
-func TestStateFile(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "state.json")
-	clock := healthcheck.NewFakeClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
-
-	s := newOverrideStore(path, clock)
-	o, _, err := s.set(adminapi.Override{Action: adminapi.ActionDrain, Backend: "10.1.0.1", Reason: "disk", By: "alice", Expires: clock.Now().Add(time.Hour)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := s.set(adminapi.Override{Action: adminapi.ActionDown, Site: "west"}); err != nil {
-		t.Fatal(err)
-	}
-	// Same selector: replaced, not added.
-	if _, rep, err := s.set(adminapi.Override{Action: adminapi.ActionDown, Backend: "10.1.0.1"}); err != nil || rep == nil || rep.ID != o.ID {
-		t.Fatalf("replace: %v %v", rep, err)
-	}
-	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
-		t.Fatalf("temporary files left beside the state file: %v", entries)
-	}
-
-	// A restart reads them back; IDs go on from the highest.
-	s2 := newOverrideStore(path, clock)
-	got := s2.all()
-	if len(got) != 2 || got[0].Site != "west" || got[1].Action != adminapi.ActionDown || !got[1].At.Equal(clock.Now()) {
-		t.Fatalf("reloaded %+v", got)
-	}
-	n, _, _ := s2.set(adminapi.Override{Action: adminapi.ActionUp, Glob: "10.*"})
-	if n.ID != "4" {
-		t.Fatalf("next id %s, want 4", n.ID)
-	}
-	if _, err := s2.clear(adminapi.Selector{Site: "west"}, adminapi.ActionDrain, ""); err != errNoMatch {
-		t.Fatalf("undrain of a down override: %v, want no match", err)
-	}
-	if gone, err := s2.clear(adminapi.Selector{Site: "west"}, "", "bob"); err != nil || len(gone) != 1 {
-		t.Fatalf("clear: %v %v", gone, err)
-	}
-
-	// A broken file: an error with file and line; the store starts empty,
-	// and the bad file is moved aside, not lost, at the next change.
-	bad := "{\n  \"overrides\": [\n    {\"id\": \"1\", \"action\": \"drain\",, }\n  ]\n}\n"
-	if err := os.WriteFile(path, []byte(bad), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := loadState(path); err == nil || !strings.Contains(err.Error(), path+":3: ") {
-		t.Fatalf("parse error %v, want one at %s:3", err, path)
-	}
-	typed := "{\"overrides\": [\n {\"id\": 7}]}"
-	os.WriteFile(path, []byte(typed), 0o644)
-	if _, err := loadState(path); err == nil || !strings.Contains(err.Error(), path+":2: ") {
-		t.Fatalf("type error %v, want one at %s:2", err, path)
-	}
-	os.WriteFile(path, []byte(`{"overrides": [{"id": "1", "action": "nap", "site": "x"}]}`), 0o644)
-	if _, err := loadState(path); err == nil || !strings.Contains(err.Error(), `overrides[0]: action "nap"`) {
-		t.Fatalf("bad action: %v", err)
-	}
-	os.WriteFile(path, []byte(bad), 0o644)
-	s3 := newOverrideStore(path, clock)
-	if len(s3.all()) != 0 || s3.loadErr == nil {
-		t.Fatal("a broken state file should load nothing and be remembered")
-	}
-	if _, _, err := s3.set(adminapi.Override{Action: adminapi.ActionDrain, Site: "east"}); err != nil {
-		t.Fatal(err)
-	}
-	if kept, err := os.ReadFile(path + ".bad"); err != nil || string(kept) != bad {
-		t.Fatalf("broken file not kept as .bad: %q %v", kept, err)
-	}
-	if list, err := loadState(path); err != nil || len(list) != 1 {
-		t.Fatalf("new state %v %v", list, err)
 	}
 }

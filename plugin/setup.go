@@ -17,6 +17,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/hadns/hadns/internal/fileerr"
+	"github.com/hadns/hadns/internal/ops"
 	"github.com/hadns/hadns/internal/sites"
 )
 
@@ -51,7 +52,7 @@ func setup(c *caddy.Controller) error {
 	}
 	if cfg.state != "" {
 		// Found now, not when the first override fails to save.
-		if err := checkStateDir(cfg.state); err != nil {
+		if err := ops.CheckStateDir(cfg.state); err != nil {
 			return plugin.Error(pluginName, cfg.stateAt.Errorf("state %s: %v", cfg.state, err))
 		}
 	}

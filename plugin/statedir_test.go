@@ -36,25 +36,3 @@ func TestStateDirCheckedAtSetup(t *testing.T) {
 		}
 	}
 }
-
-// Temporary files of state writes a crash interrupted are removed when the
-// store is first loaded; other files are left alone.
-func TestStaleStateTempsRemoved(t *testing.T) {
-	dir := t.TempDir()
-	state := filepath.Join(dir, "state.json")
-	for _, f := range []string{"state.json.tmp123", "state.json.tmp456", "other.json.tmp1", "state.json"} {
-		text := "{\"overrides\": []}\n"
-		if err := os.WriteFile(filepath.Join(dir, f), []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	newOverrideStore(state, wallClock{})
-	left, _ := filepath.Glob(filepath.Join(dir, "*"))
-	var names []string
-	for _, f := range left {
-		names = append(names, filepath.Base(f))
-	}
-	if strings.Join(names, " ") != "other.json.tmp1 state.json" {
-		t.Errorf("files left: %v, want other.json.tmp1 and state.json", names)
-	}
-}

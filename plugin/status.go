@@ -10,6 +10,7 @@ import (
 
 	"github.com/hadns/hadns/healthcheck"
 	"github.com/hadns/hadns/internal/adminapi"
+	"github.com/hadns/hadns/internal/ops"
 )
 
 // status describes every zone of the engines, the newest engine winning
@@ -20,7 +21,7 @@ func status(engines []*engine, now time.Time) adminapi.Status {
 	matched := map[string][]string{}  // override ID → SERVICE/ID
 	effectiveIDs := map[string]bool{} // override IDs that hold for some backend
 	var overrides []adminapi.Override
-	stores := map[*overrideStore]bool{}
+	stores := map[*ops.Store]bool{}
 	if len(engines) > 0 {
 		lt := engines[0].pool.trouble()
 		doc.Checker = adminapi.CheckerStatus{LocalTroubleTargets: lt.Targets, LocalTroubleSince: lt.Since, LocalErrorsTotal: lt.Total, LastLocalError: lt.LastErr}
@@ -29,14 +30,14 @@ func status(engines []*engine, now time.Time) adminapi.Status {
 		e := engines[i]
 		if !stores[e.store] {
 			stores[e.store] = true
-			overrides = append(overrides, e.store.all()...)
+			overrides = append(overrides, e.store.All()...)
 		}
 		snap := e.h.snap.Load()
 		if snap == nil {
 			continue
 		}
 		doc.Ready = doc.Ready && e.h.Ready()
-		list := e.store.all()
+		list := e.store.All()
 		origins := make([]string, 0, len(snap.zones))
 		for o := range snap.zones {
 			origins = append(origins, o)

@@ -1,4 +1,4 @@
-package hadns
+package ops
 
 import (
 	"bytes"
@@ -18,10 +18,10 @@ type stateFile struct {
 	Overrides []adminapi.Override `json:"overrides"`
 }
 
-// loadState reads the overrides of a state file. A missing file is an empty
+// LoadState reads the overrides of a state file. A missing file is an empty
 // state. A file that fails to parse gives an error naming the file and, where
 // the decoder can tell, the line.
-func loadState(file string) ([]adminapi.Override, error) {
+func LoadState(file string) ([]adminapi.Override, error) {
 	data, err := os.ReadFile(file)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -111,11 +111,11 @@ func saveState(file string, list []adminapi.Override) error {
 	return nil
 }
 
-// checkStateDir checks that the state file's folder exists and that hadns
+// CheckStateDir checks that the state file's folder exists and that hadns
 // may create files in it (the state file is replaced by renaming a new file
 // over it), so a missing or read-only folder stops start-up with a clear
 // error rather than failing the first override.
-func checkStateDir(file string) error {
+func CheckStateDir(file string) error {
 	dir := filepath.Dir(file)
 	fi, err := os.Stat(dir)
 	if err != nil {
