@@ -150,7 +150,7 @@ func (e *engine) recompute(s *service, snap *snapshot) {
 	setOverrideGauges(s, held, set, e.ops.drains)
 }
 
-// overridesChanged recomputes every service: an override may select
+// OverridesChanged recomputes every service: an override may select
 // backends anywhere.
 func (e *engine) OverridesChanged() {
 	e.mu.Lock()
