@@ -11,6 +11,20 @@ import (
 	"github.com/hadns/hadns/internal/adminapi"
 )
 
+// fixedClock is a clock that stays at t: these tests attach no listener,
+// so no expiry timer runs.
+type fixedClock struct{ t time.Time }
+
+func (c fixedClock) Now() time.Time { return c.t }
+
+func (c fixedClock) NewTimer(d time.Duration) healthcheck.Timer { return timer{time.NewTimer(d)} }
+
+type timer struct{ t *time.Timer }
+
+func (w timer) C() <-chan time.Time   { return w.t.C }
+func (w timer) Reset(d time.Duration) { w.t.Reset(d) }
+func (w timer) Stop()                 { w.t.Stop() }
+
 // testLog sends a store's log lines to the test's log.
 type testLog struct{ t *testing.T }
 
@@ -21,7 +35,7 @@ func (l testLog) Errorf(format string, args ...any)   { l.t.Logf("[ERROR] "+form
 func TestStateFile(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "state.json")
-	clock := healthcheck.NewFakeClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	clock := fixedClock{time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
 
 	s := NewStore(path, clock, testLog{t})
 	o, _, err := s.Set(adminapi.Override{Action: adminapi.ActionDrain, Backend: "10.1.0.1", Reason: "disk", By: "alice", Expires: clock.Now().Add(time.Hour)})
@@ -101,7 +115,7 @@ func TestStaleStateTempsRemoved(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	NewStore(state, healthcheck.NewFakeClock(time.Unix(0, 0)), testLog{t})
+	NewStore(state, fixedClock{time.Unix(0, 0)}, testLog{t})
 	left, _ := filepath.Glob(filepath.Join(dir, "*"))
 	var names []string
 	for _, f := range left {
