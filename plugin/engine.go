@@ -99,7 +99,7 @@ func (e *engine) install(snap *snapshot) {
 	if old != nil && e.serving {
 		e.retire(old)
 	}
-	e.ops.drains.prune(e.ops.clock.Now(), liveSeries.drainKeys())
+	e.ops.drains.Prune(e.ops.clock.Now(), liveSeries.drainKeys())
 }
 
 // promote marks the engine serving and publishes its gauges.
