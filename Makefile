@@ -35,12 +35,14 @@ conformance: build
 chaos: build
 	go run ./test/chaos -bin $(BIN) -duration 60s
 
-# Every fuzz target for FUZZTIME, one after another (go test -fuzz takes one).
+# Every fuzz target for FUZZTIME, one after another (go test -fuzz takes one
+# target in one package), each in its package: PACKAGE:TARGET. Their seed
+# corpora live in the package's testdata/fuzz/TARGET.
 FUZZTIME ?= 15s
-FUZZ_TARGETS = FuzzZoneFile FuzzSiteLines FuzzECS FuzzServeDNS
+FUZZ_TARGETS = ./plugin:FuzzZoneFile ./plugin:FuzzSiteLines ./plugin:FuzzECS ./plugin:FuzzServeDNS
 fuzz:
-	for f in $(FUZZ_TARGETS); do \
-		go test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) ./plugin || exit 1; \
+	for t in $(FUZZ_TARGETS); do \
+		go test -run '^$$' -fuzz "^$${t#*:}\$$" -fuzztime $(FUZZTIME) "$${t%%:*}" || exit 1; \
 	done
 
 # dist/hadns-VERSION-linux-ARCH and its SHA-256 checksum file

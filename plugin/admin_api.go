@@ -11,7 +11,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
+
+	"github.com/hadns/hadns/internal/adminapi"
+	"github.com/hadns/hadns/internal/ops"
 )
 
 // maxBody bounds a request body: an override is a few hundred bytes.
@@ -127,84 +129,9 @@ func (a *adminServer) getOverrides(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"overrides": a.cachedStatus().overrides})
 }
 
-// overrideRequest is the body of POST /v1/overrides.
-type overrideRequest struct {
-	Action  string `json:"action"` // drain, down, up, clear, undrain
-	Backend string `json:"backend"`
-	Site    string `json:"site"`
-	Glob    string `json:"glob"`
-	Reason  string `json:"reason"`
-	Expires string `json:"expires"` // a duration from now (30m) or an RFC 3339 time
-	By      string `json:"by"`      // who asks, for the log and the status
-}
-
-// badRequest is a 400 whose message names the field at fault.
-type badRequest struct{ field, msg string }
-
-func (b badRequest) Error() string { return b.field + ": " + b.msg }
-
-// parse checks the request and returns the override it asks for.
-func (req *overrideRequest) parse(now time.Time) (Override, error) {
-	o := Override{Action: req.Action, Backend: req.Backend, Site: req.Site, Glob: req.Glob, Reason: req.Reason, By: req.By}
-	switch req.Action {
-	case actDrain, actDown, actUp, "clear", "undrain":
-	case "":
-		return o, badRequest{"action", "missing: drain, down, up, clear or undrain"}
-	default:
-		return o, badRequest{"action", fmt.Sprintf("%q is not drain, down, up, clear or undrain", req.Action)}
-	}
-	if err := o.selector().validate(); err != nil {
-		field := "backend"
-		if req.Glob != "" {
-			field = "glob"
-		}
-		return o, badRequest{field, err.Error()}
-	}
-	if req.Expires != "" {
-		if req.Action == "clear" || req.Action == "undrain" {
-			return o, badRequest{"expires", "only drain, down and up take an expiry"}
-		}
-		t, err := parseExpiry(req.Expires, now)
-		if err != nil {
-			return o, badRequest{"expires", err.Error()}
-		}
-		o.Expires = t
-	}
-	if len(req.Reason) > 1000 || len(req.By) > 200 {
-		return o, badRequest{"reason", "reason (1000) or by (200 bytes) is too long"}
-	}
-	// Both go to the log: a line break in them would forge log lines.
-	for _, f := range []struct{ name, val string }{{"by", req.By}, {"reason", req.Reason}} {
-		if i := strings.IndexFunc(f.val, isControl); i >= 0 {
-			c, _ := utf8.DecodeRuneInString(f.val[i:])
-			return o, badRequest{f.name, fmt.Sprintf("control character %q at byte %d: use plain text on one line", c, i)}
-		}
-	}
-	return o, nil
-}
-
-// parseExpiry reads a duration from now (30m, 2h) or an RFC 3339 time; both
-// must lie in the future.
-func parseExpiry(s string, now time.Time) (time.Time, error) {
-	if d, err := time.ParseDuration(s); err == nil {
-		if d <= 0 {
-			return time.Time{}, fmt.Errorf("%q is not in the future", s)
-		}
-		return now.Add(d).UTC(), nil
-	}
-	t, err := time.Parse(time.RFC3339, s)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("%q is neither a duration like 30m nor an RFC 3339 time like 2026-05-01T12:00:00Z", s)
-	}
-	if !t.After(now) {
-		return time.Time{}, fmt.Errorf("%s is in the past", s)
-	}
-	return t.UTC(), nil
-}
-
 func (a *adminServer) postOverride(w http.ResponseWriter, r *http.Request) {
 	defer a.invalidateStatus()
-	var req overrideRequest
+	var req adminapi.OverrideRequest
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	if err != nil {
 		var tooBig *http.MaxBytesError
@@ -221,7 +148,7 @@ func (a *adminServer) postOverride(w http.ResponseWriter, r *http.Request) {
 	}
 	engines, _ := a.current()
 	now := a.ops.clock.Now()
-	o, err := req.parse(now)
+	o, err := req.Parse(now)
 	if err != nil {
 		writeErr(w, http.StatusBadRequest, err.Error())
 		return
@@ -234,12 +161,12 @@ func (a *adminServer) postOverride(w http.ResponseWriter, r *http.Request) {
 	case "clear", "undrain":
 		only := ""
 		if req.Action == "undrain" {
-			only = actDrain
+			only = adminapi.ActionDrain
 		}
-		var cleared []Override
+		var cleared []adminapi.Override
 		for _, s := range stores {
-			gone, err := s.clear(o.selector(), only, o.By)
-			if errors.Is(err, errNoMatch) {
+			gone, err := s.Clear(o.Selector(), only, o.By)
+			if errors.Is(err, ops.ErrNoMatch) {
 				continue
 			}
 			if err != nil {
@@ -253,21 +180,21 @@ func (a *adminServer) postOverride(w http.ResponseWriter, r *http.Request) {
 			if only != "" {
 				what = only + " override"
 			}
-			writeErr(w, http.StatusNotFound, fmt.Sprintf("no %s on %s", what, o.selector()))
+			writeErr(w, http.StatusNotFound, fmt.Sprintf("no %s on %s", what, o.Selector()))
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"cleared": cleared})
 		return
 	}
-	matched := matchBackends(engines, o.selector())
+	matched := matchBackends(engines, o.Selector())
 	if len(matched) == 0 {
-		writeErr(w, http.StatusNotFound, fmt.Sprintf("%s matches no backend of the served zones", o.selector()))
+		writeErr(w, http.StatusNotFound, fmt.Sprintf("%s matches no backend of the served zones", o.Selector()))
 		return
 	}
-	var stored Override
-	var replaced *Override
+	var stored adminapi.Override
+	var replaced *adminapi.Override
 	for i, s := range stores {
-		got, rep, err := s.set(o)
+		got, rep, err := s.Set(o)
 		if err != nil {
 			writeErr(w, http.StatusInternalServerError, err.Error())
 			return
@@ -283,10 +210,10 @@ func (a *adminServer) deleteOverride(w http.ResponseWriter, r *http.Request) {
 	defer a.invalidateStatus()
 	engines, _ := a.current()
 	id := r.PathValue("id")
-	var cleared []Override
+	var cleared []adminapi.Override
 	for _, s := range storesOf(engines) {
-		gone, err := s.delete(id, clientName(r))
-		if errors.Is(err, errNoMatch) {
+		gone, err := s.Delete(id, clientName(r))
+		if errors.Is(err, ops.ErrNoMatch) {
 			continue
 		}
 		if err != nil {
@@ -303,8 +230,8 @@ func (a *adminServer) deleteOverride(w http.ResponseWriter, r *http.Request) {
 }
 
 // storesOf returns the distinct override stores of engines, newest first.
-func storesOf(engines []*engine) []*overrideStore {
-	var out []*overrideStore
+func storesOf(engines []*engine) []*ops.Store {
+	var out []*ops.Store
 	for i := len(engines) - 1; i >= 0; i-- {
 		s := engines[i].store
 		if !slices.Contains(out, s) {
@@ -316,7 +243,7 @@ func storesOf(engines []*engine) []*overrideStore {
 
 // matchBackends lists SERVICE/ID of every backend sel picks in the zones the
 // engines serve now.
-func matchBackends(engines []*engine, sel selector) []string {
+func matchBackends(engines []*engine, sel adminapi.Selector) []string {
 	var out []string
 	seen := map[string]bool{}
 	for _, e := range engines {
@@ -328,7 +255,7 @@ func matchBackends(engines []*engine, sel selector) []string {
 			for _, s := range z.services {
 				for _, b := range s.backends {
 					k := strings.TrimSuffix(s.name, ".") + "/" + b.ID()
-					if sel.matches(s.name, b) && !seen[k] {
+					if matches(sel, s.name, b) && !seen[k] {
 						seen[k] = true
 						out = append(out, k)
 					}

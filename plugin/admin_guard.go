@@ -11,27 +11,11 @@ import (
 	"net/http"
 	"net/netip"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
-	"unicode"
+
+	"github.com/hadns/hadns/internal/adminapi"
 )
-
-// isControl reports control characters (line breaks, escapes, DEL, and
-// the Unicode line and paragraph separators) that must not reach a log line.
-func isControl(r rune) bool {
-	return unicode.IsControl(r) || r == '\u2028' || r == '\u2029'
-}
-
-// logSafe returns s for a log line: as it is when it is plain text, quoted
-// (escaping line breaks and other control characters) when it is not, so a
-// value from a request or a state file cannot forge log lines.
-func logSafe(s string) string {
-	if strings.IndexFunc(s, isControl) < 0 {
-		return s
-	}
-	return strconv.Quote(s)
-}
 
 // decodeStrict decodes one JSON object from body into v: unknown fields,
 // a key given twice (encoding/json would keep the last one silently) and
@@ -158,7 +142,7 @@ type statusCache struct {
 	cost      time.Duration // how long the build took
 	body      []byte
 	gzipped   []byte // body, gzip-compressed: nil if compressing failed
-	overrides []overrideStatus
+	overrides []adminapi.OverrideStatus
 }
 
 // cachedStatus returns the status document, building it when the cached

@@ -16,6 +16,9 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/hadns/hadns/internal/adminapi"
+	"github.com/hadns/hadns/internal/ops"
 )
 
 const testToken = "s3cret"
@@ -82,7 +85,7 @@ func (r *adminRig) eastA() []string {
 }
 
 // backendStatus returns the status of backend id of api.example.test.
-func (r *adminRig) backendStatus(id string) backendStatus {
+func (r *adminRig) backendStatus(id string) adminapi.BackendStatus {
 	r.t.Helper()
 	doc := status([]*engine{r.e}, r.clock.Now())
 	for _, z := range doc.Zones {
@@ -95,7 +98,7 @@ func (r *adminRig) backendStatus(id string) backendStatus {
 		}
 	}
 	r.t.Fatalf("no backend %s in the status", id)
-	return backendStatus{}
+	return adminapi.BackendStatus{}
 }
 
 func TestAdminAuth(t *testing.T) {
@@ -190,8 +193,8 @@ func TestAdminBadInput(t *testing.T) {
 	if code, body := r.call("GET", "/v2/nothing", "", "", "127.0.0.1:1"); code != 404 || !strings.Contains(body["error"].(string), "no route") {
 		t.Errorf("unknown route: %d %v", code, body)
 	}
-	if len(r.e.store.all()) != 0 {
-		t.Fatalf("bad requests left overrides: %v", r.e.store.all())
+	if len(r.e.store.All()) != 0 {
+		t.Fatalf("bad requests left overrides: %v", r.e.store.All())
 	}
 }
 
@@ -247,14 +250,14 @@ func TestAdminDrainAndClear(t *testing.T) {
 	if code, body := r.post(`{"action": "clear", "site": "east"}`); code != 200 {
 		t.Fatalf("clear: %d %v", code, body)
 	}
-	id := r.e.store.all()[0].ID
+	id := r.e.store.All()[0].ID
 	if code, body := r.call("DELETE", "/v1/overrides/"+id, "", testToken, "127.0.0.1:1"); code != 200 {
 		t.Fatalf("delete: %d %v", code, body)
 	}
 	if got := r.eastA(); !slices.Equal(got, []string{"10.1.0.1", "10.1.0.2"}) {
 		t.Fatalf("east after clearing %v", got)
 	}
-	if st, err := loadState(r.state); err != nil || len(st) != 0 {
+	if st, err := ops.LoadState(r.state); err != nil || len(st) != 0 {
 		t.Fatalf("state file after clearing: %v %v", st, err)
 	}
 }
@@ -273,8 +276,8 @@ func TestOverrideExpires(t *testing.T) {
 	if took := r.clock.Now().Sub(start); took < 9*time.Second || took > 11*time.Second {
 		t.Fatalf("expired after %v of fake time, want 10s", took)
 	}
-	if len(r.e.store.all()) != 0 {
-		t.Fatalf("expired override kept: %v", r.e.store.all())
+	if len(r.e.store.All()) != 0 {
+		t.Fatalf("expired override kept: %v", r.e.store.All())
 	}
 }
 
@@ -336,7 +339,7 @@ func TestOverridesSurviveReloads(t *testing.T) {
 		t.Fatal("zone reload failed")
 	}
 	resp := get()
-	var doc struct{ Overrides []overrideStatus }
+	var doc struct{ Overrides []adminapi.OverrideStatus }
 	data, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	json.Unmarshal(data, &doc)

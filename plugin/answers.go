@@ -5,6 +5,8 @@ import (
 	"slices"
 
 	"github.com/miekg/dns"
+
+	"github.com/hadns/hadns/internal/sites"
 )
 
 // Health is what answer selection knows of a backend: the checker's state
@@ -36,14 +38,6 @@ type degradation struct {
 	code uint16
 	text string
 	kind string // "fallback", "fail_open", "nodata", "servfail", "not_ready": for metrics
-}
-
-// siteOrder is the order of sites a client of one site gets: its own site,
-// then its fallbacks, then every other site in the default order, so that no
-// healthy backend is ever out of reach.
-type siteOrder struct {
-	site  string // the client's site; "" for clients no network matches
-	order []string
 }
 
 // answerSet is a service's precomputed answers for every site order.
@@ -167,7 +161,7 @@ func rotIndex(c uint32, n int) int { return int(c % uint32(n)) }
 
 // computeAnswers builds a service's answers for every site order from the
 // backends' health. It is pure: the same inputs give the same answers.
-func computeAnswers(s *service, health []Health, orders []siteOrder) *answerSet {
+func computeAnswers(s *service, health []Health, orders []sites.Order) *answerSet {
 	set := &answerSet{bySite: make([]siteAnswers, len(orders))}
 	for i, o := range orders {
 		sa := siteAnswers{
@@ -233,9 +227,9 @@ type tier struct {
 
 // tiers groups backends by site in the client's order, keeping only sites
 // that have a backend matching keep.
-func tiers(s *service, o siteOrder, keep func(*backend) bool) []tier {
+func tiers(s *service, o sites.Order, keep func(*backend) bool) []tier {
 	var out []tier
-	for _, site := range o.order {
+	for _, site := range o.Sites {
 		t := tier{site: site}
 		for i, b := range s.backends {
 			if b.site == site && keep(b) {
@@ -254,7 +248,7 @@ func usable(h Health) bool { return h == Healthy || h == Suspect }
 // selectAddrs chooses the A or AAAA answer: the healthy backends of the
 // client's first tier, topped up from the next tiers until min_healthy is
 // met, at most max_answers per answer.
-func selectAddrs(s *service, health []Health, o siteOrder, family uint16) rrAnswer {
+func selectAddrs(s *service, health []Health, o sites.Order, family uint16) rrAnswer {
 	ts := tiers(s, o, func(b *backend) bool { return b.family() == family })
 	if len(ts) == 0 {
 		// No backend of this family at all: a plain NODATA, not a degradation.
@@ -420,7 +414,7 @@ func withTTL(rr dns.RR, ttl uint32) dns.RR {
 // selectSRV builds the SRV answer: every healthy backend, each site a
 // priority tier in the client's order, so an SRV-aware client can fail over
 // to the next tier with no new query.
-func selectSRV(s *service, owner int, health []Health, o siteOrder) rrAnswer {
+func selectSRV(s *service, owner int, health []Health, o sites.Order) rrAnswer {
 	so := s.srv[owner]
 	ts := tiers(s, o, func(*backend) bool { return true })
 	if len(ts) == 0 {

@@ -1,13 +1,15 @@
 package hadns
 
 import (
-	"net/netip"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/hadns/hadns/internal/fileerr"
+	"github.com/hadns/hadns/internal/sites"
 )
 
 // selZone has three sites of backends for one service.
@@ -32,7 +34,7 @@ services:
       - {address: "2001:db8::1", site: west}
 `
 
-func selService(t *testing.T, edit func(string) string) (*service, []siteOrder) {
+func selService(t *testing.T, edit func(string) string) (*service, []sites.Order) {
 	t.Helper()
 	text := selZone
 	if edit != nil {
@@ -42,15 +44,15 @@ func selService(t *testing.T, edit func(string) string) (*service, []siteOrder) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := newSiteTable([]siteConfig{
-		{name: "east", fallback: []string{"west"}},
-		{name: "west", fallback: []string{"east"}},
-		{name: "north"},
-	}, nil, position{}, []string{"east", "west", "north"})
+	st, err := sites.New([]sites.Config{
+		{Name: "east", Fallback: []string{"west"}},
+		{Name: "west", Fallback: []string{"east"}},
+		{Name: "north"},
+	}, nil, fileerr.Position{}, []string{"east", "west", "north"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return z.services[0], st.orders
+	return z.services[0], st.Orders()
 }
 
 // addrsOf lists the addresses in an answer, sorted.
@@ -246,81 +248,4 @@ func TestSelectSRV(t *testing.T) {
 			t.Fatalf("SRV %v (%v), want %v failing open", g, got.degraded, want)
 		}
 	})
-}
-
-func TestSiteTable(t *testing.T) {
-	st, err := newSiteTable([]siteConfig{
-		{name: "east", networks: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("2001:db8::/32")}, fallback: []string{"west"}},
-		{name: "west", networks: []netip.Prefix{netip.MustParsePrefix("10.2.0.0/16")}},
-		{name: "lab", networks: []netip.Prefix{netip.MustParsePrefix("10.2.3.4/32")}},
-	}, []string{"west", "east"}, position{}, []string{"east"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The scope is the longest network nested in the matched one: every
-	// IPv4 network here holds the /32 of lab, so every IPv4 answer is
-	// scoped /32.
-	tests := []struct {
-		addr string
-		site string
-		bits int
-	}{
-		{"10.1.1.1", "east", 32},
-		{"10.2.1.1", "west", 32},
-		{"10.2.3.4", "lab", 32},
-		{"::ffff:10.2.3.4", "lab", 128}, // in IPv6 bits: it is the scope of an IPv6 ECS option
-		{"2001:db8::5", "east", 32},
-		{"192.0.2.1", "", 32},
-		{"2001:db9::1", "", 32},
-	}
-	for _, tc := range tests {
-		i, bits := st.match(netip.MustParseAddr(tc.addr))
-		if st.orders[i].site != tc.site || bits != tc.bits {
-			t.Errorf("%s: site %q /%d, want %q /%d", tc.addr, st.orders[i].site, bits, tc.site, tc.bits)
-		}
-	}
-	// Without nesting, the scope is the matched network's length, and for
-	// an unmatched client the family's longest length.
-	flat, err := newSiteTable([]siteConfig{
-		{name: "east", networks: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}},
-		{name: "west", networks: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}},
-	}, nil, position{}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range []struct {
-		addr string
-		site string
-		bits int
-	}{
-		{"10.1.1.1", "east", 8},
-		{"192.0.2.7", "west", 24},
-		{"172.16.0.1", "", 24},
-		{"::ffff:172.16.0.1", "", 120},
-		{"2001:db8::1", "", -1}, // no IPv6 networks: every IPv6 client gets the default
-	} {
-		i, bits := flat.match(netip.MustParseAddr(tc.addr))
-		if flat.orders[i].site != tc.site || bits != tc.bits {
-			t.Errorf("flat %s: site %q /%d, want %q /%d", tc.addr, flat.orders[i].site, bits, tc.site, tc.bits)
-		}
-	}
-	if o := st.orders[0].order; !slices.Equal(o, []string{"east", "west", "lab"}) {
-		t.Errorf("east order %v: own, fallbacks, then the default order", o)
-	}
-	if o := st.orders[st.defaultIdx()].order; !slices.Equal(o, []string{"west", "east", "lab"}) {
-		t.Errorf("default order %v", o)
-	}
-	for _, bad := range []struct {
-		sites []siteConfig
-		want  string
-	}{
-		{[]siteConfig{{name: "a"}, {name: "a"}}, "defined twice"},
-		{[]siteConfig{{name: "a", fallback: []string{"b"}}}, "unknown site"},
-		{[]siteConfig{{name: "a", fallback: []string{"a"}}}, "itself"},
-		{[]siteConfig{{name: "a", networks: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}, {name: "b", networks: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}}, "in both"},
-	} {
-		if _, err := newSiteTable(bad.sites, nil, position{}, nil); err == nil || !strings.Contains(err.Error(), bad.want) {
-			t.Errorf("%v: error %v, want %q", bad.sites, err, bad.want)
-		}
-	}
 }

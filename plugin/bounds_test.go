@@ -15,6 +15,8 @@ import (
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/hadns/hadns/internal/fileerr"
 )
 
 // zoneErrAt parses text and returns the error at line that contains has, or
@@ -22,7 +24,7 @@ import (
 func zoneErrAt(t *testing.T, text string, line int, has string) {
 	t.Helper()
 	_, err := parseZoneFile("z.yaml", []byte(text), time.Unix(1, 0))
-	var list ErrorList
+	var list fileerr.ErrorList
 	if !errors.As(err, &list) {
 		t.Fatalf("want an error at line %d with %q, got %v", line, has, err)
 	}
@@ -186,7 +188,7 @@ func TestAnswerBytesEstimate(t *testing.T) {
 	runtime.GC()
 	runtime.ReadMemStats(&ms)
 	before := ms.HeapAlloc
-	set := computeAnswers(s, health, snap.sites.orders)
+	set := computeAnswers(s, health, snap.sites.Orders())
 	runtime.GC()
 	runtime.ReadMemStats(&ms)
 	used := int64(ms.HeapAlloc - before)

@@ -15,13 +15,15 @@ import (
 	"github.com/coredns/caddy/caddyfile"
 	"github.com/coredns/coredns/plugin"
 	"github.com/miekg/dns"
+
+	"github.com/hadns/hadns/internal/fileerr"
 )
 
 // Report is what Check found in a Corefile and its zone files.
 type Report struct {
 	// Errors holds every problem found, each with its file and line: the
 	// Corefile's first (by line), then the zone files'.
-	Errors ErrorList
+	Errors fileerr.ErrorList
 	// Budgets holds the failover budget of every service of every hadns
 	// block that loaded, in Corefile order, then by zone and service.
 	Budgets []Budget
@@ -66,7 +68,7 @@ func Check(corefile string) (Report, error) {
 		r.Errors = append(r.Errors, corefileError(corefile, 0, err))
 	}
 	keyLines := serverBlockLines(corefile, data)
-	var zoneErrs ErrorList
+	var zoneErrs fileerr.ErrorList
 	for i, sb := range blocks {
 		line := 0
 		if i < len(keyLines) {
@@ -91,13 +93,13 @@ func Check(corefile string) (Report, error) {
 // checkBlock checks one server block as CoreDNS would set it up: its keys,
 // its directives' names, and its hadns block with parse and load. It
 // returns the Corefile's problems, the zone files' and the budgets.
-func checkBlock(corefile string, keyLine int, sb caddyfile.ServerBlock) (cerrs, zerrs ErrorList, budgets []Budget, mem int64) {
+func checkBlock(corefile string, keyLine int, sb caddyfile.ServerBlock) (cerrs, zerrs fileerr.ErrorList, budgets []Budget, mem int64) {
 	// A controller over the dns server type's own context, as the server's
 	// is, so that dnsserver.GetConfig (and the root directive) work.
 	base := caddy.NewTestController("dns", "")
 	blocks, err := base.Context().InspectServerBlocks(corefile, []caddyfile.ServerBlock{sb})
 	if err != nil {
-		return ErrorList{{File: corefile, Line: keyLine, Msg: err.Error()}}, nil, nil, 0
+		return fileerr.ErrorList{{File: corefile, Line: keyLine, Msg: err.Error()}}, nil, nil, 0
 	}
 	sb = blocks[0]
 	controller := func(dir string) *caddy.Controller {
@@ -145,7 +147,7 @@ func checkBlock(corefile string, keyLine int, sb caddyfile.ServerBlock) (cerrs, 
 		return cerrs, nil, nil, 0
 	}
 	snap, err := load(cfg)
-	var list ErrorList
+	var list fileerr.ErrorList
 	switch {
 	case errors.As(err, &list):
 		for _, e := range list {
@@ -159,7 +161,7 @@ func checkBlock(corefile string, keyLine int, sb caddyfile.ServerBlock) (cerrs, 
 			}
 		}
 	case err != nil:
-		cerrs = append(cerrs, FileError{File: corefile, Line: toks[0].Line, Msg: err.Error()})
+		cerrs = append(cerrs, fileerr.FileError{File: corefile, Line: toks[0].Line, Msg: err.Error()})
 	}
 	if snap == nil {
 		return cerrs, zerrs, nil, 0
@@ -193,7 +195,7 @@ func checkBlock(corefile string, keyLine int, sb caddyfile.ServerBlock) (cerrs, 
 func answerBytes(snap *snapshot) int64 {
 	orders := int64(1)
 	if snap.sites != nil {
-		orders = int64(len(snap.sites.orders))
+		orders = int64(len(snap.sites.Orders()))
 	}
 	const (
 		perReply  = 12 + 4 + 48 + 64 // header, question tail, wireAnswer, slice headers
@@ -236,20 +238,20 @@ var caddyError = regexp.MustCompile(`^(?:plugin/[^:]+: )?(.+):(\d+) - (?:Error d
 
 // corefileError turns a Corefile problem into file:line: message. Errors
 // that do not carry a line get line, the directive's.
-func corefileError(corefile string, line int, err error) FileError {
+func corefileError(corefile string, line int, err error) fileerr.FileError {
 	if m := caddyError.FindStringSubmatch(err.Error()); m != nil {
 		if n, err := strconv.Atoi(m[2]); err == nil {
-			return FileError{File: m[1], Line: n, Msg: m[3]}
+			return fileerr.FileError{File: m[1], Line: n, Msg: m[3]}
 		}
 	}
-	return FileError{File: corefile, Line: line, Msg: err.Error()}
+	return fileerr.FileError{File: corefile, Line: line, Msg: err.Error()}
 }
 
-func tokenError(corefile string, t caddyfile.Token, msg string) FileError {
+func tokenError(corefile string, t caddyfile.Token, msg string) fileerr.FileError {
 	if t.File != "" {
 		corefile = t.File
 	}
-	return FileError{File: corefile, Line: t.Line, Msg: msg}
+	return fileerr.FileError{File: corefile, Line: t.Line, Msg: msg}
 }
 
 // secondUse is the line of the second hadns directive in a server block's

@@ -11,6 +11,8 @@ import (
 	"github.com/coredns/caddy"
 	"github.com/coredns/coredns/core/dnsserver"
 	_ "github.com/coredns/coredns/plugin/root" // the one other directive Check runs
+
+	"github.com/hadns/hadns/internal/fileerr"
 )
 
 // useDirective puts hadns in the dns server type's directive list, as the
@@ -144,7 +146,7 @@ func TestCheckReportsEveryProblem(t *testing.T) {
 	}
 	got := slices.Clone(r.Errors)
 	for _, w := range want {
-		i := slices.IndexFunc(got, func(e FileError) bool {
+		i := slices.IndexFunc(got, func(e fileerr.FileError) bool {
 			return e.File == w.file && e.Line == w.line && strings.Contains(e.Msg, w.msg)
 		})
 		if i < 0 {

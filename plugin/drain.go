@@ -2,27 +2,17 @@ package hadns
 
 import (
 	"slices"
-	"sync"
 	"time"
+
+	"github.com/hadns/hadns/internal/ops"
 )
 
-// drainTracker knows, for every backend, until when a cache that honours
-// TTLs may still hold it: for every answer that contained it, the time the
-// answer was replaced plus its TTL, the latest of them. Engines report each
-// answer set they replace (health change, override, zone reload, shutdown),
-// so the bound is computed when answers change, never per query.
-type drainTracker struct {
-	// start is when this process began answering. Answers of a previous
-	// process were replaced by then at the latest, so start + TTL bounds
-	// them too.
-	start time.Time
-
-	mu    sync.Mutex
-	until map[string]time.Time // by drainKey
-}
+// drainTracker tells the drain tracker of the process (ops.Drains) about
+// the answer sets an engine replaces, naming backends by drainKey.
+type drainTracker struct{ *ops.Drains }
 
 func newDrainTracker(start time.Time) *drainTracker {
-	return &drainTracker{start: start, until: map[string]time.Time{}}
+	return &drainTracker{ops.NewDrains(start)}
 }
 
 // drainKey names a backend of a service across reloads.
@@ -40,26 +30,17 @@ func (d *drainTracker) replaced(now time.Time, s *service, set *answerSet) {
 			ttls[bi] = max(ttls[bi], ttl)
 		}
 	})
-	d.mu.Lock()
-	defer d.mu.Unlock()
+	byKey := make(map[string]uint32, len(ttls))
 	for bi, ttl := range ttls {
-		k := drainKey(s, s.backends[bi])
-		if t := now.Add(time.Duration(ttl) * time.Second); t.After(d.until[k]) {
-			d.until[k] = t
-		}
+		byKey[drainKey(s, s.backends[bi])] = ttl
 	}
+	d.Replaced(now, byKey)
 }
 
 // safeAt is the time after which no cache that honours TTLs holds b, given
 // that no current answer contains it (the caller checks with inAnswers).
 func (d *drainTracker) safeAt(s *service, b *backend) time.Time {
-	d.mu.Lock()
-	t := d.until[drainKey(s, b)]
-	d.mu.Unlock()
-	if prev := d.start.Add(time.Duration(s.ttl) * time.Second); prev.After(t) {
-		t = prev
-	}
-	return t
+	return d.SafeAt(drainKey(s, b), s.ttl)
 }
 
 // inAnswers reports whether any answer of set hands out backend bi.
@@ -90,17 +71,4 @@ func (ra *rrAnswer) ttl() uint32 {
 		return 0
 	}
 	return ra.rotations[0][0].Header().Ttl
-}
-
-// prune forgets the backends that no engine has any more, once no cache can
-// hold them (until has passed), so the map does not grow with every
-// backend a reload ever removed.
-func (d *drainTracker) prune(now time.Time, live map[string]bool) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	for k, t := range d.until {
-		if !live[k] && !t.After(now) {
-			delete(d.until, k)
-		}
-	}
 }

@@ -76,24 +76,3 @@ func TestDrainSafeAt(t *testing.T) {
 		t.Fatal("fail-open handed out the drained x")
 	}
 }
-
-// The drain tracker forgets a backend no engine has any more once no cache
-// can hold it, and keeps the others.
-func TestDrainTrackerPrune(t *testing.T) {
-	start := time.Unix(1000, 0)
-	d := newDrainTracker(start)
-	d.until["svc/gone:80"] = start.Add(10 * time.Second)
-	d.until["svc/kept:80"] = start.Add(10 * time.Second)
-	live := map[string]bool{"svc/kept:80": true}
-	d.prune(start.Add(5*time.Second), live)
-	if _, ok := d.until["svc/gone:80"]; !ok {
-		t.Fatal("a removed backend was forgotten while caches may still hold it")
-	}
-	d.prune(start.Add(10*time.Second), live)
-	if _, ok := d.until["svc/gone:80"]; ok {
-		t.Fatal("a removed backend's entry outlived its TTL")
-	}
-	if _, ok := d.until["svc/kept:80"]; !ok {
-		t.Fatal("a live backend's entry was pruned")
-	}
-}

@@ -9,6 +9,9 @@ import (
 	"time"
 
 	"github.com/hadns/hadns/healthcheck"
+	"github.com/hadns/hadns/internal/adminapi"
+	"github.com/hadns/hadns/internal/fileerr"
+	"github.com/hadns/hadns/internal/ops"
 )
 
 // engine owns what changes behind the query path: the loaded zones, the
@@ -26,7 +29,7 @@ type engine struct {
 	// that a failed reload drops leaves no trace. Guarded by mu.
 	serving bool
 	ops     *operations
-	store   *overrideStore // the overrides folded into health
+	store   *ops.Store // the overrides folded into health
 	// byKey maps a check target to the services whose answers depend on it,
 	// so a transition recomputes only those.
 	byKey map[string][]*service
@@ -96,7 +99,7 @@ func (e *engine) install(snap *snapshot) {
 	if old != nil && e.serving {
 		e.retire(old)
 	}
-	e.ops.drains.prune(e.ops.clock.Now(), liveSeries.drainKeys())
+	e.ops.drains.Prune(e.ops.clock.Now(), liveSeries.drainKeys())
 }
 
 // promote marks the engine serving and publishes its gauges.
@@ -130,14 +133,14 @@ func (e *engine) retire(snap *snapshot) {
 // answers it replaces may be cached.
 func (e *engine) recompute(s *service, snap *snapshot) {
 	now := e.ops.clock.Now()
-	overrides := e.store.all()
+	overrides := e.store.All()
 	h := make([]Health, len(s.backends))
-	held := make([]*Override, len(s.backends))
+	held := make([]*adminapi.Override, len(s.backends))
 	for i, b := range s.backends {
 		held[i] = effective(overrides, s.name, b, now)
 		h[i] = fold(fromState(e.checker.State(b.check.Key())), held[i])
 	}
-	set := computeAnswers(s, h, snap.sites.orders)
+	set := computeAnswers(s, h, snap.sites.Orders())
 	old := s.answers.Swap(set)
 	if !e.serving {
 		return
@@ -147,9 +150,9 @@ func (e *engine) recompute(s *service, snap *snapshot) {
 	setOverrideGauges(s, held, set, e.ops.drains)
 }
 
-// overridesChanged recomputes every service: an override may select
+// OverridesChanged recomputes every service: an override may select
 // backends anywhere.
-func (e *engine) overridesChanged() {
+func (e *engine) OverridesChanged() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.snap == nil {
@@ -180,7 +183,7 @@ func (e *engine) start() error {
 			return err
 		}
 	}
-	e.store.attach(e)
+	e.store.Attach(e)
 	ctx, cancel := context.WithCancel(context.Background())
 	e.cancel = cancel
 	e.done = make(chan struct{})
@@ -204,7 +207,7 @@ func (e *engine) start() error {
 		e.promote()
 	}
 	// Overrides may have changed between install and attach.
-	e.overridesChanged()
+	e.OverridesChanged()
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() {
@@ -293,7 +296,7 @@ func (e *engine) stop() error {
 		<-e.done
 		e.cancel = nil
 	}
-	e.store.detach(e)
+	e.store.Detach(e)
 	e.pool.release(e)
 	served := e.pool.forget(e)
 	e.mu.Lock()
@@ -347,7 +350,7 @@ func (e *engine) reloadIfChanged() bool {
 	e.watch.settled.data = nil
 	snap, err := loadWith(e.cfg, v.data)
 	if err != nil {
-		var list ErrorList
+		var list fileerr.ErrorList
 		if errors.As(err, &list) {
 			for _, fe := range list {
 				log.Errorf("reload failed, still serving the previous zones: %s", fe)

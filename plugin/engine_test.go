@@ -17,6 +17,7 @@ import (
 
 	"github.com/hadns/hadns/healthcheck"
 	"github.com/hadns/hadns/healthcheck/healthchecktest"
+	"github.com/hadns/hadns/internal/sites"
 )
 
 // fakeProber fails the addresses marked down.
@@ -85,10 +86,10 @@ func newHealthRigWith(t *testing.T, edit func(*config)) *healthRig {
 	if err := os.WriteFile(path, []byte(selZone), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cfg := &config{origins: []string{"."}, files: []string{path}, startupTimeout: time.Hour, sites: []siteConfig{
-		{name: "east", networks: []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16")}, fallback: []string{"west"}},
-		{name: "west", networks: []netip.Prefix{netip.MustParsePrefix("10.2.0.0/16")}, fallback: []string{"east"}},
-		{name: "north", networks: []netip.Prefix{netip.MustParsePrefix("10.3.0.0/16")}},
+	cfg := &config{origins: []string{"."}, files: []string{path}, startupTimeout: time.Hour, sites: []sites.Config{
+		{Name: "east", Networks: []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16")}, Fallback: []string{"west"}},
+		{Name: "west", Networks: []netip.Prefix{netip.MustParsePrefix("10.2.0.0/16")}, Fallback: []string{"east"}},
+		{Name: "north", Networks: []netip.Prefix{netip.MustParsePrefix("10.3.0.0/16")}},
 	}}
 	if edit != nil {
 		edit(cfg)

@@ -25,6 +25,10 @@ import (
 	"github.com/coredns/coredns/plugin/pkg/dnstest"
 	"github.com/coredns/coredns/request"
 	"github.com/miekg/dns"
+
+	"github.com/hadns/hadns/internal/clientsubnet"
+	"github.com/hadns/hadns/internal/fileerr"
+	"github.com/hadns/hadns/internal/sites"
 )
 
 // FuzzZoneFile feeds bytes to the zone-file parser. It must never panic;
@@ -36,9 +40,9 @@ func FuzzZoneFile(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		z, err := parseZoneFile("fuzz.yaml", data, time.Unix(1, 0))
 		if err != nil {
-			var list ErrorList
+			var list fileerr.ErrorList
 			if !errors.As(err, &list) || len(list) == 0 {
-				t.Fatalf("error is not a non-empty ErrorList: %T %v", err, err)
+				t.Fatalf("error is not a non-empty fileerr.ErrorList: %T %v", err, err)
 			}
 			for _, e := range list {
 				if e.File != "fuzz.yaml" {
@@ -77,21 +81,21 @@ func FuzzZoneFile(f *testing.F) {
 // sites being those its backends name.
 func handlerForZone(t *testing.T, z *Zone) *Hadns {
 	t.Helper()
-	var sites []string
+	var backendSites []string
 	for _, s := range z.services {
 		for _, b := range s.backends {
-			if !slices.Contains(sites, b.site) {
-				sites = append(sites, b.site)
+			if !slices.Contains(backendSites, b.site) {
+				backendSites = append(backendSites, b.site)
 			}
 		}
 	}
-	st, err := newSiteTable(nil, nil, position{}, sites)
+	st, err := sites.New(nil, nil, fileerr.Position{}, backendSites)
 	if err != nil {
 		t.Fatalf("site table for a zone that loaded: %v", err)
 	}
 	snap := &snapshot{zones: map[string]*Zone{z.origin: z}, sites: st}
 	for _, s := range z.services {
-		s.answers.Store(computeAnswers(s, make([]Health, len(s.backends)), st.orders))
+		s.answers.Store(computeAnswers(s, make([]Health, len(s.backends)), st.Orders()))
 	}
 	h := &Hadns{}
 	h.snap.Store(snap)
@@ -124,30 +128,30 @@ func FuzzSiteLines(f *testing.F) {
 		}
 		var backendSites []string
 		for _, s := range cfg.sites {
-			backendSites = append(backendSites, s.name)
+			backendSites = append(backendSites, s.Name)
 		}
-		st, err := newSiteTable(cfg.sites, cfg.defaultOrder, cfg.defaultOrderAt, backendSites)
+		st, err := sites.New(cfg.sites, cfg.defaultOrder, cfg.defaultOrderAt, backendSites)
 		if err != nil {
 			return // a semantic error (unknown fallback, duplicate network): reported by load
 		}
-		if len(st.orders) != len(cfg.sites)+1 {
-			t.Fatalf("%d orders for %d sites", len(st.orders), len(cfg.sites))
+		if len(st.Orders()) != len(cfg.sites)+1 {
+			t.Fatalf("%d orders for %d sites", len(st.Orders()), len(cfg.sites))
 		}
-		for _, o := range st.orders {
-			if len(o.order) != len(cfg.sites) {
-				t.Errorf("order %v does not hold every site once", o.order)
+		for _, o := range st.Orders() {
+			if len(o.Sites) != len(cfg.sites) {
+				t.Errorf("order %v does not hold every site once", o.Sites)
 			}
 		}
 		probes := []netip.Addr{netip.MustParseAddr("127.0.1.1"), netip.MustParseAddr("10.1.2.3"), netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("::ffff:127.0.2.9")}
 		for _, s := range cfg.sites {
-			for _, n := range s.networks {
+			for _, n := range s.Networks {
 				probes = append(probes, n.Addr())
 			}
 		}
 		for _, a := range probes {
-			i, bits := st.match(a)
-			if i < 0 || i >= len(st.orders) {
-				t.Fatalf("match(%v) = order %d of %d", a, i, len(st.orders))
+			i, bits := st.Match(a)
+			if i < 0 || i >= len(st.Orders()) {
+				t.Fatalf("match(%v) = order %d of %d", a, i, len(st.Orders()))
 			}
 			if bits < -1 || bits > a.BitLen() {
 				t.Fatalf("match(%v) = scope %d", a, bits)
@@ -156,7 +160,7 @@ func FuzzSiteLines(f *testing.F) {
 				// Every address in the scope's network gets the same order.
 				n, _ := a.Prefix(bits)
 				for _, b := range []netip.Addr{n.Addr(), lastAddr(n)} {
-					if j, _ := st.match(b); j != i {
+					if j, _ := st.Match(b); j != i {
 						t.Fatalf("match(%v) = order %d, scope /%d, but %v in that network gets order %d", a, i, bits, b, j)
 					}
 				}
@@ -179,10 +183,10 @@ func FuzzECS(f *testing.F) {
 		if err := r.Unpack(wire); err != nil {
 			return // a packet CoreDNS would drop before any plugin sees it
 		}
-		ecs, ecsErr := queryECS(r.IsEdns0())
-		if ecsErr == nil && ecs.opt != nil {
-			p := ecs.prefix
-			switch ecs.opt.Family {
+		ecs, ecsErr := clientsubnet.Parse(r.IsEdns0())
+		if ecsErr == nil && ecs.Opt != nil {
+			p := ecs.Prefix
+			switch ecs.Opt.Family {
 			case 1:
 				if !p.Addr().Is4() {
 					t.Fatalf("family 1 gave %v", p)
@@ -192,7 +196,7 @@ func FuzzECS(f *testing.F) {
 					t.Fatalf("family 2 gave %v", p)
 				}
 			default:
-				t.Fatalf("accepted family %d", ecs.opt.Family)
+				t.Fatalf("accepted family %d", ecs.Opt.Family)
 			}
 			if p.Masked() != p || p.Bits() < 0 {
 				t.Fatalf("accepted unmasked or invalid prefix %v", p)
@@ -206,7 +210,7 @@ func FuzzECS(f *testing.F) {
 			if (reply.Rcode == dns.RcodeFormatError) != (ecsErr != nil) {
 				t.Fatalf("rcode %s, queryECS error %v", dns.RcodeToString[reply.Rcode], ecsErr)
 			}
-			if ecs.opt == nil || ecsErr != nil {
+			if ecs.Opt == nil || ecsErr != nil {
 				continue
 			}
 			var got *dns.EDNS0_SUBNET
@@ -220,10 +224,10 @@ func FuzzECS(f *testing.F) {
 			if got == nil {
 				t.Fatalf("ECS not echoed")
 			}
-			if got.Family != ecs.opt.Family || got.SourceNetmask != ecs.opt.SourceNetmask {
-				t.Fatalf("echoed ECS %v for %v", got, ecs.opt)
+			if got.Family != ecs.Opt.Family || got.SourceNetmask != ecs.Opt.SourceNetmask {
+				t.Fatalf("echoed ECS %v for %v", got, ecs.Opt)
 			}
-			checkScope(t, h, ecs.prefix, got)
+			checkScope(t, h, ecs.Prefix, got)
 		}
 	})
 }
@@ -237,7 +241,7 @@ func checkScope(t *testing.T, h *Hadns, client netip.Prefix, got *dns.EDNS0_SUBN
 		return
 	}
 	st := h.snap.Load().sites
-	want, _ := st.match(client.Addr())
+	want, _ := st.Match(client.Addr())
 	scope := int(got.SourceScope)
 	if scope > client.Addr().BitLen() {
 		t.Fatalf("scope /%d for a %d-bit family", scope, client.Addr().BitLen())
@@ -251,8 +255,8 @@ func checkScope(t *testing.T, h *Hadns, client netip.Prefix, got *dns.EDNS0_SUBN
 	first := network.Addr()
 	last := lastAddr(network)
 	for _, a := range []netip.Addr{first, last} {
-		if i, _ := st.match(a); i != want {
-			t.Fatalf("scope %s: %v gets site %q, the client %v site %q", network, a, st.orders[i].site, client, st.orders[want].site)
+		if i, _ := st.Match(a); i != want {
+			t.Fatalf("scope %s: %v gets site %q, the client %v site %q", network, a, st.Orders()[i].Site, client, st.Orders()[want].Site)
 		}
 	}
 }
@@ -434,8 +438,8 @@ func exampleHandler(tb testing.TB) *Hadns {
 		tb.Fatal(err)
 	}
 	return newTestHandler(tb, string(data),
-		siteConfig{name: "east", networks: []netip.Prefix{netip.MustParsePrefix("127.0.1.0/24")}, fallback: []string{"west"}},
-		siteConfig{name: "west", networks: []netip.Prefix{netip.MustParsePrefix("127.0.2.0/24"), netip.MustParsePrefix("2001:db8::/48")}, fallback: []string{"east"}},
+		sites.Config{Name: "east", Networks: []netip.Prefix{netip.MustParsePrefix("127.0.1.0/24")}, Fallback: []string{"west"}},
+		sites.Config{Name: "west", Networks: []netip.Prefix{netip.MustParsePrefix("127.0.2.0/24"), netip.MustParsePrefix("2001:db8::/48")}, Fallback: []string{"east"}},
 	)
 }
 
@@ -483,8 +487,8 @@ services:
 func degradedHandler(tb testing.TB) *Hadns {
 	tb.Helper()
 	h := newTestHandler(tb, degradedZone,
-		siteConfig{name: "east", networks: []netip.Prefix{netip.MustParsePrefix("127.0.1.0/24")}, fallback: []string{"west"}},
-		siteConfig{name: "west", networks: []netip.Prefix{netip.MustParsePrefix("127.0.2.0/24")}},
+		sites.Config{Name: "east", Networks: []netip.Prefix{netip.MustParsePrefix("127.0.1.0/24")}, Fallback: []string{"west"}},
+		sites.Config{Name: "west", Networks: []netip.Prefix{netip.MustParsePrefix("127.0.2.0/24")}},
 	)
 	snap := h.snap.Load()
 	for _, s := range snap.zones["degraded.test."].services {
@@ -495,7 +499,7 @@ func degradedHandler(tb testing.TB) *Hadns {
 		if s.name == "api.degraded.test." {
 			health = []Health{Down, Suspect, Healthy, Healthy, Drained}
 		}
-		s.answers.Store(computeAnswers(s, health, snap.sites.orders))
+		s.answers.Store(computeAnswers(s, health, snap.sites.Orders()))
 	}
 	h.ready.Store(false)
 	return h

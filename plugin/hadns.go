@@ -5,6 +5,8 @@ package hadns
 
 import (
 	"context"
+	"net"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -12,6 +14,9 @@ import (
 	"github.com/coredns/coredns/plugin"
 	"github.com/coredns/coredns/plugin/pkg/fall"
 	"github.com/miekg/dns"
+
+	"github.com/hadns/hadns/internal/clientsubnet"
+	"github.com/hadns/hadns/internal/sites"
 )
 
 // maxUDPSize is the largest UDP reply we send, whatever the client offers:
@@ -34,7 +39,7 @@ type Hadns struct {
 // snapshot is everything a query reads, swapped whole on reload.
 type snapshot struct {
 	zones map[string]*Zone // by origin
-	sites *siteTable
+	sites *sites.Table
 }
 
 // zoneFor returns the zone that holds qname (lowercase), longest match first.
@@ -84,7 +89,7 @@ func (h *Hadns) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) 
 		return writeError(w, r, dns.RcodeRefused, r.IsEdns0())
 	}
 	reqOpt := r.IsEdns0()
-	ecs, err := queryECS(reqOpt)
+	ecs, err := clientsubnet.Parse(reqOpt)
 	if err != nil {
 		return writeError(w, r, dns.RcodeFormatError, reqOpt)
 	}
@@ -100,12 +105,12 @@ func (h *Hadns) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) 
 	}
 
 	client := remoteAddr(w.RemoteAddr())
-	if ecs.opt != nil && ecs.prefix.Bits() > 0 {
-		client = ecs.prefix.Addr()
+	if ecs.Opt != nil && ecs.Prefix.Bits() > 0 {
+		client = ecs.Prefix.Addr()
 	}
-	site, bits := snap.sites.defaultIdx(), -1
+	site, bits := snap.sites.Default(), -1
 	if client.IsValid() {
-		site, bits = snap.sites.match(client)
+		site, bits = snap.sites.Match(client)
 	}
 	res := z.lookup(qname, q.Qtype, site)
 	if res.from != nil {
@@ -113,11 +118,11 @@ func (h *Hadns) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) 
 	}
 
 	var scope uint8
-	if ecs.opt != nil && res.scoped && ecs.prefix.Bits() > 0 {
+	if ecs.Opt != nil && res.scoped && ecs.Prefix.Bits() > 0 {
 		if bits >= 0 {
 			scope = uint8(bits)
 		} else {
-			scope = uint8(ecs.prefix.Bits())
+			scope = uint8(ecs.Prefix.Bits())
 		}
 	}
 	deg := res.degraded
@@ -159,8 +164,8 @@ func (h *Hadns) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) 
 	}
 	if reqOpt != nil {
 		opt := replyOpt(reqOpt)
-		if ecs.opt != nil {
-			opt.Option = append(opt.Option, ecs.replyECS(scope))
+		if ecs.Opt != nil {
+			opt.Option = append(opt.Option, ecs.Reply(scope))
 		}
 		if deg != nil {
 			opt.Option = append(opt.Option, &dns.EDNS0_EDE{InfoCode: deg.code, ExtraText: deg.text})
@@ -267,4 +272,19 @@ func writeError(w dns.ResponseWriter, r *dns.Msg, rcode int, reqOpt *dns.OPT) (i
 	writeMsg(w, m)
 	// The reply is written: tell CoreDNS not to write one of its own.
 	return dns.RcodeSuccess, nil
+}
+
+// remoteAddr returns the query's source address without allocating.
+func remoteAddr(a net.Addr) netip.Addr {
+	var ip net.IP
+	switch a := a.(type) {
+	case *net.UDPAddr:
+		ip = a.IP
+	case *net.TCPAddr:
+		ip = a.IP
+	default:
+		return netip.Addr{}
+	}
+	addr, _ := netip.AddrFromSlice(ip)
+	return addr.Unmap()
 }

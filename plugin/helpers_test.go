@@ -14,6 +14,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/hadns/hadns/healthcheck"
+	"github.com/hadns/hadns/internal/sites"
 )
 
 // testZone is the zone the authoritative-semantics tests run against.
@@ -64,14 +65,14 @@ services:
 `
 
 // newTestHandler loads zone text (and sites) into a ready handler.
-func newTestHandler(t testing.TB, zone string, sites ...siteConfig) *Hadns {
+func newTestHandler(t testing.TB, zone string, siteCfg ...sites.Config) *Hadns {
 	t.Helper()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "zone.yaml")
 	if err := os.WriteFile(path, []byte(zone), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cfg := &config{origins: []string{"."}, files: []string{path}, sites: sites}
+	cfg := &config{origins: []string{"."}, files: []string{path}, sites: siteCfg}
 	snap, err := load(cfg)
 	if err != nil {
 		t.Fatalf("load: %v", err)

@@ -95,10 +95,7 @@ func TestFailedCorefileReloadLeavesNoGhost(t *testing.T) {
 	if otherStore {
 		t.Error("the rejected configuration's state file store is still kept")
 	}
-	old.store.mu.Lock()
-	_, ghostUser := old.store.users[ghost]
-	users := len(old.store.users)
-	old.store.mu.Unlock()
+	ghostUser, users := old.store.Attached(ghost)
 	if ghostUser || users != 1 {
 		t.Errorf("override store has %d users (ghost among them: %v), want the old engine alone", users, ghostUser)
 	}

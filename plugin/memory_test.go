@@ -12,6 +12,7 @@ import (
 	"github.com/coredns/coredns/plugin/file"
 
 	"github.com/hadns/hadns/healthcheck"
+	"github.com/hadns/hadns/internal/sites"
 )
 
 // memorySizes are the zone sizes TestMemoryAgainstCoreDNSFile measures:
@@ -86,7 +87,7 @@ func TestMemoryAgainstCoreDNSFile(t *testing.T) {
 	})
 	var e *engine
 	ours := heapAfter(func() any {
-		cfg := &config{origins: []string{"."}, files: []string{path}, sites: []siteConfig{{name: "east"}, {name: "west"}}}
+		cfg := &config{origins: []string{"."}, files: []string{path}, sites: []sites.Config{{Name: "east"}, {Name: "west"}}}
 		snap, err := load(cfg)
 		if err != nil {
 			t.Fatal(err)

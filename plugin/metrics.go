@@ -13,6 +13,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/hadns/hadns/healthcheck"
+	"github.com/hadns/hadns/internal/adminapi"
+	"github.com/hadns/hadns/internal/sites"
 )
 
 // Metrics under coredns_hadns_. Series for answers are looked up when answers
@@ -159,12 +161,12 @@ func siteLabel(site string) string {
 // answer's first query, not here: a series costs about a kilobyte, and a
 // zone of 20,000 services has one per service and client site, most of
 // them never asked for from every site.
-func countersFor(s *service, o siteOrder, ra *rrAnswer) {
+func countersFor(s *service, o sites.Order, ra *rrAnswer) {
 	served := ra.served
 	if served == "" {
 		served = "none"
 	}
-	ra.ctr = &answerCtr{svc: s, client: siteLabel(o.site), served: served}
+	ra.ctr = &answerCtr{svc: s, client: siteLabel(o.Site), served: served}
 	if ra.degraded != nil {
 		ra.ctr.degraded = ra.degraded.kind
 	}
@@ -351,8 +353,8 @@ type serviceKeys struct {
 func (k seriesKeys) add(snap *snapshot) {
 	var clients []string
 	if snap.sites != nil {
-		for _, o := range snap.sites.orders {
-			clients = append(clients, siteLabel(o.site))
+		for _, o := range snap.sites.Orders() {
+			clients = append(clients, siteLabel(o.Site))
 		}
 	}
 	for _, z := range snap.zones {
@@ -376,7 +378,7 @@ func (k seriesKeys) add(snap *snapshot) {
 // Label values a series may have beyond the snapshot's names.
 var (
 	stateLabels     = []string{"unknown", "up", "suspect", "down"}
-	overrideLabels  = []string{actDrain, actDown, actUp}
+	overrideLabels  = []string{adminapi.ActionDrain, adminapi.ActionDown, adminapi.ActionUp}
 	degradedReasons = []string{"fallback", "fail_open", "nodata", "servfail", "not_ready"}
 )
 
@@ -443,7 +445,7 @@ func mapsKeys(m map[string]bool) []string {
 
 // setOverrideGauges publishes which override holds for each backend of s and,
 // for drained backends no answer of set hands out any more, drain_safe_at.
-func setOverrideGauges(s *service, held []*Override, set *answerSet, d *drainTracker) {
+func setOverrideGauges(s *service, held []*adminapi.Override, set *answerSet, d *drainTracker) {
 	some := false
 	for _, o := range held {
 		some = some || o != nil
@@ -454,14 +456,14 @@ func setOverrideGauges(s *service, held []*Override, set *answerSet, d *drainTra
 	s.overrideSeries = some
 	for i, b := range s.backends {
 		id := b.ID()
-		for _, act := range []string{actDrain, actDown, actUp} {
+		for _, act := range []string{adminapi.ActionDrain, adminapi.ActionDown, adminapi.ActionUp} {
 			if held[i] != nil && held[i].Action == act {
 				backendOverride.WithLabelValues(s.name, b.site, id, act).Set(1)
 			} else {
 				backendOverride.DeleteLabelValues(s.name, b.site, id, act)
 			}
 		}
-		if held[i] != nil && held[i].Action == actDrain && !inAnswers(set, i) {
+		if held[i] != nil && held[i].Action == adminapi.ActionDrain && !inAnswers(set, i) {
 			drainSafeAt.WithLabelValues(s.name, b.site, id).Set(float64(d.safeAt(s, b).UnixMilli()) / 1000)
 		} else {
 			drainSafeAt.DeleteLabelValues(s.name, b.site, id)

@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"github.com/hadns/hadns/healthcheck"
+	"github.com/hadns/hadns/internal/ops"
 )
 
 // operations is what the engines of one process share for operating them:
@@ -16,8 +17,8 @@ type operations struct {
 	drains *drainTracker
 
 	mu     sync.Mutex
-	stores map[string]*overrideStore // by state file path; "" is memory only
-	admins map[string]*adminServer   // by listen address
+	stores map[string]storeEntry   // by state file path; "" is memory only
+	admins map[string]*adminServer // by listen address
 }
 
 func newOperations(clock healthcheck.Clock) *operations {
@@ -27,23 +28,28 @@ func newOperations(clock healthcheck.Clock) *operations {
 	return &operations{
 		clock:  clock,
 		drains: newDrainTracker(clock.Now()),
-		stores: map[string]*overrideStore{},
+		stores: map[string]storeEntry{},
 		admins: map[string]*adminServer{},
 	}
 }
 
 // store returns the override store of a state file, loading it the first
 // time (for engine e); later calls (a Corefile reload) get the same overrides.
-func (o *operations) store(e *engine, path string) *overrideStore {
+func (o *operations) store(e *engine, path string) *ops.Store {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	s, ok := o.stores[path]
 	if !ok {
-		s = newOverrideStore(path, o.clock)
-		s.madeBy = e
+		s = storeEntry{ops.NewStore(path, o.clock, log), e}
 		o.stores[path] = s
 	}
-	return s
+	return s.store
+}
+
+// storeEntry is an override store and the engine whose set-up loaded it.
+type storeEntry struct {
+	store  *ops.Store
+	madeBy *engine
 }
 
 // dropStores forgets the stores that one of the engines in gone loaded and
@@ -52,7 +58,7 @@ func (o *operations) dropStores(gone []*engine) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	for path, s := range o.stores {
-		if slices.Contains(gone, s.madeBy) && !s.used() {
+		if slices.Contains(gone, s.madeBy) && !s.store.Used() {
 			delete(o.stores, path)
 		}
 	}

@@ -7,6 +7,8 @@ import (
 
 	"github.com/miekg/dns"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/hadns/hadns/internal/fileerr"
 )
 
 // parseRecords reads the records block: ordinary zone-file text parsed by
@@ -14,9 +16,9 @@ import (
 // joined) so every bad entry is reported with its own line, not only the
 // first, and so later checks (CNAME conflicts, names outside the zone) can
 // name the line of the record at fault.
-func parseRecords(n *yaml.Node, origin string, ttl uint32, z *Zone, errs *errorList) {
+func parseRecords(n *yaml.Node, origin string, ttl uint32, z *Zone, errs *fileerr.List) {
 	if n.Kind != yaml.ScalarNode {
-		errs.addf(n.Line, "records is a block of zone-file text (use records: |)")
+		errs.Addf(n.Line, "records is a block of zone-file text (use records: |)")
 		return
 	}
 	// A literal or folded block starts on the line after its key; a plain or
@@ -32,55 +34,55 @@ func parseRecords(n *yaml.Node, origin string, ttl uint32, z *Zone, errs *errorL
 		switch strings.ToUpper(fields[0]) {
 		case "$ORIGIN":
 			if len(fields) != 2 || !validName(dns.Fqdn(fields[1])) {
-				errs.addf(line, "records: $ORIGIN takes one domain name")
+				errs.Addf(line, "records: $ORIGIN takes one domain name")
 				continue
 			}
 			o := absName(fields[1], curOrigin)
 			if !dns.IsSubDomain(origin, o) {
-				errs.addf(line, "records: $ORIGIN %s is outside the zone %s", o, origin)
+				errs.Addf(line, "records: $ORIGIN %s is outside the zone %s", o, origin)
 				continue
 			}
 			curOrigin = o
 			continue
 		case "$TTL":
 			if len(fields) != 2 {
-				errs.addf(line, "records: $TTL takes one TTL (seconds, or with units like 1h)")
+				errs.Addf(line, "records: $TTL takes one TTL (seconds, or with units like 1h)")
 				continue
 			}
 			v, err := parseTTL(fields[1])
 			if err != nil {
-				errs.addf(line, "records: $TTL %v", err)
+				errs.Addf(line, "records: $TTL %v", err)
 				continue
 			}
 			curTTL = v
 			continue
 		case "$INCLUDE", "$GENERATE":
-			errs.addf(line, "records: %s is not supported", fields[0])
+			errs.Addf(line, "records: %s is not supported", fields[0])
 			continue
 		}
 		text := e.text
 		if e.continued {
 			if lastOwner == "" {
-				errs.addf(line, "records: a record that starts with blank space needs an owner on an earlier record")
+				errs.Addf(line, "records: a record that starts with blank space needs an owner on an earlier record")
 				continue
 			}
 			text = lastOwner + " " + text
 		}
 		rr, err := parseRR(text, curOrigin, curTTL)
 		if err != nil {
-			errs.addf(line, "records: %v", err)
+			errs.Addf(line, "records: %v", err)
 			continue
 		}
 		if rr == nil {
 			continue
 		}
 		if ttl := rr.Header().Ttl; ttl > maxTTL {
-			errs.addf(line, "records: TTL %d is above %d, the largest TTL (RFC 2181 §8)", ttl, maxTTL)
+			errs.Addf(line, "records: TTL %d is above %d, the largest TTL (RFC 2181 §8)", ttl, maxTTL)
 			continue
 		}
 		if owner := rr.Header().Name; !validName(owner) {
 			w, _ := wireForm(owner)
-			errs.addf(line, "records: owner %s is never asked for as written: queries carry it as %s", owner, w)
+			errs.Addf(line, "records: owner %s is never asked for as written: queries carry it as %s", owner, w)
 			continue
 		}
 		lastOwner = rr.Header().Name

@@ -14,6 +14,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/hadns/hadns/healthcheck"
+	"github.com/hadns/hadns/internal/fileerr"
 )
 
 // service is a name whose A, AAAA (and SRV at its SRV owners) answers are
@@ -116,21 +117,21 @@ func generatedName(addr netip.Addr, svcName string) string {
 	return s + "." + svcName
 }
 
-func buildService(sc *serviceConfig, origin string, errs *errorList) *service {
+func buildService(sc *serviceConfig, origin string, errs *fileerr.List) *service {
 	if sc.Name == "" {
-		errs.addf(sc.line, "service needs a name")
+		errs.Addf(sc.line, "service needs a name")
 		return nil
 	}
 	name := absName(sc.Name, origin)
 	if !validName(name) || !dns.IsSubDomain(origin, name) {
-		errs.addf(sc.line, "service name %q is not a name inside %s", sc.Name, origin)
+		errs.Addf(sc.line, "service name %q is not a name inside %s", sc.Name, origin)
 		return nil
 	}
 	if hasWildcardLabel(name) {
 		// Answers carry the service name as their owner; a resolver drops
 		// records owned by *.x in reply to foo.x (RFC 4592 synthesis is for
 		// static records only). List the names instead.
-		errs.addf(sc.keyLine("name"), "service name %q: wildcard service names are not supported; list each name as a service", sc.Name)
+		errs.Addf(sc.keyLine("name"), "service name %q: wildcard service names are not supported; list each name as a service", sc.Name)
 		return nil
 	}
 	s := &service{
@@ -142,14 +143,14 @@ func buildService(sc *serviceConfig, origin string, errs *errorList) *service {
 		onAllDown:  sc.OnAllDown,
 		budget:     sc.FailoverBudget,
 		line:       sc.line,
-		file:       errs.file,
+		file:       errs.File,
 	}
 	s.degradedTTL = sc.DegradedTTL
 	if s.degradedTTL == 0 {
 		s.degradedTTL = max(s.ttl/2, 1)
 	}
 	if s.degradedTTL > s.ttl {
-		errs.addf(sc.keyLine("degraded_ttl"), "service %s: degraded_ttl %d is above ttl %d; degraded answers should expire sooner", name, s.degradedTTL, s.ttl)
+		errs.Addf(sc.keyLine("degraded_ttl"), "service %s: degraded_ttl %d is above ttl %d; degraded answers should expire sooner", name, s.degradedTTL, s.ttl)
 	}
 	if s.minHealthy == 0 {
 		s.minHealthy = defaultMinHealthy
@@ -158,36 +159,36 @@ func buildService(sc *serviceConfig, origin string, errs *errorList) *service {
 		s.maxAnswers = defaultMaxAnswers
 	}
 	if s.minHealthy < 0 || s.maxAnswers < 0 {
-		errs.addf(sc.keyLine("min_healthy"), "service %s: min_healthy and max_answers must be positive", name)
+		errs.Addf(sc.keyLine("min_healthy"), "service %s: min_healthy and max_answers must be positive", name)
 	}
 	if s.maxAnswers > maxMaxAnswers {
-		errs.addf(sc.keyLine("max_answers"), "service %s: max_answers %d is above %d: a UDP reply of 1232 bytes holds about 70 A or 40 AAAA records, and every rotation of the answer is kept in memory", name, s.maxAnswers, maxMaxAnswers)
+		errs.Addf(sc.keyLine("max_answers"), "service %s: max_answers %d is above %d: a UDP reply of 1232 bytes holds about 70 A or 40 AAAA records, and every rotation of the answer is kept in memory", name, s.maxAnswers, maxMaxAnswers)
 	}
 	switch s.onAllDown {
 	case "":
 		s.onAllDown = failOpen
 	case failOpen, noData, servFail:
 	default:
-		errs.addf(sc.keyLine("on_all_down"), "service %s: on_all_down %q is not one of fail_open, nodata, servfail", name, sc.OnAllDown)
+		errs.Addf(sc.keyLine("on_all_down"), "service %s: on_all_down %q is not one of fail_open, nodata, servfail", name, sc.OnAllDown)
 	}
 	for _, o := range sc.SRV {
 		if !strings.HasPrefix(o.Name, "_") || dns.IsFqdn(o.Name) {
-			errs.addf(sc.keyLine("srv"), "service %s: srv owner %q should be relative to the service name and start with _ (like _http._tcp)", name, o.Name)
+			errs.Addf(sc.keyLine("srv"), "service %s: srv owner %q should be relative to the service name and start with _ (like _http._tcp)", name, o.Name)
 			continue
 		}
 		owner := dns.CanonicalName(o.Name + "." + name)
 		if hasWildcardLabel(o.Name) {
-			errs.addf(sc.keyLine("srv"), "service %s: srv owner %q: wildcard names are not supported", name, o.Name)
+			errs.Addf(sc.keyLine("srv"), "service %s: srv owner %q: wildcard names are not supported", name, o.Name)
 			continue
 		}
 		if !validName(owner) {
-			errs.addf(sc.keyLine("srv"), "service %s: srv owner %q is not a valid name", name, o.Name)
+			errs.Addf(sc.keyLine("srv"), "service %s: srv owner %q is not a valid name", name, o.Name)
 			continue
 		}
 		s.srv = append(s.srv, srvOwner{name: owner, port: o.Port})
 	}
 	if len(sc.Backends) == 0 {
-		errs.addf(sc.line, "service %s has no backends", name)
+		errs.Addf(sc.line, "service %s has no backends", name)
 	}
 	svcSpec, ok := decodeSpec(&sc.Check, healthcheck.Spec{}, errs)
 	seen := map[string]int{}
@@ -195,33 +196,33 @@ func buildService(sc *serviceConfig, origin string, errs *errorList) *service {
 		bc := &sc.Backends[i]
 		b, key, err := buildBackend(bc, s, origin)
 		if err != nil {
-			errs.addf(keyLine(bc.node, key), "service %s: %v", name, err)
+			errs.Addf(keyLine(bc.node, key), "service %s: %v", name, err)
 			continue
 		}
 		if l, dup := seen[b.ID()]; dup {
-			errs.addf(bc.line, "service %s: backend %s is listed twice (first on line %d)", name, b.ID(), l)
+			errs.Addf(bc.line, "service %s: backend %s is listed twice (first on line %d)", name, b.ID(), l)
 			continue
 		}
 		seen[b.ID()] = bc.line
 		if b.port == 0 && slices.ContainsFunc(s.srv, func(o srvOwner) bool { return o.port == 0 }) {
-			errs.addf(bc.line, "service %s: backend %s needs a port for SRV (set port on the service or the backend)", name, b.addr)
+			errs.Addf(bc.line, "service %s: backend %s needs a port for SRV (set port on the service or the backend)", name, b.addr)
 		}
 		if spec, bok := decodeSpec(&bc.Check, svcSpec, errs); ok && bok {
 			b.check = healthcheck.Target{Addr: netip.AddrPortFrom(b.addr, b.port), Spec: spec.WithDefaults()}
 			if b.check.ProbeAddr().Port() == 0 {
-				errs.addf(bc.line, "service %s: backend %s has no port to check: set port on the service or backend, or check.port", name, b.addr)
+				errs.Addf(bc.line, "service %s: backend %s has no port to check: set port on the service or backend, or check.port", name, b.addr)
 			}
 		}
 		s.backends = append(s.backends, b)
 	}
 	for _, o := range s.srv {
 		if n := s.fullSRVSize(o); n > dns.MaxMsgSize {
-			errs.addf(sc.line, "service %s: the SRV answer at %s with every backend healthy is %d bytes, more than the %d a DNS message can hold even over TCP; split the service or give it fewer backends", name, o.name, n, dns.MaxMsgSize)
+			errs.Addf(sc.line, "service %s: the SRV answer at %s with every backend healthy is %d bytes, more than the %d a DNS message can hold even over TCP; split the service or give it fewer backends", name, o.name, n, dns.MaxMsgSize)
 		}
 	}
 	if s.budget > 0 {
 		if worst := s.failoverBound(); worst > s.budget {
-			errs.addf(sc.keyLine("failover_budget"), "service %s: worst-case failover %v (detection + TTL) exceeds failover_budget %v", name, worst, s.budget)
+			errs.Addf(sc.keyLine("failover_budget"), "service %s: worst-case failover %v (detection + TTL) exceeds failover_budget %v", name, worst, s.budget)
 		}
 	}
 	return s
@@ -265,11 +266,11 @@ const minCheckInterval = 100 * time.Millisecond
 
 // decodeSpec decodes a check section over base (the service's spec, for a
 // backend's override) and validates the result at the section's line.
-func decodeSpec(n *yaml.Node, base healthcheck.Spec, errs *errorList) (healthcheck.Spec, bool) {
+func decodeSpec(n *yaml.Node, base healthcheck.Spec, errs *fileerr.List) (healthcheck.Spec, bool) {
 	if n.Kind == 0 {
 		return base, true
 	}
-	before := len(errs.errs)
+	before := len(errs.Errs)
 	strictKeys(n, reflect.TypeOf(base), errs)
 	spec := base
 	if base.Headers != nil {
@@ -282,7 +283,7 @@ func decodeSpec(n *yaml.Node, base healthcheck.Spec, errs *errorList) (healthche
 	full := spec.WithDefaults()
 	if err := full.Validate(); err != nil {
 		for _, line := range strings.Split(err.Error(), "\n") {
-			errs.addf(n.Line, "check: %s", line)
+			errs.Addf(n.Line, "check: %s", line)
 		}
 	}
 	for _, iv := range []struct {
@@ -290,10 +291,10 @@ func decodeSpec(n *yaml.Node, base healthcheck.Spec, errs *errorList) (healthche
 		d   time.Duration
 	}{{"interval", full.Interval}, {"fast_interval", full.FastInterval}, {"down_interval", full.DownInterval}} {
 		if iv.d > 0 && iv.d < minCheckInterval {
-			errs.addf(keyLine(n, iv.key), "check: %s %v is below the minimum %v", iv.key, iv.d, minCheckInterval)
+			errs.Addf(keyLine(n, iv.key), "check: %s %v is below the minimum %v", iv.key, iv.d, minCheckInterval)
 		}
 	}
-	return spec, len(errs.errs) == before
+	return spec, len(errs.Errs) == before
 }
 
 // failoverBound is the worst case a client waits for a dead backend to leave
@@ -356,11 +357,11 @@ func buildBackend(bc *backendConfig, s *service, origin string) (*backend, strin
 
 // addService puts a service's names into the zone, refusing clashes with
 // static records.
-func (z *Zone) addService(s *service, errs *errorList) {
+func (z *Zone) addService(s *service, errs *fileerr.List) {
 	n := z.node(s.name)
 	for _, t := range []uint16{dns.TypeA, dns.TypeAAAA, dns.TypeCNAME} {
 		if len(n.rrsets[t]) > 0 {
-			errs.addf(s.line, "service %s clashes with the static %s record on line %d", s.name, dns.TypeToString[t], n.lines[t])
+			errs.Addf(s.line, "service %s clashes with the static %s record on line %d", s.name, dns.TypeToString[t], n.lines[t])
 		}
 	}
 	n.svc = s
@@ -368,7 +369,7 @@ func (z *Zone) addService(s *service, errs *errorList) {
 		sn := z.node(o.name)
 		for _, t := range []uint16{dns.TypeSRV, dns.TypeCNAME} {
 			if len(sn.rrsets[t]) > 0 {
-				errs.addf(s.line, "srv owner %s clashes with the static %s record on line %d", o.name, dns.TypeToString[t], sn.lines[t])
+				errs.Addf(s.line, "srv owner %s clashes with the static %s record on line %d", o.name, dns.TypeToString[t], sn.lines[t])
 			}
 		}
 		sn.srvOf, sn.srvIdx = s, i
@@ -381,7 +382,7 @@ func (z *Zone) addService(s *service, errs *errorList) {
 		}
 		gn := z.node(b.target)
 		if gn.svc != nil || len(gn.rrsets[dns.TypeCNAME]) > 0 {
-			errs.addf(b.line, "generated name %s for backend %s clashes with another name", b.target, b.addr)
+			errs.Addf(b.line, "generated name %s for backend %s clashes with another name", b.target, b.addr)
 			continue
 		}
 		if gn.rrsets == nil {

@@ -15,6 +15,10 @@ import (
 	"github.com/coredns/coredns/plugin"
 	clog "github.com/coredns/coredns/plugin/pkg/log"
 	"github.com/miekg/dns"
+
+	"github.com/hadns/hadns/internal/fileerr"
+	"github.com/hadns/hadns/internal/ops"
+	"github.com/hadns/hadns/internal/sites"
 )
 
 var log = clog.NewWithPlugin(pluginName)
@@ -27,13 +31,13 @@ type config struct {
 	files          []string      // zone files (`zone FILE`)
 	dirs           []string      // folders of zone files (`zones DIR`)
 	reload         time.Duration // how often files are checked for changes; default 2s, 0 disables
-	sites          []siteConfig
+	sites          []sites.Config
 	defaultOrder   []string
-	defaultOrderAt position
+	defaultOrderAt fileerr.Position
 	startupTimeout time.Duration // readiness waits at most this long for first results; default 5s
 	admin          *adminConfig  // the admin HTTP API; nil: off
 	state          string        // override state file; "": overrides live in memory only
-	stateAt        position
+	stateAt        fileerr.Position
 }
 
 const (
@@ -48,8 +52,8 @@ func setup(c *caddy.Controller) error {
 	}
 	if cfg.state != "" {
 		// Found now, not when the first override fails to save.
-		if err := checkStateDir(cfg.state); err != nil {
-			return plugin.Error(pluginName, cfg.stateAt.errorf("state %s: %v", cfg.state, err))
+		if err := ops.CheckStateDir(cfg.state); err != nil {
+			return plugin.Error(pluginName, cfg.stateAt.Errorf("state %s: %v", cfg.state, err))
 		}
 	}
 	snap, err := load(cfg)
@@ -163,7 +167,7 @@ func parse(c *caddy.Controller) (*Hadns, *config, error) {
 				}
 				cfg.sites = append(cfg.sites, s)
 			case "default_order":
-				cfg.defaultOrderAt = position{c.File(), c.Line()}
+				cfg.defaultOrderAt = fileerr.Position{File: c.File(), Line: c.Line()}
 				cfg.defaultOrder = c.RemainingArgs()
 				if len(cfg.defaultOrder) == 0 {
 					errs = append(errs, c.ArgErr())
@@ -181,7 +185,7 @@ func parse(c *caddy.Controller) (*Hadns, *config, error) {
 					break
 				}
 				cfg.state = path(args[0])
-				cfg.stateAt = position{c.File(), c.Line()}
+				cfg.stateAt = fileerr.Position{File: c.File(), Line: c.Line()}
 			default:
 				errs = append(errs, c.Errf("unknown property %q", c.Val()))
 				skipProperty(c)
@@ -244,32 +248,32 @@ func durationArg(c *caddy.Controller) (time.Duration, error) {
 }
 
 // parseSite reads `site NAME [CIDR...] [fallback SITE...]`.
-func parseSite(c *caddy.Controller) (siteConfig, error) {
+func parseSite(c *caddy.Controller) (sites.Config, error) {
 	args := c.RemainingArgs()
 	if len(args) == 0 {
-		return siteConfig{}, c.ArgErr()
+		return sites.Config{}, c.ArgErr()
 	}
-	s := siteConfig{name: args[0], at: position{c.File(), c.Line()}}
-	if !validSiteName(s.name) {
-		return s, c.Errf("site name %q: use letters, digits, - and _", s.name)
+	s := sites.Config{Name: args[0], At: fileerr.Position{File: c.File(), Line: c.Line()}}
+	if !validSiteName(s.Name) {
+		return s, c.Errf("site name %q: use letters, digits, - and _", s.Name)
 	}
 	rest := args[1:]
 	for i, a := range rest {
 		if a == "fallback" {
-			s.fallback = rest[i+1:]
-			if len(s.fallback) == 0 {
-				return s, c.Errf("site %s: fallback needs at least one site", s.name)
+			s.Fallback = rest[i+1:]
+			if len(s.Fallback) == 0 {
+				return s, c.Errf("site %s: fallback needs at least one site", s.Name)
 			}
 			break
 		}
 		p, err := netip.ParsePrefix(a)
 		if err != nil {
-			return s, c.Errf("site %s: %q is not a network like 192.0.2.0/24 or 2001:db8::/48", s.name, a)
+			return s, c.Errf("site %s: %q is not a network like 192.0.2.0/24 or 2001:db8::/48", s.Name, a)
 		}
 		if p.Masked() != p {
-			return s, c.Errf("site %s: network %s has host bits set (did you mean %s?)", s.name, p, p.Masked())
+			return s, c.Errf("site %s: network %s has host bits set (did you mean %s?)", s.Name, p, p.Masked())
 		}
-		s.networks = append(s.networks, p)
+		s.Networks = append(s.Networks, p)
 	}
 	return s, nil
 }
@@ -291,7 +295,7 @@ func validSiteName(s string) bool {
 // the files of the others are still listed.
 func zoneFiles(cfg *config) ([]string, error) {
 	files := append([]string(nil), cfg.files...)
-	var errs ErrorList
+	var errs fileerr.ErrorList
 	for _, d := range cfg.dirs {
 		var found []string
 		for _, pat := range []string{"*.yaml", "*.yml"} {
@@ -302,7 +306,7 @@ func zoneFiles(cfg *config) ([]string, error) {
 			found = append(found, m...)
 		}
 		if len(found) == 0 {
-			errs = append(errs, FileError{File: d, Msg: "zones: no *.yaml or *.yml files in this folder"})
+			errs = append(errs, fileerr.FileError{File: d, Msg: "zones: no *.yaml or *.yml files in this folder"})
 		}
 		files = append(files, found...)
 	}
@@ -321,9 +325,9 @@ func load(cfg *config) (*snapshot, error) { return loadWith(cfg, nil) }
 // reload tick that saw them settle), so what loads is what was checked.
 func loadWith(cfg *config, contents map[string][]byte) (*snapshot, error) {
 	files, err := zoneFiles(cfg)
-	var errs ErrorList
+	var errs fileerr.ErrorList
 	if err != nil {
-		var list ErrorList
+		var list fileerr.ErrorList
 		if !errors.As(err, &list) {
 			return nil, err
 		}
@@ -334,22 +338,22 @@ func loadWith(cfg *config, contents map[string][]byte) (*snapshot, error) {
 	for _, f := range files {
 		z, err := loadZone(f, contents)
 		if err != nil {
-			errs = append(errs, err.(ErrorList)...)
+			errs = append(errs, err.(fileerr.ErrorList)...)
 			continue
 		}
 		if other, dup := zones[z.origin]; dup {
-			errs = append(errs, FileError{File: f, Msg: fmt.Sprintf("zone %s is also defined in %s", z.origin, other.file)})
+			errs = append(errs, fileerr.FileError{File: f, Msg: fmt.Sprintf("zone %s is also defined in %s", z.origin, other.file)})
 			continue
 		}
 		if !originServed(z.origin, cfg.origins) {
-			errs = append(errs, FileError{File: f, Msg: fmt.Sprintf("zone %s is not inside this server block's zones (%s)", z.origin, strings.Join(cfg.origins, " "))})
+			errs = append(errs, fileerr.FileError{File: f, Msg: fmt.Sprintf("zone %s is not inside this server block's zones (%s)", z.origin, strings.Join(cfg.origins, " "))})
 			continue
 		}
 		zones[z.origin] = z
 		for _, s := range z.services {
 			for _, b := range s.backends {
-				if len(cfg.sites) > 0 && !slices.ContainsFunc(cfg.sites, func(sc siteConfig) bool { return sc.name == b.site }) {
-					errs = append(errs, FileError{File: s.file, Line: b.line, Msg: fmt.Sprintf("service %s: backend %s names site %q, which no site line in the Corefile defines", s.name, b.ID(), b.site)})
+				if len(cfg.sites) > 0 && !slices.ContainsFunc(cfg.sites, func(sc sites.Config) bool { return sc.Name == b.site }) {
+					errs = append(errs, fileerr.FileError{File: s.file, Line: b.line, Msg: fmt.Sprintf("service %s: backend %s names site %q, which no site line in the Corefile defines", s.name, b.ID(), b.site)})
 					continue
 				}
 				if !slices.Contains(backendSites, b.site) {
@@ -358,14 +362,14 @@ func loadWith(cfg *config, contents map[string][]byte) (*snapshot, error) {
 			}
 		}
 	}
-	sites, err := newSiteTable(cfg.sites, cfg.defaultOrder, cfg.defaultOrderAt, backendSites)
+	st, err := sites.New(cfg.sites, cfg.defaultOrder, cfg.defaultOrderAt, backendSites)
 	if err != nil {
-		errs = append(errs, err.(ErrorList)...)
+		errs = append(errs, err.(fileerr.ErrorList)...)
 	}
 	if len(errs) > 0 {
 		return nil, errs
 	}
-	snap := &snapshot{zones: zones, sites: sites}
+	snap := &snapshot{zones: zones, sites: st}
 	return snap, nil
 }
 

@@ -33,7 +33,7 @@ func TestParse(t *testing.T) {
 			}
 		}},
 		{"sites", "hadns {\n zone a.yaml\n site east 192.0.2.0/24 2001:db8::/48 fallback west\n site west\n default_order west east\n reload 0s\n startup_timeout 1s\n fallthrough\n}", "", func(t *testing.T, h *Hadns, c *config) {
-			if len(c.sites) != 2 || len(c.sites[0].networks) != 2 || c.sites[0].fallback[0] != "west" || len(c.sites[1].networks) != 0 {
+			if len(c.sites) != 2 || len(c.sites[0].Networks) != 2 || c.sites[0].Fallback[0] != "west" || len(c.sites[1].Networks) != 0 {
 				t.Errorf("sites %+v", c.sites)
 			}
 			if c.reload != 0 || c.defaultOrder[0] != "west" || !h.Fall.Through("x.") {

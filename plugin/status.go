@@ -9,135 +9,35 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/hadns/hadns/healthcheck"
-)
-
-// The JSON shapes of GET /v1/status. Field names are the API: hadns ctl and
-// the status page read them, and scripts may.
-type (
-	statusDoc struct {
-		Time      time.Time        `json:"time"`
-		Ready     bool             `json:"ready"`
-		Checker   checkerStatus    `json:"checker"`
-		Zones     []zoneStatus     `json:"zones"`
-		Overrides []overrideStatus `json:"overrides"`
-	}
-	// checkerStatus is the health checker's own trouble: probes it could
-	// not make for a reason on this host (out of file descriptors, memory
-	// or ports). The backends concerned keep their state meanwhile.
-	checkerStatus struct {
-		LocalTroubleTargets int       `json:"local_trouble_targets"`
-		LocalTroubleSince   time.Time `json:"local_trouble_since,omitzero"`
-		LocalErrorsTotal    uint64    `json:"local_errors_total"`
-		LastLocalError      string    `json:"last_local_error,omitempty"`
-	}
-	zoneStatus struct {
-		Zone     string          `json:"zone"`
-		File     string          `json:"file"`
-		Services []serviceStatus `json:"services"`
-	}
-	serviceStatus struct {
-		Name        string             `json:"name"`
-		TTL         uint32             `json:"ttl"`
-		DegradedTTL uint32             `json:"degraded_ttl"`
-		Failover    failoverStatus     `json:"failover"`
-		Sites       []string           `json:"sites"` // sites with a backend, in the default order
-		Backends    []backendStatus    `json:"backends"`
-		Answers     []siteAnswerStatus `json:"answers"`
-	}
-	// failoverStatus is the worst case a client waits for a dead backend to
-	// leave its cache (detection bound + TTL) beside the configured budget.
-	failoverStatus struct {
-		BoundSeconds  float64 `json:"bound_seconds"`
-		BudgetSeconds float64 `json:"budget_seconds,omitempty"` // 0: no failover_budget set
-	}
-	backendStatus struct {
-		ID      string `json:"id"`
-		Address string `json:"address"`
-		Port    uint16 `json:"port,omitempty"`
-		Site    string `json:"site"`
-		// State is what answers use: up, suspect, down, drained, or unknown
-		// (not yet checked; handed out). Overrides are folded in.
-		State string `json:"state"`
-		// Checker is the health checker's own view, overrides aside.
-		Checker          string    `json:"checker"`
-		Check            string    `json:"check"`
-		Since            time.Time `json:"since,omitzero"`
-		LastCheck        time.Time `json:"last_check,omitzero"`
-		LastError        string    `json:"last_error,omitempty"`
-		Successes        int       `json:"successes"`
-		Failures         int       `json:"failures"`
-		LastProbeSeconds float64   `json:"last_probe_seconds"`
-		// LocalError is set while the checker cannot probe this backend
-		// for a reason on this host; State is held from before, since
-		// LocalErrorSince.
-		LocalError      string    `json:"local_error,omitempty"`
-		LocalErrorSince time.Time `json:"local_error_since,omitzero"`
-		Override        *Override `json:"override,omitempty"`
-		InAnswers       bool      `json:"in_answers"`
-		// DrainSafeAt is set for a drained backend that left every answer:
-		// after it, no cache that honours TTLs holds the backend.
-		DrainSafeAt *time.Time `json:"drain_safe_at,omitempty"`
-		// DrainPending is true while a drained backend is still in some
-		// answer (fail-open can keep it there).
-		DrainPending bool `json:"drain_pending,omitempty"`
-	}
-	siteAnswerStatus struct {
-		Site string         `json:"site"` // the client's site; "default" for clients no network matches
-		A    answerStatus   `json:"a"`
-		AAAA answerStatus   `json:"aaaa"`
-		SRV  []answerStatus `json:"srv,omitempty"`
-	}
-	answerStatus struct {
-		Owner      string      `json:"owner"`
-		Result     string      `json:"result"` // success, nodata, servfail
-		TTL        uint32      `json:"ttl,omitempty"`
-		Addresses  []string    `json:"addresses,omitempty"`
-		Targets    []srvStatus `json:"targets,omitempty"`
-		Degraded   string      `json:"degraded,omitempty"`
-		ServedSite string      `json:"served_site,omitempty"`
-	}
-	srvStatus struct {
-		Priority uint16 `json:"priority"`
-		Weight   uint16 `json:"weight"`
-		Port     uint16 `json:"port"`
-		Target   string `json:"target"`
-	}
-	overrideStatus struct {
-		Override
-		Matched []string `json:"matched"` // SERVICE/ID of every backend it selects now
-		// Unmatched is true when it selects no backend of the current
-		// zones: kept, since the backend may come back with a reload.
-		Unmatched bool `json:"unmatched"`
-		// Effective is false when a more specific override wins everywhere.
-		Effective bool `json:"effective"`
-	}
+	"github.com/hadns/hadns/internal/adminapi"
+	"github.com/hadns/hadns/internal/ops"
 )
 
 // status describes every zone of the engines, the newest engine winning
 // when two serve the same zone (during a Corefile reload).
-func status(engines []*engine, now time.Time) statusDoc {
-	doc := statusDoc{Time: now.UTC(), Ready: true, Zones: []zoneStatus{}, Overrides: []overrideStatus{}}
+func status(engines []*engine, now time.Time) adminapi.Status {
+	doc := adminapi.Status{Time: now.UTC(), Ready: true, Zones: []adminapi.ZoneStatus{}, Overrides: []adminapi.OverrideStatus{}}
 	seen := map[string]bool{}
 	matched := map[string][]string{}  // override ID → SERVICE/ID
 	effectiveIDs := map[string]bool{} // override IDs that hold for some backend
-	var overrides []Override
-	stores := map[*overrideStore]bool{}
+	var overrides []adminapi.Override
+	stores := map[*ops.Store]bool{}
 	if len(engines) > 0 {
 		lt := engines[0].pool.trouble()
-		doc.Checker = checkerStatus{LocalTroubleTargets: lt.Targets, LocalTroubleSince: lt.Since, LocalErrorsTotal: lt.Total, LastLocalError: lt.LastErr}
+		doc.Checker = adminapi.CheckerStatus{LocalTroubleTargets: lt.Targets, LocalTroubleSince: lt.Since, LocalErrorsTotal: lt.Total, LastLocalError: lt.LastErr}
 	}
 	for i := len(engines) - 1; i >= 0; i-- {
 		e := engines[i]
 		if !stores[e.store] {
 			stores[e.store] = true
-			overrides = append(overrides, e.store.all()...)
+			overrides = append(overrides, e.store.All()...)
 		}
 		snap := e.h.snap.Load()
 		if snap == nil {
 			continue
 		}
 		doc.Ready = doc.Ready && e.h.Ready()
-		list := e.store.all()
+		list := e.store.All()
 		origins := make([]string, 0, len(snap.zones))
 		for o := range snap.zones {
 			origins = append(origins, o)
@@ -149,7 +49,7 @@ func status(engines []*engine, now time.Time) statusDoc {
 			}
 			seen[origin] = true
 			z := snap.zones[origin]
-			zs := zoneStatus{Zone: origin, File: z.file, Services: []serviceStatus{}}
+			zs := adminapi.ZoneStatus{Zone: origin, File: z.file, Services: []adminapi.ServiceStatus{}}
 			for _, s := range z.services {
 				zs.Services = append(zs.Services, e.serviceStatus(s, snap, list, now, matched, effectiveIDs))
 			}
@@ -162,36 +62,36 @@ func status(engines []*engine, now time.Time) statusDoc {
 		if m == nil {
 			m = []string{}
 		}
-		doc.Overrides = append(doc.Overrides, overrideStatus{Override: o, Matched: m, Unmatched: len(m) == 0, Effective: effectiveIDs[o.ID]})
+		doc.Overrides = append(doc.Overrides, adminapi.OverrideStatus{Override: o, Matched: m, Unmatched: len(m) == 0, Effective: effectiveIDs[o.ID]})
 	}
 	return doc
 }
 
-func (e *engine) serviceStatus(s *service, snap *snapshot, list []Override, now time.Time, matched map[string][]string, effectiveIDs map[string]bool) serviceStatus {
+func (e *engine) serviceStatus(s *service, snap *snapshot, list []adminapi.Override, now time.Time, matched map[string][]string, effectiveIDs map[string]bool) adminapi.ServiceStatus {
 	set := s.answers.Load()
 	e.mu.Lock()
 	checker := e.checker // replaced by start, under mu
 	e.mu.Unlock()
-	ss := serviceStatus{
+	ss := adminapi.ServiceStatus{
 		Name: s.name, TTL: s.ttl, DegradedTTL: s.degradedTTL,
-		Failover: failoverStatus{BoundSeconds: s.failoverBound().Seconds(), BudgetSeconds: s.budget.Seconds()},
+		Failover: adminapi.FailoverStatus{BoundSeconds: s.failoverBound().Seconds(), BudgetSeconds: s.budget.Seconds()},
 		Sites:    []string{},
-		Backends: make([]backendStatus, 0, len(s.backends)),
-		Answers:  make([]siteAnswerStatus, 0, len(snap.sites.orders)),
+		Backends: make([]adminapi.BackendStatus, 0, len(s.backends)),
+		Answers:  make([]adminapi.SiteAnswerStatus, 0, len(snap.sites.Orders())),
 	}
-	for _, site := range snap.sites.orders[snap.sites.defaultIdx()].order {
+	for _, site := range snap.sites.Orders()[snap.sites.Default()].Sites {
 		if slices.ContainsFunc(s.backends, func(b *backend) bool { return b.site == site }) {
 			ss.Sites = append(ss.Sites, site)
 		}
 	}
 	for i, b := range s.backends {
 		for _, o := range list {
-			if o.selector().matches(s.name, b) {
+			if matches(o.Selector(), s.name, b) {
 				matched[o.ID] = append(matched[o.ID], strings.TrimSuffix(s.name, ".")+"/"+b.ID())
 			}
 		}
 		st, _ := checker.Status(b.check.Key())
-		bs := backendStatus{
+		bs := adminapi.BackendStatus{
 			ID: b.ID(), Address: b.addr.String(), Port: b.port, Site: b.site,
 			Checker: st.State.String(), Check: describeCheck(b.check),
 			Since: st.Since, LastCheck: st.LastCheck, LastError: st.LastErr,
@@ -204,7 +104,7 @@ func (e *engine) serviceStatus(s *service, snap *snapshot, list []Override, now 
 		if o != nil {
 			effectiveIDs[o.ID] = true
 			bs.Override = o
-			if o.Action == actDrain {
+			if o.Action == adminapi.ActionDrain {
 				if bs.InAnswers {
 					bs.DrainPending = true
 				} else {
@@ -216,13 +116,13 @@ func (e *engine) serviceStatus(s *service, snap *snapshot, list []Override, now 
 		ss.Backends = append(ss.Backends, bs)
 	}
 	if set != nil {
-		for i, o := range snap.sites.orders {
+		for i, o := range snap.sites.Orders() {
 			if i >= len(set.bySite) {
 				break
 			}
 			sa := &set.bySite[i]
-			as := siteAnswerStatus{
-				Site: siteLabel(o.site),
+			as := adminapi.SiteAnswerStatus{
+				Site: siteLabel(o.Site),
 				A:    answerOf(s, s.name, &sa.a),
 				AAAA: answerOf(s, s.name, &sa.aaaa),
 			}
@@ -260,8 +160,8 @@ func describeCheck(t healthcheck.Target) string {
 	return s
 }
 
-func answerOf(s *service, owner string, ra *rrAnswer) answerStatus {
-	as := answerStatus{Owner: owner, ServedSite: ra.served}
+func answerOf(s *service, owner string, ra *rrAnswer) adminapi.AnswerStatus {
+	as := adminapi.AnswerStatus{Owner: owner, ServedSite: ra.served}
 	switch ra.result {
 	case Success:
 		as.Result = "success"
@@ -279,7 +179,7 @@ func answerOf(s *service, owner string, ra *rrAnswer) answerStatus {
 	}
 	for _, rr := range ra.rotations[0] {
 		if srv, ok := rr.(*dns.SRV); ok {
-			as.Targets = append(as.Targets, srvStatus{Priority: srv.Priority, Weight: srv.Weight, Port: srv.Port, Target: srv.Target})
+			as.Targets = append(as.Targets, adminapi.SRVStatus{Priority: srv.Priority, Weight: srv.Weight, Port: srv.Port, Target: srv.Target})
 		}
 	}
 	if as.Targets == nil {

@@ -15,6 +15,8 @@ import (
 	"github.com/coredns/coredns/plugin/pkg/dnstest"
 	"github.com/coredns/coredns/request"
 	"github.com/miekg/dns"
+
+	"github.com/hadns/hadns/internal/clientsubnet"
 )
 
 // wireAnswer is a reply packed when its answer is computed (at zone load, or
@@ -182,7 +184,7 @@ var wireBufs = sync.Pool{New: func() any {
 // nothing, when the reply needs the general path: a writer before us that
 // must see a message, a question name with escapes, or a UDP reply that
 // would need truncating.
-func writeWire(w dns.ResponseWriter, r *dns.Msg, wa *wireAnswer, reqOpt *dns.OPT, ecs *clientSubnet, scope uint8, ede []byte, udp bool) bool {
+func writeWire(w dns.ResponseWriter, r *dns.Msg, wa *wireAnswer, reqOpt *dns.OPT, ecs *clientsubnet.Option, scope uint8, ede []byte, udp bool) bool {
 	if !plainWriters(w) {
 		return false
 	}
@@ -210,7 +212,7 @@ func writeWire(w dns.ResponseWriter, r *dns.Msg, wa *wireAnswer, reqOpt *dns.OPT
 
 // finishWire appends the OPT record to b and writes it, unless it is too
 // big for UDP.
-func finishWire(w dns.ResponseWriter, r *dns.Msg, bp *[]byte, b []byte, wa *wireAnswer, reqOpt *dns.OPT, ecs *clientSubnet, scope uint8, ede []byte, udp bool, flags int) bool {
+func finishWire(w dns.ResponseWriter, r *dns.Msg, bp *[]byte, b []byte, wa *wireAnswer, reqOpt *dns.OPT, ecs *clientsubnet.Option, scope uint8, ede []byte, udp bool, flags int) bool {
 	optLen := 0
 	if reqOpt != nil {
 		optLen = optRRLen(ecs, ede)
@@ -249,7 +251,7 @@ func finishWire(w dns.ResponseWriter, r *dns.Msg, bp *[]byte, b []byte, wa *wire
 
 // writeNX writes an NXDOMAIN: the header, the question as asked, and the
 // zone's SOA.
-func writeNX(w dns.ResponseWriter, r *dns.Msg, wa *wireAnswer, reqOpt *dns.OPT, ecs *clientSubnet, scope uint8, ede []byte, udp bool) bool {
+func writeNX(w dns.ResponseWriter, r *dns.Msg, wa *wireAnswer, reqOpt *dns.OPT, ecs *clientsubnet.Option, scope uint8, ede []byte, udp bool) bool {
 	q := &r.Question[0]
 	if len(q.Name) < 2 || hasEscape(q.Name) {
 		return false
@@ -303,26 +305,26 @@ func hasEscape(s string) bool {
 }
 
 // optRRLen is the length appendOPT adds.
-func optRRLen(ecs *clientSubnet, ede []byte) int {
+func optRRLen(ecs *clientsubnet.Option, ede []byte) int {
 	n := 11 + len(ede)
-	if ecs.opt != nil {
-		n += 8 + (ecs.prefix.Bits()+7)/8
+	if ecs.Opt != nil {
+		n += 8 + (ecs.Prefix.Bits()+7)/8
 	}
 	return n
 }
 
 // appendOPT appends our OPT record: our buffer size, DO echoed, and the ECS
 // and EDE options when there are any.
-func appendOPT(b []byte, do bool, ecs *clientSubnet, scope uint8, ede []byte) []byte {
+func appendOPT(b []byte, do bool, ecs *clientsubnet.Option, scope uint8, ede []byte) []byte {
 	var flags byte
 	if do {
 		flags = 0x80
 	}
 	rdlen := len(ede)
 	var addr []byte
-	if ecs.opt != nil {
-		a := ecs.prefix.Addr()
-		n := (ecs.prefix.Bits() + 7) / 8
+	if ecs.Opt != nil {
+		a := ecs.Prefix.Addr()
+		n := (ecs.Prefix.Bits() + 7) / 8
 		if a.Is4() {
 			a4 := a.As4()
 			addr = a4[:n]
@@ -338,12 +340,12 @@ func appendOPT(b []byte, do bool, ecs *clientSubnet, scope uint8, ede []byte) []
 		byte(maxUDPSize>>8), byte(maxUDPSize&0xff), // class: our UDP buffer size
 		0, 0, flags, 0, // TTL: extended rcode, version 0, flags
 		byte(rdlen>>8), byte(rdlen))
-	if ecs.opt != nil {
+	if ecs.Opt != nil {
 		b = append(b,
 			byte(dns.EDNS0SUBNET>>8), byte(dns.EDNS0SUBNET&0xff),
 			byte((4+len(addr))>>8), byte(4+len(addr)),
-			byte(ecs.opt.Family>>8), byte(ecs.opt.Family),
-			ecs.opt.SourceNetmask, scope)
+			byte(ecs.Opt.Family>>8), byte(ecs.Opt.Family),
+			ecs.Opt.SourceNetmask, scope)
 		b = append(b, addr...)
 	}
 	return append(b, ede...)

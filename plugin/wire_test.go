@@ -14,6 +14,8 @@ import (
 	"github.com/coredns/coredns/plugin/test"
 	"github.com/coredns/coredns/request"
 	"github.com/miekg/dns"
+
+	"github.com/hadns/hadns/internal/sites"
 )
 
 // wireZone adds a second site and more backends to testZone, so answers
@@ -23,9 +25,9 @@ const wireZone = testZone + `      - {address: 192.0.2.2, site: east}
       - {address: 198.51.100.2, site: west}
 `
 
-var wireSites = []siteConfig{
-	{name: "east", networks: []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16")}, fallback: []string{"west"}},
-	{name: "west", networks: []netip.Prefix{netip.MustParsePrefix("10.2.0.0/16"), netip.MustParsePrefix("2001:db8:2::/48")}, fallback: []string{"east"}},
+var wireSites = []sites.Config{
+	{Name: "east", Networks: []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16")}, Fallback: []string{"west"}},
+	{Name: "west", Networks: []netip.Prefix{netip.MustParsePrefix("10.2.0.0/16"), netip.MustParsePrefix("2001:db8:2::/48")}, Fallback: []string{"east"}},
 }
 
 // opaqueWriter is a writer the fast path does not know, as dnstap's or

@@ -10,6 +10,8 @@ import (
 	"unicode"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/hadns/hadns/internal/fileerr"
 )
 
 // Zone files are decoded in two passes over one yaml.Node tree: strictKeys
@@ -28,11 +30,11 @@ var durationType = reflect.TypeOf(time.Duration(0))
 // rest of its mapping: yaml.v3 drops a whole list element whose decoding
 // failed, which would hide every other problem of that service or backend.
 // TTL fields (tag hadns:"ttl") are rewritten to their number of seconds.
-func strictKeys(n *yaml.Node, t reflect.Type, errs *errorList) {
+func strictKeys(n *yaml.Node, t reflect.Type, errs *fileerr.List) {
 	strictNode(n, t, "", errs)
 }
 
-func strictNode(n *yaml.Node, t reflect.Type, key string, errs *errorList) {
+func strictNode(n *yaml.Node, t reflect.Type, key string, errs *fileerr.List) {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
@@ -48,7 +50,7 @@ func strictNode(n *yaml.Node, t reflect.Type, key string, errs *errorList) {
 		kept := n.Content[:0:0]
 		for _, c := range n.Content {
 			if msg := checkValue(c, elem); msg != "" {
-				errs.addf(c.Line, "%s: %s", key, msg)
+				errs.Addf(c.Line, "%s: %s", key, msg)
 				continue
 			}
 			kept = append(kept, c)
@@ -64,11 +66,11 @@ func strictNode(n *yaml.Node, t reflect.Type, key string, errs *errorList) {
 			k, v := n.Content[i], n.Content[i+1]
 			f, ok := fields[k.Value]
 			if !ok {
-				errs.addf(k.Line, "unknown key %q%s", k.Value, suggest(k.Value, fields))
+				errs.Addf(k.Line, "unknown key %q%s", k.Value, suggest(k.Value, fields))
 				continue
 			}
 			if msg := checkValue(v, f); msg != "" {
-				errs.addf(v.Line, "%s: %s", k.Value, msg)
+				errs.Addf(v.Line, "%s: %s", k.Value, msg)
 				n.Content[i+1] = &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Line: v.Line, Column: v.Column, LineComment: wrongTypeMark}
 				continue
 			}
@@ -284,7 +286,7 @@ var lineMsg = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
 // non-zero 0-based mark), and its decoder's own errors (excessive aliasing,
 // an anchor that contains itself) carry none, so the caller says where the
 // node being decoded starts.
-func addYAMLError(err error, errs *errorList, at int) {
+func addYAMLError(err error, errs *fileerr.List, at int) {
 	var msgs []string
 	if te, ok := err.(*yaml.TypeError); ok {
 		msgs = te.Errors
@@ -294,9 +296,9 @@ func addYAMLError(err error, errs *errorList, at int) {
 	for _, m := range msgs {
 		if sm := lineMsg.FindStringSubmatch(m); sm != nil {
 			line, _ := strconv.Atoi(sm[1])
-			errs.addf(line, "%s", sm[2])
+			errs.Addf(line, "%s", sm[2])
 			continue
 		}
-		errs.addf(at, "%s", strings.TrimPrefix(m, "yaml: "))
+		errs.Addf(at, "%s", strings.TrimPrefix(m, "yaml: "))
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"sort"
 
 	"github.com/miekg/dns"
+
+	"github.com/hadns/hadns/internal/fileerr"
 )
 
 // Zone is one loaded zone: its static records in a name tree and the services
@@ -89,36 +91,36 @@ func (z *Zone) insert(rr dns.RR) {
 
 // insertStatic adds a record from the records block, rejecting what an
 // authoritative server must not serve.
-func (z *Zone) insertStatic(rr dns.RR, line int, errs *errorList) {
+func (z *Zone) insertStatic(rr dns.RR, line int, errs *fileerr.List) {
 	h := rr.Header()
 	h.Name = dns.CanonicalName(h.Name)
 	switch {
 	case h.Class != dns.ClassINET:
-		errs.addf(line, "records: %s: only class IN is served", h.Name)
+		errs.Addf(line, "records: %s: only class IN is served", h.Name)
 		return
 	case !dns.IsSubDomain(z.origin, h.Name):
-		errs.addf(line, "records: %s is outside the zone %s", h.Name, z.origin)
+		errs.Addf(line, "records: %s is outside the zone %s", h.Name, z.origin)
 		return
 	case h.Rrtype == dns.TypeSOA:
-		errs.addf(line, "records: the SOA is set by the soa key, not in records")
+		errs.Addf(line, "records: the SOA is set by the soa key, not in records")
 		return
 	case h.Rrtype == dns.TypeRRSIG || h.Rrtype == dns.TypeNSEC || h.Rrtype == dns.TypeNSEC3 ||
 		h.Rrtype == dns.TypeNSEC3PARAM || h.Rrtype == dns.TypeDNSKEY:
-		errs.addf(line, "records: %s records are not supported: hadns does not sign zones", dns.TypeToString[h.Rrtype])
+		errs.Addf(line, "records: %s records are not supported: hadns does not sign zones", dns.TypeToString[h.Rrtype])
 		return
 	}
 	n := z.node(h.Name)
 	if set := n.rrsets[h.Rrtype]; len(set) > 0 && set[0].Header().Ttl != h.Ttl {
-		errs.addf(line, "records: %s %s: TTL %d differs from %d on line %d; an RRset has one TTL (RFC 2181)",
+		errs.Addf(line, "records: %s %s: TTL %d differs from %d on line %d; an RRset has one TTL (RFC 2181)",
 			h.Name, dns.TypeToString[h.Rrtype], h.Ttl, set[0].Header().Ttl, n.lines[h.Rrtype])
 		return
 	}
 	if h.Rrtype == dns.TypeCNAME && len(n.rrsets[dns.TypeCNAME]) > 0 {
-		errs.addf(line, "records: %s has more than one CNAME", h.Name)
+		errs.Addf(line, "records: %s has more than one CNAME", h.Name)
 		return
 	}
 	if h.Rrtype == dns.TypeDNAME && len(n.rrsets[dns.TypeDNAME]) > 0 {
-		errs.addf(line, "records: %s has more than one DNAME (RFC 6672 2.4)", h.Name)
+		errs.Addf(line, "records: %s has more than one DNAME (RFC 6672 2.4)", h.Name)
 		return
 	}
 	had := len(n.rrsets[h.Rrtype])
@@ -129,7 +131,7 @@ func (z *Zone) insertStatic(rr dns.RR, line int, errs *errorList) {
 }
 
 // finish checks the zone as a whole and adds the empty non-terminals.
-func (z *Zone) finish(errs *errorList) {
+func (z *Zone) finish(errs *fileerr.List) {
 	if z.soa == nil {
 		return
 	}
@@ -147,16 +149,16 @@ func (z *Zone) finish(errs *errorList) {
 		n := z.nodes[name]
 		if cn := n.rrsets[dns.TypeCNAME]; len(cn) > 0 {
 			if name == z.origin {
-				errs.addf(n.lines[dns.TypeCNAME], "records: a CNAME at the zone apex is not allowed")
+				errs.Addf(n.lines[dns.TypeCNAME], "records: a CNAME at the zone apex is not allowed")
 			}
 			if len(n.rrsets) > 1 || n.svc != nil || n.srvOf != nil {
-				errs.addf(n.lines[dns.TypeCNAME], "records: %s has a CNAME and other data (RFC 1034 3.6.2)", name)
+				errs.Addf(n.lines[dns.TypeCNAME], "records: %s has a CNAME and other data (RFC 1034 3.6.2)", name)
 			}
 		}
 		if name != z.origin && len(n.rrsets[dns.TypeNS]) > 0 {
 			n.cut = true
 			if n.svc != nil || n.srvOf != nil {
-				errs.addf(n.lines[dns.TypeNS], "records: %s is delegated and also a service name", name)
+				errs.Addf(n.lines[dns.TypeNS], "records: %s is delegated and also a service name", name)
 			}
 		}
 		// Empty non-terminals: every ancestor up to the origin exists.
@@ -179,7 +181,7 @@ func (z *Zone) finish(errs *errorList) {
 				continue
 			}
 			if line := z.nodes[below].firstLine(); line > 0 {
-				errs.addf(line, "records: %s is below the DNAME at %s, which gives it no descendants (RFC 6672 2.3)", below, name)
+				errs.Addf(line, "records: %s is below the DNAME at %s, which gives it no descendants (RFC 6672 2.3)", below, name)
 			}
 		}
 	}
@@ -189,7 +191,7 @@ func (z *Zone) finish(errs *errorList) {
 			continue
 		}
 		if cut := z.cutAbove(name); cut != "" {
-			errs.addf(z.nodes[name].svcLine(), "service name %s is below the delegation at %s", name, cut)
+			errs.Addf(z.nodes[name].svcLine(), "service name %s is below the delegation at %s", name, cut)
 		}
 	}
 	// Additional sections are fixed once the zone is: compute them once.
@@ -223,7 +225,7 @@ func (z *Zone) finish(errs *errorList) {
 			continue
 		}
 		if len(z.addrs(target)) == 0 {
-			errs.addf(z.nsLine, "nameserver %s is inside the zone but has no A or AAAA record", target)
+			errs.Addf(z.nsLine, "nameserver %s is inside the zone but has no A or AAAA record", target)
 		}
 	}
 }

@@ -11,6 +11,8 @@ import (
 
 	"github.com/miekg/dns"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/hadns/hadns/internal/fileerr"
 )
 
 // zoneFile is the YAML layout of one zone file. Every field's comment gives
@@ -127,7 +129,7 @@ const (
 func LoadZoneFile(path string) (*Zone, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, ErrorList{{File: path, Msg: err.Error()}}
+		return nil, fileerr.ErrorList{{File: path, Msg: err.Error()}}
 	}
 	var mtime time.Time
 	if fi, err := os.Stat(path); err == nil {
@@ -139,21 +141,21 @@ func LoadZoneFile(path string) (*Zone, error) {
 // parseZoneFile is LoadZoneFile on bytes already read; mtime supplies the
 // default serial.
 func parseZoneFile(path string, data []byte, mtime time.Time) (*Zone, error) {
-	errs := &errorList{file: path}
+	errs := &fileerr.List{File: path}
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&doc); err != nil {
 		if err.Error() == "EOF" {
-			errs.addf(0, "empty zone file")
+			errs.Addf(0, "empty zone file")
 		} else {
 			addYAMLError(err, errs, 1)
 		}
-		return nil, errs.err()
+		return nil, errs.Err()
 	}
 	var zf zoneFile
 	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
-		errs.addf(doc.Line, "a zone file is a mapping with origin, soa, ns, records and services")
-		return nil, errs.err()
+		errs.Addf(doc.Line, "a zone file is a mapping with origin, soa, ns, records and services")
+		return nil, errs.Err()
 	}
 	strictKeys(doc.Content[0], reflect.TypeOf(zf), errs)
 	if err := doc.Decode(&zf); err != nil {
@@ -162,7 +164,7 @@ func parseZoneFile(path string, data []byte, mtime time.Time) (*Zone, error) {
 	// Unknown keys and type errors leave the rest decoded: keep checking, so
 	// one run shows every problem in the file.
 	z := buildZone(path, doc.Content[0], &zf, mtime, errs)
-	if err := errs.err(); err != nil {
+	if err := errs.Err(); err != nil {
 		return nil, err
 	}
 	return z, nil
@@ -216,16 +218,16 @@ func wireForm(name string) (string, bool) {
 	return back, err == nil
 }
 
-func buildZone(path string, root *yaml.Node, zf *zoneFile, mtime time.Time, errs *errorList) *Zone {
+func buildZone(path string, root *yaml.Node, zf *zoneFile, mtime time.Time, errs *fileerr.List) *Zone {
 	if zf.Origin == "" {
 		if !wrongType(root, "origin") {
-			errs.addf(root.Line, "origin is required")
+			errs.Addf(root.Line, "origin is required")
 		}
 		return nil
 	}
 	origin := dns.Fqdn(zf.Origin)
 	if !validName(origin) {
-		errs.addf(keyLine(root, "origin"), "origin %q is not a valid domain name", zf.Origin)
+		errs.Addf(keyLine(root, "origin"), "origin %q is not a valid domain name", zf.Origin)
 		return nil
 	}
 	origin = dns.CanonicalName(origin)
@@ -239,11 +241,11 @@ func buildZone(path string, root *yaml.Node, zf *zoneFile, mtime time.Time, errs
 	s := zf.SOA
 	if s.line == 0 {
 		if !wrongType(root, "soa") {
-			errs.addf(root.Line, "soa is required")
+			errs.Addf(root.Line, "soa is required")
 		}
 	} else {
 		if s.MName == "" || s.RName == "" {
-			errs.addf(s.line, "soa needs mname and rname")
+			errs.Addf(s.line, "soa needs mname and rname")
 		}
 		soa := &dns.SOA{
 			Hdr:     dns.RR_Header{Name: origin, Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: orDefault(s.TTL, ttl)},
@@ -259,7 +261,7 @@ func buildZone(path string, root *yaml.Node, zf *zoneFile, mtime time.Time, errs
 			soa.Serial = uint32(mtime.Unix())
 		}
 		if !validName(soa.Ns) || !validName(soa.Mbox) {
-			errs.addf(s.line, "soa mname and rname must be domain names")
+			errs.Addf(s.line, "soa mname and rname must be domain names")
 		}
 		z.insert(soa)
 	}
@@ -267,12 +269,12 @@ func buildZone(path string, root *yaml.Node, zf *zoneFile, mtime time.Time, errs
 	// NS.
 	z.nsLine = keyLine(root, "ns")
 	if len(zf.NS) == 0 && !wrongType(root, "ns") {
-		errs.addf(keyLine(root, "ns"), "ns is required: at least one nameserver")
+		errs.Addf(keyLine(root, "ns"), "ns is required: at least one nameserver")
 	}
 	for _, n := range zf.NS {
 		target := absName(n, origin)
 		if !validName(target) {
-			errs.addf(keyLine(root, "ns"), "ns %q is not a valid domain name", n)
+			errs.Addf(keyLine(root, "ns"), "ns %q is not a valid domain name", n)
 			continue
 		}
 		z.insert(&dns.NS{Hdr: dns.RR_Header{Name: origin, Rrtype: dns.TypeNS, Class: dns.ClassINET, Ttl: ttl}, Ns: target})
@@ -293,7 +295,7 @@ func buildZone(path string, root *yaml.Node, zf *zoneFile, mtime time.Time, errs
 		}
 		for _, owner := range svc.owners() {
 			if l, dup := seen[owner]; dup {
-				errs.addf(sc.line, "service name %s is already used by the service on line %d", owner, l)
+				errs.Addf(sc.line, "service name %s is already used by the service on line %d", owner, l)
 				continue
 			}
 			seen[owner] = sc.line

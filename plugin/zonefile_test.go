@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/hadns/hadns/internal/fileerr"
 )
 
 func TestZoneFileErrorsNameTheLine(t *testing.T) {
@@ -35,9 +37,9 @@ services:
       - {address: 192.0.2.10, site: east, weight: 0}
 `
 	_, err := parseZoneFile("z.yaml", []byte(bad), time.Unix(1, 0))
-	var list ErrorList
+	var list fileerr.ErrorList
 	if !errors.As(err, &list) {
-		t.Fatalf("want an ErrorList, got %v", err)
+		t.Fatalf("want an fileerr.ErrorList, got %v", err)
 	}
 	want := []struct {
 		line int
@@ -214,9 +216,9 @@ services:
     backends: lots
 `
 	_, err := parseZoneFile("z.yaml", []byte(src), time.Unix(1, 0))
-	var list ErrorList
+	var list fileerr.ErrorList
 	if !errors.As(err, &list) {
-		t.Fatalf("want an ErrorList, got %v", err)
+		t.Fatalf("want an fileerr.ErrorList, got %v", err)
 	}
 	want := []struct {
 		line int

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/hadns/hadns/internal/adminapi"
 )
 
 // Exit codes of hadns ctl, for scripts.
@@ -146,7 +148,7 @@ func runCtl(args []string, stdout io.Writer) error {
 			_, err := stdout.Write(body)
 			return err
 		}
-		var doc ctlStatus
+		var doc adminapi.Status
 		if err := json.Unmarshal(body, &doc); err != nil {
 			return ctlError{exitRefused, fmt.Errorf("reading the status: %v", err)}
 		}
@@ -156,18 +158,13 @@ func runCtl(args []string, stdout io.Writer) error {
 	default:
 		return usage(fmt.Errorf("unknown command %q", cmd))
 	}
-	req := map[string]string{"action": cmd, "site": f.site, "glob": f.glob, "reason": f.reason, "expires": f.expires, "by": f.by}
+	req := adminapi.OverrideRequest{Action: cmd, Site: f.site, Glob: f.glob, Reason: f.reason, Expires: f.expires, By: f.by}
 	switch {
 	case len(pos) == 2 && f.site == "" && f.glob == "":
-		req["backend"] = pos[1]
+		req.Backend = pos[1]
 	case len(pos) == 1 && (f.site == "") != (f.glob == ""):
 	default:
 		return usage(fmt.Errorf("%s needs one selector: a BACKEND, -site NAME or -glob PATTERN", cmd))
-	}
-	for k, v := range req {
-		if v == "" {
-			delete(req, k)
-		}
 	}
 	data, _ := json.Marshal(req)
 	body, err := c.do("POST", "/v1/overrides", data)
@@ -251,7 +248,7 @@ func (c *client) do(method, path string, body []byte) ([]byte, error) {
 		return nil, ctlError{exitUnreachable, fmt.Errorf("admin API at %s: %v", c.base, err)}
 	}
 	if resp.StatusCode/100 != 2 {
-		var e struct{ Error string }
+		var e adminapi.Error
 		if json.Unmarshal(data, &e) != nil || e.Error == "" {
 			e.Error = strings.TrimSpace(string(data))
 		}
@@ -264,74 +261,7 @@ func (c *client) do(method, path string, body []byte) ([]byte, error) {
 	return data, nil
 }
 
-// The parts of GET /v1/status that the table shows.
-type (
-	ctlStatus struct {
-		Time      time.Time
-		Ready     bool
-		Zones     []ctlZone
-		Overrides []ctlOverride
-	}
-	ctlZone struct {
-		Zone     string
-		Services []ctlService
-	}
-	ctlService struct {
-		Name     string
-		Failover struct {
-			BoundSeconds  float64 `json:"bound_seconds"`
-			BudgetSeconds float64 `json:"budget_seconds"`
-		}
-		Backends []ctlBackend
-		Answers  []struct {
-			Site    string
-			A, AAAA ctlAnswer
-		}
-	}
-	ctlBackend struct {
-		ID           string
-		Site         string
-		State        string
-		Checker      string
-		Check        string
-		Since        time.Time
-		LastError    string       `json:"last_error"`
-		Override     *ctlOverride `json:"override"`
-		DrainSafeAt  *time.Time   `json:"drain_safe_at"`
-		DrainPending bool         `json:"drain_pending"`
-	}
-	ctlAnswer struct {
-		Result    string
-		TTL       uint32
-		Addresses []string
-		Degraded  string
-	}
-	ctlOverride struct {
-		ID        string
-		Action    string
-		Backend   string
-		Site      string
-		Glob      string
-		Reason    string
-		Expires   time.Time
-		By        string
-		At        time.Time
-		Matched   []string
-		Unmatched bool
-	}
-)
-
-func (o *ctlOverride) selector() string {
-	switch {
-	case o.Backend != "":
-		return "backend " + o.Backend
-	case o.Site != "":
-		return "site " + o.Site
-	}
-	return "glob " + o.Glob
-}
-
-func printStatus(w io.Writer, doc *ctlStatus, now time.Time) {
+func printStatus(w io.Writer, doc *adminapi.Status, now time.Time) {
 	if !doc.Ready {
 		fmt.Fprintln(w, "NOT READY: the first health checks are still running")
 	}
@@ -383,7 +313,7 @@ func printStatus(w io.Writer, doc *ctlStatus, now time.Time) {
 			for _, a := range s.Answers {
 				var parts []string
 				deg := ""
-				for _, x := range []ctlAnswer{a.A, a.AAAA} {
+				for _, x := range []adminapi.AnswerStatus{a.A, a.AAAA} {
 					if len(x.Addresses) > 0 {
 						parts = append(parts, fmt.Sprintf("%s ttl %d", strings.Join(x.Addresses, " "), x.TTL))
 					}
@@ -415,7 +345,7 @@ func printStatus(w io.Writer, doc *ctlStatus, now time.Time) {
 		if o.Unmatched {
 			m = "nothing now (kept: the backend may come back)"
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\n", o.ID, o.Action, o.selector(), dash(o.By), dash(o.Reason), exp, m)
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\n", o.ID, o.Action, o.Selector(), dash(o.By), dash(o.Reason), exp, m)
 	}
 	tw.Flush()
 }
@@ -436,15 +366,10 @@ func ago(now, t time.Time) string {
 }
 
 func printChange(w io.Writer, cmd string, body []byte) {
-	var r struct {
-		Override *ctlOverride
-		Replaced *ctlOverride
-		Matched  []string
-		Cleared  []ctlOverride
-	}
+	var r adminapi.Change
 	_ = json.Unmarshal(body, &r)
 	if r.Override != nil {
-		fmt.Fprintf(w, "%s %s (override id %s): %s\n", cmd, r.Override.selector(), r.Override.ID, strings.Join(r.Matched, " "))
+		fmt.Fprintf(w, "%s %s (override id %s): %s\n", cmd, r.Override.Selector(), r.Override.ID, strings.Join(r.Matched, " "))
 		if r.Replaced != nil {
 			fmt.Fprintf(w, "replaces the %s set by %s (id %s)\n", r.Replaced.Action, dash(r.Replaced.By), r.Replaced.ID)
 		}
@@ -454,6 +379,6 @@ func printChange(w io.Writer, cmd string, body []byte) {
 		return
 	}
 	for _, o := range r.Cleared {
-		fmt.Fprintf(w, "cleared %s %s (id %s)\n", o.Action, o.selector(), o.ID)
+		fmt.Fprintf(w, "cleared %s %s (id %s)\n", o.Action, o.Selector(), o.ID)
 	}
 }

@@ -1,4 +1,4 @@
-package hadns
+package ops
 
 import (
 	"context"
@@ -11,43 +11,61 @@ import (
 	"time"
 
 	"github.com/hadns/hadns/healthcheck"
+	"github.com/hadns/hadns/internal/adminapi"
 )
 
-// overrideStore holds the overrides of one state file (or of the process,
-// without one) and the engines that fold them into their answers. It lives
+// Listener is told when the overrides of a store change, so it can fold
+// them into its answers again: in hadns, an engine.
+type Listener interface {
+	OverridesChanged()
+}
+
+// Logger is where a store logs changes, expiries and state file trouble
+// (CoreDNS's plugin logger in hadns).
+type Logger interface {
+	Infof(format string, args ...any)
+	Warningf(format string, args ...any)
+	Errorf(format string, args ...any)
+}
+
+// Store holds the overrides of one state file (or of the process,
+// without one) and the listeners that fold them into their answers. It lives
 // as long as the process, so a Corefile reload finds the same overrides, and
 // a restart reads them back from the file.
-type overrideStore struct {
+type Store struct {
 	path  string // "": kept in memory only
 	clock healthcheck.Clock
+	log   Logger
 
 	mu      sync.Mutex
-	list    []Override
+	list    []adminapi.Override
 	seq     uint64
 	loadErr error // the file did not parse: it is moved aside before the first save
-	users   map[*engine]struct{}
-	madeBy  *engine       // the engine whose set-up loaded it
+	users   map[Listener]struct{}
 	wake    chan struct{} // the earliest expiry may have changed
 	cancel  context.CancelFunc
 	done    chan struct{}
 }
 
-// errNoMatch is a selector that picks no backend, or a clear with nothing to
+// ErrNoMatch is a selector that picks no backend, or a clear with nothing to
 // clear; the API answers 404.
-var errNoMatch = errors.New("no match")
+var ErrNoMatch = errors.New("no match")
 
-func newOverrideStore(path string, clock healthcheck.Clock) *overrideStore {
-	s := &overrideStore{path: path, clock: clock, users: map[*engine]struct{}{}, wake: make(chan struct{}, 1)}
+// NewStore returns the store of the state file at path ("": memory only),
+// loading its overrides. A file that does not parse is logged and kept; the
+// store starts empty and moves the file aside before its first save.
+func NewStore(path string, clock healthcheck.Clock, log Logger) *Store {
+	s := &Store{path: path, clock: clock, log: log, users: map[Listener]struct{}{}, wake: make(chan struct{}, 1)}
 	if path == "" {
 		return s
 	}
 	if n := removeStaleTemps(path); n > 0 {
-		log.Infof("state file %s: removed %d temporary file(s) left by interrupted writes", path, n)
+		s.log.Infof("state file %s: removed %d temporary file(s) left by interrupted writes", path, n)
 	}
-	list, err := loadState(path)
+	list, err := LoadState(path)
 	if err != nil {
 		s.loadErr = err
-		log.Errorf("%v; serving without its overrides (the file is kept, and moved to %s.bad before the next change)", err, path)
+		s.log.Errorf("%v; serving without its overrides (the file is kept, and moved to %s.bad before the next change)", err, path)
 		return s
 	}
 	s.list = list
@@ -57,26 +75,26 @@ func newOverrideStore(path string, clock healthcheck.Clock) *overrideStore {
 		}
 	}
 	if len(list) > 0 {
-		log.Infof("state file %s: %d override(s) loaded", path, len(list))
+		s.log.Infof("state file %s: %d override(s) loaded", path, len(list))
 	}
 	return s
 }
 
-// all returns a copy of the current overrides.
-func (s *overrideStore) all() []Override {
+// All returns a copy of the current overrides.
+func (s *Store) All() []adminapi.Override {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Clone(s.list)
 }
 
-// set adds o (its ID and At are filled in), replacing an override with the
+// Set adds o (its ID and At are filled in), replacing an override with the
 // same selector. It returns the stored override and the one replaced, if any.
-func (s *overrideStore) set(o Override) (Override, *Override, error) {
+func (s *Store) Set(o adminapi.Override) (adminapi.Override, *adminapi.Override, error) {
 	s.mu.Lock()
-	var replaced *Override
-	next := make([]Override, 0, len(s.list)+1)
+	var replaced *adminapi.Override
+	next := make([]adminapi.Override, 0, len(s.list)+1)
 	for _, old := range s.list {
-		if old.selector() == o.selector() {
+		if old.Selector() == o.Selector() {
 			replaced = &old
 			continue
 		}
@@ -92,29 +110,29 @@ func (s *overrideStore) set(o Override) (Override, *Override, error) {
 		return o, nil, err
 	}
 	if replaced != nil {
-		log.Infof("override replaced: %s", replaced.describe())
+		s.log.Infof("override replaced: %s", replaced.Describe())
 	}
-	log.Infof("override set: %s", o.describe())
+	s.log.Infof("override set: %s", o.Describe())
 	s.notify()
 	return o, replaced, nil
 }
 
-// clear removes the overrides whose selector is sel (and whose action is
-// only, unless only is ""). Clearing nothing is errNoMatch.
-func (s *overrideStore) clear(sel selector, only, by string) ([]Override, error) {
-	return s.remove(func(o *Override) bool {
-		return o.selector() == sel && (only == "" || o.Action == only)
+// Clear removes the overrides whose selector is sel (and whose action is
+// only, unless only is ""). Clearing nothing is ErrNoMatch.
+func (s *Store) Clear(sel adminapi.Selector, only, by string) ([]adminapi.Override, error) {
+	return s.remove(func(o *adminapi.Override) bool {
+		return o.Selector() == sel && (only == "" || o.Action == only)
 	}, by)
 }
 
-// delete removes the override with the given ID.
-func (s *overrideStore) delete(id, by string) ([]Override, error) {
-	return s.remove(func(o *Override) bool { return o.ID == id }, by)
+// Delete removes the override with the given ID.
+func (s *Store) Delete(id, by string) ([]adminapi.Override, error) {
+	return s.remove(func(o *adminapi.Override) bool { return o.ID == id }, by)
 }
 
-func (s *overrideStore) remove(drop func(*Override) bool, by string) ([]Override, error) {
+func (s *Store) remove(drop func(*adminapi.Override) bool, by string) ([]adminapi.Override, error) {
 	s.mu.Lock()
-	var gone, next []Override
+	var gone, next []adminapi.Override
 	for _, o := range s.list {
 		if drop(&o) {
 			gone = append(gone, o)
@@ -124,7 +142,7 @@ func (s *overrideStore) remove(drop func(*Override) bool, by string) ([]Override
 	}
 	if len(gone) == 0 {
 		s.mu.Unlock()
-		return nil, errNoMatch
+		return nil, ErrNoMatch
 	}
 	err := s.commitLocked(next)
 	s.mu.Unlock()
@@ -133,9 +151,9 @@ func (s *overrideStore) remove(drop func(*Override) bool, by string) ([]Override
 	}
 	for _, o := range gone {
 		if by != "" {
-			log.Infof("override cleared by %s: %s", by, o.describe())
+			s.log.Infof("override cleared by %s: %s", by, o.Describe())
 		} else {
-			log.Infof("override cleared: %s", o.describe())
+			s.log.Infof("override cleared: %s", o.Describe())
 		}
 	}
 	s.notify()
@@ -143,10 +161,10 @@ func (s *overrideStore) remove(drop func(*Override) bool, by string) ([]Override
 }
 
 // expire removes the overrides whose expiry has passed.
-func (s *overrideStore) expire() {
+func (s *Store) expire() {
 	now := s.clock.Now()
 	s.mu.Lock()
-	var gone, next []Override
+	var gone, next []adminapi.Override
 	for _, o := range s.list {
 		if !o.Expires.IsZero() && !o.Expires.After(now) {
 			gone = append(gone, o)
@@ -161,26 +179,26 @@ func (s *overrideStore) expire() {
 	if err := s.commitLocked(next); err != nil {
 		// Expired overrides stop counting anyway (effective skips them);
 		// the file catches up at the next change.
-		log.Errorf("override expiry: %v", err)
+		s.log.Errorf("override expiry: %v", err)
 		s.list = next
 	}
 	s.mu.Unlock()
 	for _, o := range gone {
-		log.Infof("override expired: %s", o.describe())
+		s.log.Infof("override expired: %s", o.Describe())
 	}
 	s.notify()
 }
 
 // commitLocked saves next to the state file and, once it is safely there,
 // makes it the current list. A failed save changes nothing.
-func (s *overrideStore) commitLocked(next []Override) error {
+func (s *Store) commitLocked(next []adminapi.Override) error {
 	if s.path != "" {
 		if s.loadErr != nil {
 			bad := s.path + ".bad"
 			if err := os.Rename(s.path, bad); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return fmt.Errorf("state file %s did not parse and cannot be moved aside: %w", s.path, err)
 			}
-			log.Warningf("state file %s did not parse; moved it to %s before writing the new state", s.path, bad)
+			s.log.Warningf("state file %s did not parse; moved it to %s before writing the new state", s.path, bad)
 			s.loadErr = nil
 		}
 		if err := saveState(s.path, next); err != nil {
@@ -195,21 +213,21 @@ func (s *overrideStore) commitLocked(next []Override) error {
 	return nil
 }
 
-// notify has every engine using the store recompute its answers.
-func (s *overrideStore) notify() {
+// notify has every listener recompute its answers.
+func (s *Store) notify() {
 	s.mu.Lock()
-	users := make([]*engine, 0, len(s.users))
+	users := make([]Listener, 0, len(s.users))
 	for e := range s.users {
 		users = append(users, e)
 	}
 	s.mu.Unlock()
 	for _, e := range users {
-		e.overridesChanged()
+		e.OverridesChanged()
 	}
 }
 
-// attach registers a started engine; the first one starts the expiry loop.
-func (s *overrideStore) attach(e *engine) {
+// Attach registers a started listener; the first one starts the expiry loop.
+func (s *Store) Attach(e Listener) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.users[e] = struct{}{}
@@ -220,16 +238,24 @@ func (s *overrideStore) attach(e *engine) {
 	}
 }
 
-// used reports whether an engine is attached.
-func (s *overrideStore) used() bool {
+// Attached reports whether l is attached, and how many listeners are.
+func (s *Store) Attached(l Listener) (bool, int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.users[l]
+	return ok, len(s.users)
+}
+
+// Used reports whether a listener is attached.
+func (s *Store) Used() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.users) > 0
 }
 
-// detach unregisters an engine; the last one out stops the expiry loop. The
-// overrides stay: the next engine (a reload) finds them.
-func (s *overrideStore) detach(e *engine) {
+// Detach unregisters a listener; the last one out stops the expiry loop. The
+// overrides stay: the next listener (a reload) finds them.
+func (s *Store) Detach(e Listener) {
 	s.mu.Lock()
 	delete(s.users, e)
 	if len(s.users) > 0 || s.cancel == nil {
@@ -245,7 +271,7 @@ func (s *overrideStore) detach(e *engine) {
 
 // expiryLoop sleeps until the earliest expiry, removes what expired, and
 // starts over when the set of overrides changes.
-func (s *overrideStore) expiryLoop(ctx context.Context, done chan struct{}) {
+func (s *Store) expiryLoop(ctx context.Context, done chan struct{}) {
 	defer close(done)
 	for {
 		var next time.Time

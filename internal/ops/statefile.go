@@ -1,4 +1,4 @@
-package hadns
+package ops
 
 import (
 	"bytes"
@@ -8,18 +8,20 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/hadns/hadns/internal/adminapi"
 )
 
 // stateFile is what the state file holds. It is JSON so an operator can read
 // it and tools can write it; hadns itself only ever replaces it whole.
 type stateFile struct {
-	Overrides []Override `json:"overrides"`
+	Overrides []adminapi.Override `json:"overrides"`
 }
 
-// loadState reads the overrides of a state file. A missing file is an empty
+// LoadState reads the overrides of a state file. A missing file is an empty
 // state. A file that fails to parse gives an error naming the file and, where
 // the decoder can tell, the line.
-func loadState(file string) ([]Override, error) {
+func LoadState(file string) ([]adminapi.Override, error) {
 	data, err := os.ReadFile(file)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -49,10 +51,10 @@ func loadState(file string) ([]Override, error) {
 			return nil, fmt.Errorf("%s: no id", where)
 		case seen[o.ID]:
 			return nil, fmt.Errorf("%s: id %s is used twice", where, o.ID)
-		case !validAction(o.Action):
+		case !adminapi.ValidAction(o.Action):
 			return nil, fmt.Errorf("%s: action %q is not drain, down or up", where, o.Action)
 		}
-		if err := o.selector().validate(); err != nil {
+		if err := o.Selector().Validate(); err != nil {
 			return nil, fmt.Errorf("%s: %v", where, err)
 		}
 		seen[o.ID] = true
@@ -69,9 +71,9 @@ func lineAt(data []byte, off int64) int {
 // saveState replaces the state file atomically: a temporary file in the same
 // directory is written and synced, renamed over the old one, and the
 // directory synced, so a crash leaves either the old file or the new one.
-func saveState(file string, list []Override) error {
+func saveState(file string, list []adminapi.Override) error {
 	if list == nil {
-		list = []Override{}
+		list = []adminapi.Override{}
 	}
 	data, err := json.MarshalIndent(stateFile{Overrides: list}, "", "  ")
 	if err != nil {
@@ -109,11 +111,11 @@ func saveState(file string, list []Override) error {
 	return nil
 }
 
-// checkStateDir checks that the state file's folder exists and that hadns
+// CheckStateDir checks that the state file's folder exists and that hadns
 // may create files in it (the state file is replaced by renaming a new file
 // over it), so a missing or read-only folder stops start-up with a clear
 // error rather than failing the first override.
-func checkStateDir(file string) error {
+func CheckStateDir(file string) error {
 	dir := filepath.Dir(file)
 	fi, err := os.Stat(dir)
 	if err != nil {

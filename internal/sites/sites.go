@@ -1,25 +1,35 @@
-package hadns
+package sites
 
 import (
 	"net/netip"
 	"slices"
 	"sort"
+
+	"github.com/hadns/hadns/internal/fileerr"
 )
 
-// siteConfig is one `site` line of the Corefile.
-type siteConfig struct {
-	name     string
-	networks []netip.Prefix
-	fallback []string
-	at       position // where the line is, for errors
+// Config is one `site` line of the Corefile.
+type Config struct {
+	Name     string
+	Networks []netip.Prefix
+	Fallback []string
+	At       fileerr.Position // where the line is, for errors
 }
 
-// siteTable maps client addresses to sites and sites to their orders.
+// Order is the order of sites a client of one site gets: its own site,
+// then its fallbacks, then every other site in the default order, so that no
+// healthy backend is ever out of reach.
+type Order struct {
+	Site  string   // the client's site; "" for clients no network matches
+	Sites []string // every site, in the order answers try them
+}
+
+// Table maps client addresses to sites and sites to their orders.
 // Lookups mask the address once per distinct prefix length, longest first,
 // and probe a map: no allocation, no lock, a handful of map reads.
-type siteTable struct {
+type Table struct {
 	names  []string
-	orders []siteOrder // one per site, then the default order last
+	orders []Order // one per site, then the default order last
 	// byLen[i] holds the networks of prefix length lens[i]; lens is sorted
 	// longest first, v4 and v6 apart.
 	v4, v6 []prefixBucket
@@ -43,35 +53,39 @@ type siteNet struct {
 	scope int
 }
 
-// defaultIdx is the order index for clients that no network matches.
-func (t *siteTable) defaultIdx() int { return len(t.orders) - 1 }
+// Orders returns one order per site, in the order of the site lines, then
+// the default order last: Match and Default return indexes into it.
+func (t *Table) Orders() []Order { return t.orders }
 
-// newSiteTable builds the table from the Corefile's sites, or, when none are
+// Default is the order index for clients that no network matches.
+func (t *Table) Default() int { return len(t.orders) - 1 }
+
+// New builds the table from the Corefile's sites, or, when none are
 // configured, from the sites that backends name (in order of first mention),
 // so a single-site or site-less setup needs no site lines at all.
-func newSiteTable(cfg []siteConfig, defaultOrder []string, defaultOrderAt position, backendSites []string) (*siteTable, error) {
+func New(cfg []Config, defaultOrder []string, defaultOrderAt fileerr.Position, backendSites []string) (*Table, error) {
 	if len(cfg) == 0 {
 		for _, s := range backendSites {
-			if !slices.ContainsFunc(cfg, func(c siteConfig) bool { return c.name == s }) {
-				cfg = append(cfg, siteConfig{name: s})
+			if !slices.ContainsFunc(cfg, func(c Config) bool { return c.Name == s }) {
+				cfg = append(cfg, Config{Name: s})
 			}
 		}
 	}
 	// Every problem is collected, so `hadns check` reports them all.
-	var errs ErrorList
-	t := &siteTable{}
+	var errs fileerr.ErrorList
+	t := &Table{}
 	idx := map[string]int{}
 	for i, s := range cfg {
-		if _, dup := idx[s.name]; dup {
-			errs = append(errs, s.at.errorf("site %q is defined twice", s.name))
+		if _, dup := idx[s.Name]; dup {
+			errs = append(errs, s.At.Errorf("site %q is defined twice", s.Name))
 			continue
 		}
-		idx[s.name] = i
-		t.names = append(t.names, s.name)
+		idx[s.Name] = i
+		t.names = append(t.names, s.Name)
 	}
 	for _, s := range backendSites {
 		if _, ok := idx[s]; !ok {
-			errs = append(errs, position{}.errorf("a backend names site %q, which no site line defines", s))
+			errs = append(errs, fileerr.Position{}.Errorf("a backend names site %q, which no site line defines", s))
 		}
 	}
 	if len(defaultOrder) == 0 {
@@ -79,7 +93,7 @@ func newSiteTable(cfg []siteConfig, defaultOrder []string, defaultOrderAt positi
 	}
 	for _, s := range defaultOrder {
 		if _, ok := idx[s]; !ok {
-			errs = append(errs, defaultOrderAt.errorf("default order names unknown site %q", s))
+			errs = append(errs, defaultOrderAt.Errorf("default order names unknown site %q", s))
 		}
 	}
 	full := func(first string, then []string) []string {
@@ -103,16 +117,16 @@ func newSiteTable(cfg []siteConfig, defaultOrder []string, defaultOrderAt positi
 	}
 	buckets := map[int]map[netip.Prefix]siteNet{}
 	for i, s := range cfg {
-		for _, f := range s.fallback {
+		for _, f := range s.Fallback {
 			if _, ok := idx[f]; !ok {
-				errs = append(errs, s.at.errorf("site %s: fallback names unknown site %q", s.name, f))
+				errs = append(errs, s.At.Errorf("site %s: fallback names unknown site %q", s.Name, f))
 			}
-			if f == s.name {
-				errs = append(errs, s.at.errorf("site %s: a site cannot fall back to itself", s.name))
+			if f == s.Name {
+				errs = append(errs, s.At.Errorf("site %s: a site cannot fall back to itself", s.Name))
 			}
 		}
-		t.orders = append(t.orders, siteOrder{site: s.name, order: full(s.name, s.fallback)})
-		for _, n := range s.networks {
+		t.orders = append(t.orders, Order{Site: s.Name, Sites: full(s.Name, s.Fallback)})
+		for _, n := range s.Networks {
 			n = n.Masked()
 			key := n.Bits()
 			if n.Addr().Is6() {
@@ -122,7 +136,7 @@ func newSiteTable(cfg []siteConfig, defaultOrder []string, defaultOrderAt positi
 				buckets[key] = map[netip.Prefix]siteNet{}
 			}
 			if other, dup := buckets[key][n]; dup {
-				errs = append(errs, s.at.errorf("network %s is in both site %s and site %s", n, cfg[other.site].name, s.name))
+				errs = append(errs, s.At.Errorf("network %s is in both site %s and site %s", n, cfg[other.site].Name, s.Name))
 				continue
 			}
 			buckets[key][n] = siteNet{site: i, scope: n.Bits()}
@@ -131,7 +145,7 @@ func newSiteTable(cfg []siteConfig, defaultOrder []string, defaultOrderAt positi
 	if len(errs) > 0 {
 		return nil, errs
 	}
-	t.orders = append(t.orders, siteOrder{order: full("", nil)})
+	t.orders = append(t.orders, Order{Sites: full("", nil)})
 	for key, nets := range buckets {
 		if key >= 0 {
 			t.v4 = append(t.v4, prefixBucket{bits: key, nets: nets})
@@ -169,13 +183,13 @@ func nestScopes(buckets []prefixBucket) int {
 	return buckets[0].bits
 }
 
-// match returns the order index for a client address by longest prefix
+// Match returns the order index for a client address by longest prefix
 // match, and the ECS scope of the answer: a prefix length such that every
 // address sharing that many leading bits with a gets the same order, or -1
 // when no network of a's family is configured (any scope holds). An
 // IPv4-mapped IPv6 address matches IPv4 networks, and its scope is counted
 // in IPv6 bits (96 more): it is the scope of an IPv6 client subnet.
-func (t *siteTable) match(a netip.Addr) (int, int) {
+func (t *Table) Match(a netip.Addr) (int, int) {
 	mapped := 0
 	if a.Is4In6() {
 		a, mapped = a.Unmap(), 96
@@ -194,10 +208,10 @@ func (t *siteTable) match(a netip.Addr) (int, int) {
 		}
 	}
 	if scope < 0 {
-		return t.defaultIdx(), -1
+		return t.Default(), -1
 	}
 	// No network holds a, and none is longer than scope: each either holds
 	// all of a's network of that length (and so a) or none of it, so every
 	// address there gets the default order too.
-	return t.defaultIdx(), scope + mapped
+	return t.Default(), scope + mapped
 }

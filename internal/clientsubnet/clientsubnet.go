@@ -1,33 +1,39 @@
-package hadns
+// Package clientsubnet reads the EDNS Client Subnet option of a query and
+// builds the one its reply echoes (RFC 7871). It owns the option's
+// validation (what is a FORMERR) and nothing else: which site a subnet is in
+// belongs to internal/sites, and writing the option into a packed reply to
+// the wire code. Options are passed by value, so the query path does not
+// allocate.
+package clientsubnet
 
 import (
 	"errors"
-	"net"
 	"net/netip"
 
 	"github.com/miekg/dns"
 )
 
-// clientSubnet is the EDNS Client Subnet option of a query (RFC 7871); opt
-// is nil when the query has none. It is passed by value: no allocation.
-type clientSubnet struct {
-	opt    *dns.EDNS0_SUBNET
-	prefix netip.Prefix // the masked source network
+// Option is the EDNS Client Subnet option of a query (RFC 7871); Opt is
+// nil when the query has none. It is passed by value: no allocation.
+type Option struct {
+	Opt    *dns.EDNS0_SUBNET
+	Prefix netip.Prefix // the masked source network
 }
 
-var errBadECS = errors.New("malformed EDNS Client Subnet option")
+// ErrMalformed is a query's ECS option that RFC 7871 makes a FORMERR.
+var ErrMalformed = errors.New("malformed EDNS Client Subnet option")
 
-// queryECS finds and validates the ECS option. RFC 7871 section 6, 7.1.1
+// Parse finds and validates the ECS option. RFC 7871 section 6, 7.1.1
 // and 7.1.2: a source prefix too long for the family, a non-zero scope in a
 // query, address bits beyond the source prefix, or an ADDRESS of more (or
 // fewer) octets than the source prefix needs are a FORMERR.
-func queryECS(opt *dns.OPT) (clientSubnet, error) {
+func Parse(opt *dns.OPT) (Option, error) {
 	if opt == nil {
-		return clientSubnet{}, nil
+		return Option{}, nil
 	}
 	for _, o := range opt.Option {
 		if e, ok := o.(*dns.EDNS0_SUBNET); ok && e.Family != 0 && !optionsFill(opt) {
-			return clientSubnet{}, errBadECS
+			return Option{}, ErrMalformed
 		}
 	}
 	for _, o := range opt.Option {
@@ -45,21 +51,21 @@ func queryECS(opt *dns.OPT) (clientSubnet, error) {
 			maxBits = 128
 			a, ok = netip.AddrFromSlice(e.Address.To16())
 		default:
-			return clientSubnet{}, errBadECS
+			return Option{}, ErrMalformed
 		}
 		if !ok || e.SourceNetmask > maxBits || e.SourceScope != 0 {
-			return clientSubnet{}, errBadECS
+			return Option{}, ErrMalformed
 		}
 		if e.Family == 1 {
 			a = a.Unmap()
 		}
 		p := netip.PrefixFrom(a, int(e.SourceNetmask))
 		if p.Masked().Addr() != a {
-			return clientSubnet{}, errBadECS
+			return Option{}, ErrMalformed
 		}
-		return clientSubnet{opt: e, prefix: p}, nil
+		return Option{Opt: e, Prefix: p}, nil
 	}
-	return clientSubnet{}, nil
+	return Option{}, nil
 }
 
 // optionsFill reports whether the ECS option of opt came with an ADDRESS of
@@ -94,29 +100,14 @@ func optionsFill(opt *dns.OPT) bool {
 	return ecs != 1 || addr < 0 || addr == need
 }
 
-// replyECS is the ECS option for the reply: the query's family, source
+// Reply is the ECS option for the reply: the query's family, source
 // prefix and address with the scope we answered for.
-func (c *clientSubnet) replyECS(scope uint8) *dns.EDNS0_SUBNET {
+func (c *Option) Reply(scope uint8) *dns.EDNS0_SUBNET {
 	return &dns.EDNS0_SUBNET{
 		Code:          dns.EDNS0SUBNET,
-		Family:        c.opt.Family,
-		SourceNetmask: c.opt.SourceNetmask,
+		Family:        c.Opt.Family,
+		SourceNetmask: c.Opt.SourceNetmask,
 		SourceScope:   scope,
-		Address:       c.opt.Address,
+		Address:       c.Opt.Address,
 	}
-}
-
-// remoteAddr returns the query's source address without allocating.
-func remoteAddr(a net.Addr) netip.Addr {
-	var ip net.IP
-	switch a := a.(type) {
-	case *net.UDPAddr:
-		ip = a.IP
-	case *net.TCPAddr:
-		ip = a.IP
-	default:
-		return netip.Addr{}
-	}
-	addr, _ := netip.AddrFromSlice(ip)
-	return addr.Unmap()
 }
