@@ -39,7 +39,8 @@ chaos: build
 # target in one package), each in its package: PACKAGE:TARGET. Their seed
 # corpora live in the package's testdata/fuzz/TARGET.
 FUZZTIME ?= 15s
-FUZZ_TARGETS = ./plugin:FuzzZoneFile ./plugin:FuzzSiteLines ./plugin:FuzzECS ./plugin:FuzzServeDNS
+FUZZ_TARGETS = ./plugin:FuzzZoneFile ./plugin:FuzzSiteLines ./plugin:FuzzECS ./plugin:FuzzServeDNS \
+	./internal/dnssec:FuzzReadKey
 fuzz:
 	for t in $(FUZZ_TARGETS); do \
 		go test -run '^$$' -fuzz "^$${t#*:}\$$" -fuzztime $(FUZZTIME) "$${t%%:*}" || exit 1; \
