@@ -1,60 +1,10 @@
 package healthcheck
 
 import (
-	"errors"
 	"os"
-	"syscall"
 	"testing"
 	"time"
 )
-
-// exhaustFDs lowers the process's soft open-files limit and fills the
-// descriptor table up to it; free gives one descriptor back. The returned
-// function restores everything.
-func exhaustFDs(t *testing.T) (free func(), restore func()) {
-	t.Helper()
-	var old syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &old); err != nil {
-		t.Fatal(err)
-	}
-	low := syscall.Rlimit{Cur: 512, Max: old.Max}
-	if old.Max < low.Cur {
-		low.Cur = old.Max
-	}
-	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &low); err != nil {
-		t.Fatal(err)
-	}
-	var held []*os.File
-	for i := 0; i < int(low.Cur); i++ {
-		f, err := os.Open(os.DevNull)
-		if err != nil {
-			if !errors.Is(err, syscall.EMFILE) {
-				t.Fatalf("filling the table: %v", err)
-			}
-			break
-		}
-		held = append(held, f)
-	}
-	if _, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0); err != syscall.EMFILE {
-		t.Fatalf("the table is not full: socket: %v", err)
-	}
-	free = func() {
-		if n := len(held); n > 0 {
-			held[n-1].Close()
-			held = held[:n-1]
-		}
-	}
-	restore = func() {
-		for _, f := range held {
-			f.Close()
-		}
-		held = nil
-		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &old); err != nil {
-			t.Errorf("restoring the limit: %v", err)
-		}
-	}
-	return free, restore
-}
 
 // TestTCPLoopSpareSockets: with the process out of descriptors (a flood of
 // connections to the DNS server took them all), tcp probes still run on
