@@ -360,7 +360,7 @@ func buildBackend(bc *backendConfig, s *service, origin string) (*backend, strin
 func (z *Zone) addService(s *service, errs *fileerr.List) {
 	n := z.node(s.name)
 	for _, t := range []uint16{dns.TypeA, dns.TypeAAAA, dns.TypeCNAME} {
-		if len(n.rrsets[t]) > 0 {
+		if len(n.rrsets.get(t)) > 0 {
 			errs.Addf(s.line, "service %s clashes with the static %s record on line %d", s.name, dns.TypeToString[t], n.lines[t])
 		}
 	}
@@ -368,7 +368,7 @@ func (z *Zone) addService(s *service, errs *fileerr.List) {
 	for i, o := range s.srv {
 		sn := z.node(o.name)
 		for _, t := range []uint16{dns.TypeSRV, dns.TypeCNAME} {
-			if len(sn.rrsets[t]) > 0 {
+			if len(sn.rrsets.get(t)) > 0 {
 				errs.Addf(s.line, "srv owner %s clashes with the static %s record on line %d", o.name, dns.TypeToString[t], sn.lines[t])
 			}
 		}
@@ -381,22 +381,21 @@ func (z *Zone) addService(s *service, errs *fileerr.List) {
 			continue
 		}
 		gn := z.node(b.target)
-		if gn.svc != nil || len(gn.rrsets[dns.TypeCNAME]) > 0 {
+		if gn.svc != nil || len(gn.rrsets.get(dns.TypeCNAME)) > 0 {
 			errs.Addf(b.line, "generated name %s for backend %s clashes with another name", b.target, b.addr)
 			continue
 		}
-		if gn.rrsets == nil {
-			gn.rrsets = map[uint16][]dns.RR{}
+		if gn.lines == nil {
 			gn.lines = map[uint16]int{}
 		}
 		dup := false
-		for _, o := range gn.rrsets[b.family()] {
+		for _, o := range gn.rrsets.get(b.family()) {
 			if dns.IsDuplicate(o, b.glue) {
 				dup = true
 			}
 		}
 		if !dup {
-			gn.rrsets[b.family()] = append(gn.rrsets[b.family()], b.glue)
+			gn.rrsets.add(b.glue)
 			gn.lines[b.family()] = b.line
 		}
 	}

@@ -515,7 +515,8 @@ func (z *Zone) packStatic() {
 		if len(n.rrsets) > 0 {
 			n.wire = make(typedWires, 0, len(n.rrsets))
 		}
-		for t, set := range n.rrsets {
+		for _, ts := range n.rrsets {
+			t, set := ts.t, ts.set
 			if len(n.extraSvc[t]) > 0 {
 				continue // its additional data follows health: packed with the service's answers
 			}
