@@ -175,7 +175,7 @@ func (z *Zone) answerNode(n *node, qname, owner string, qtype uint16, site int) 
 		return oneResult{lookupResult: n.svc.answer(qtype, site, 0, z.negSOA)}
 	}
 	if n.srvOf != nil && qtype == dns.TypeSRV {
-		return oneResult{lookupResult: n.srvOf.answer(qtype, site, n.srvIdx, z.negSOA)}
+		return oneResult{lookupResult: n.srvOf.answer(qtype, site, int(n.srvIdx), z.negSOA)}
 	}
 	if qtype == dns.TypeANY {
 		return oneResult{lookupResult: z.answerANY(n, qname, owner, site)}
@@ -204,7 +204,7 @@ func (z *Zone) answerANY(n *node, qname, owner string, site int) lookupResult {
 		}
 	}
 	if n.srvOf != nil {
-		if r := n.srvOf.answer(dns.TypeSRV, site, n.srvIdx, z.negSOA); r.result == Success && len(r.answer) > 0 {
+		if r := n.srvOf.answer(dns.TypeSRV, site, int(n.srvIdx), z.negSOA); r.result == Success && len(r.answer) > 0 {
 			return r
 		}
 	}

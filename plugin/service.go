@@ -372,7 +372,7 @@ func (z *Zone) addService(s *service, errs *fileerr.List) {
 				errs.Addf(s.line, "srv owner %s clashes with the static %s record on line %d", o.name, dns.TypeToString[t], sn.lines[t])
 			}
 		}
-		sn.srvOf, sn.srvIdx = s, i
+		sn.srvOf, sn.srvIdx = s, int32(i)
 	}
 	// Generated SRV targets answer their own address. A service without
 	// SRV owners has no SRV targets: no names are made up for it.

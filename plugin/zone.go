@@ -35,7 +35,7 @@ type node struct {
 	extra  map[uint16][]dns.RR // additional-section addresses for NS, MX and SRV sets
 	svc    *service            // a service's name: its A and AAAA follow health
 	srvOf  *service            // a service's SRV owner: its SRV follows health
-	srvIdx int                 // which of srvOf's SRV owners
+	srvIdx int32               // which of srvOf's SRV owners (int32: the node fits a smaller size class)
 	cut    bool                // NS below the apex: a delegation
 
 	// extraSvc is, by type, the services that NS, MX and SRV targets name:
