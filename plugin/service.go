@@ -63,7 +63,7 @@ type backend struct {
 	port      uint16 // effective port: the backend's own or the service's
 	site      string
 	weight    uint16
-	target    string // SRV target name, absolute
+	target    string // SRV target name, absolute; "" (and no glue) for a service without SRV
 	generated bool   // target is a name hadns made up and answers itself
 	check     healthcheck.Target
 	line      int
@@ -336,21 +336,28 @@ func buildBackend(bc *backendConfig, s *service, origin string) (*backend, strin
 		if !validName(b.target) {
 			return nil, "hostname", fmt.Errorf("backend %s: hostname %q is not a valid name", addr, bc.Hostname)
 		}
-	} else {
+	} else if len(s.srv) > 0 {
 		b.target = generatedName(addr, s.name)
 		b.generated = true
 	}
 	hdr := dns.RR_Header{Name: s.name, Class: dns.ClassINET, Ttl: s.ttl}
 	ghdr := hdr
 	ghdr.Name = b.target
+	// The SRV target and its glue serve only SRV answers: a service without
+	// SRV owners has neither (one name and record less per backend).
+	glue := len(s.srv) > 0
 	if addr.Is4() {
 		hdr.Rrtype, ghdr.Rrtype = dns.TypeA, dns.TypeA
 		b.a = &dns.A{Hdr: hdr, A: addr.AsSlice()}
-		b.glue = &dns.A{Hdr: ghdr, A: addr.AsSlice()}
+		if glue {
+			b.glue = &dns.A{Hdr: ghdr, A: addr.AsSlice()}
+		}
 	} else {
 		hdr.Rrtype, ghdr.Rrtype = dns.TypeAAAA, dns.TypeAAAA
 		b.a = &dns.AAAA{Hdr: hdr, AAAA: addr.AsSlice()}
-		b.glue = &dns.AAAA{Hdr: ghdr, AAAA: addr.AsSlice()}
+		if glue {
+			b.glue = &dns.AAAA{Hdr: ghdr, AAAA: addr.AsSlice()}
+		}
 	}
 	return b, "", nil
 }
