@@ -45,7 +45,7 @@ func heapAfter(f func() any) uint64 {
 
 // The same records served by hadns (static records, and services with two
 // backends in two sites) against CoreDNS's file plugin serving them as plain
-// A records. DESIGN.md asks for at most 2×; hadns is at 2.5× (it was 11.8×:
+// A records. DESIGN.md asks for at most 2×; hadns is at 2.4× (it was 11.8×:
 // four recorder messages per packed reply, a NODATA per name, a metric series
 // per service and client site made before any query, a map per name for its
 // packed replies and another for its records, copies of every check target,
