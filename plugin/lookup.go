@@ -131,7 +131,7 @@ func (z *Zone) lookupOne(qname string, qtype uint16, site int) oneResult {
 func (z *Zone) dnameAbove(qname string) string {
 	found := ""
 	for p := parent(qname); p != "" && dns.IsSubDomain(z.origin, p); p = parent(p) {
-		if n, ok := z.nodes[p]; ok && len(n.rrsets[dns.TypeDNAME]) > 0 {
+		if n, ok := z.nodes[p]; ok && len(n.rrsets.get(dns.TypeDNAME)) > 0 {
 			found = p
 		}
 	}
@@ -144,7 +144,7 @@ func (z *Zone) dnameAbove(qname string) string {
 // follows (not for a CNAME query: the CNAME is its answer). A name that
 // becomes too long is YXDOMAIN, with the DNAME alone (RFC 6672 2.2).
 func (z *Zone) substitute(qname, owner string, qtype uint16) oneResult {
-	set := z.nodes[owner].rrsets[dns.TypeDNAME]
+	set := z.nodes[owner].rrsets.get(dns.TypeDNAME)
 	dn := set[0].(*dns.DNAME)
 	target := qname[:len(qname)-len(owner)] + dns.CanonicalName(dn.Target)
 	if _, ok := dns.IsDomainName(target); !ok { // longer than 255 octets
@@ -175,17 +175,17 @@ func (z *Zone) answerNode(n *node, qname, owner string, qtype uint16, site int) 
 		return oneResult{lookupResult: n.svc.answer(qtype, site, 0, z.negSOA)}
 	}
 	if n.srvOf != nil && qtype == dns.TypeSRV {
-		return oneResult{lookupResult: n.srvOf.answer(qtype, site, n.srvIdx, z.negSOA)}
+		return oneResult{lookupResult: n.srvOf.answer(qtype, site, int(n.srvIdx), z.negSOA)}
 	}
 	if qtype == dns.TypeANY {
 		return oneResult{lookupResult: z.answerANY(n, qname, owner, site)}
 	}
-	if set := n.rrsets[qtype]; len(set) > 0 {
+	if set := n.rrsets.get(qtype); len(set) > 0 {
 		r := lookupResult{result: Success, answer: synth(set, qname, owner), extra: n.extra[qtype], wire: n.wire.get(qtype)}
 		n.serviceExtra(qtype, site, &r, true)
 		return oneResult{lookupResult: r}
 	}
-	if cn := n.rrsets[dns.TypeCNAME]; len(cn) > 0 {
+	if cn := n.rrsets.get(dns.TypeCNAME); len(cn) > 0 {
 		return oneResult{lookupResult: lookupResult{result: Success, answer: synth(cn, qname, owner)}, cnameOnly: true}
 	}
 	return oneResult{lookupResult: lookupResult{result: NoData, ns: z.negSOA, wire: n.noData}}
@@ -204,20 +204,20 @@ func (z *Zone) answerANY(n *node, qname, owner string, site int) lookupResult {
 		}
 	}
 	if n.srvOf != nil {
-		if r := n.srvOf.answer(dns.TypeSRV, site, n.srvIdx, z.negSOA); r.result == Success && len(r.answer) > 0 {
+		if r := n.srvOf.answer(dns.TypeSRV, site, int(n.srvIdx), z.negSOA); r.result == Success && len(r.answer) > 0 {
 			return r
 		}
 	}
 	best := uint16(0)
-	for t := range n.rrsets {
-		if best == 0 || t < best {
-			best = t
+	for _, ts := range n.rrsets {
+		if best == 0 || ts.t < best {
+			best = ts.t
 		}
 	}
 	if best == 0 {
 		return lookupResult{result: NoData, ns: z.negSOA}
 	}
-	return lookupResult{result: Success, answer: synth(n.rrsets[best], qname, owner)}
+	return lookupResult{result: Success, answer: synth(n.rrsets.get(best), qname, owner)}
 }
 
 // synth returns set, renamed to qname when it came from a wildcard. The
@@ -238,7 +238,7 @@ func synth(set []dns.RR, qname, owner string) []dns.RR {
 // referral answers for a name at or below the delegation at cut.
 func (z *Zone) referral(cut string, site int) lookupResult {
 	n := z.nodes[cut]
-	ns := n.rrsets[dns.TypeNS]
+	ns := n.rrsets.get(dns.TypeNS)
 	r := lookupResult{result: Delegation, ns: ns[:len(ns):len(ns)], extra: n.extra[dns.TypeNS]}
 	n.serviceExtra(dns.TypeNS, site, &r, false)
 	return r

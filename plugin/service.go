@@ -63,7 +63,7 @@ type backend struct {
 	port      uint16 // effective port: the backend's own or the service's
 	site      string
 	weight    uint16
-	target    string // SRV target name, absolute
+	target    string // SRV target name, absolute; "" (and no glue) for a service without SRV
 	generated bool   // target is a name hadns made up and answers itself
 	check     healthcheck.Target
 	line      int
@@ -336,21 +336,28 @@ func buildBackend(bc *backendConfig, s *service, origin string) (*backend, strin
 		if !validName(b.target) {
 			return nil, "hostname", fmt.Errorf("backend %s: hostname %q is not a valid name", addr, bc.Hostname)
 		}
-	} else {
+	} else if len(s.srv) > 0 {
 		b.target = generatedName(addr, s.name)
 		b.generated = true
 	}
 	hdr := dns.RR_Header{Name: s.name, Class: dns.ClassINET, Ttl: s.ttl}
 	ghdr := hdr
 	ghdr.Name = b.target
+	// The SRV target and its glue serve only SRV answers: a service without
+	// SRV owners has neither (one name and record less per backend).
+	glue := len(s.srv) > 0
 	if addr.Is4() {
 		hdr.Rrtype, ghdr.Rrtype = dns.TypeA, dns.TypeA
 		b.a = &dns.A{Hdr: hdr, A: addr.AsSlice()}
-		b.glue = &dns.A{Hdr: ghdr, A: addr.AsSlice()}
+		if glue {
+			b.glue = &dns.A{Hdr: ghdr, A: addr.AsSlice()}
+		}
 	} else {
 		hdr.Rrtype, ghdr.Rrtype = dns.TypeAAAA, dns.TypeAAAA
 		b.a = &dns.AAAA{Hdr: hdr, AAAA: addr.AsSlice()}
-		b.glue = &dns.AAAA{Hdr: ghdr, AAAA: addr.AsSlice()}
+		if glue {
+			b.glue = &dns.AAAA{Hdr: ghdr, AAAA: addr.AsSlice()}
+		}
 	}
 	return b, "", nil
 }
@@ -360,7 +367,7 @@ func buildBackend(bc *backendConfig, s *service, origin string) (*backend, strin
 func (z *Zone) addService(s *service, errs *fileerr.List) {
 	n := z.node(s.name)
 	for _, t := range []uint16{dns.TypeA, dns.TypeAAAA, dns.TypeCNAME} {
-		if len(n.rrsets[t]) > 0 {
+		if len(n.rrsets.get(t)) > 0 {
 			errs.Addf(s.line, "service %s clashes with the static %s record on line %d", s.name, dns.TypeToString[t], n.lines[t])
 		}
 	}
@@ -368,11 +375,11 @@ func (z *Zone) addService(s *service, errs *fileerr.List) {
 	for i, o := range s.srv {
 		sn := z.node(o.name)
 		for _, t := range []uint16{dns.TypeSRV, dns.TypeCNAME} {
-			if len(sn.rrsets[t]) > 0 {
+			if len(sn.rrsets.get(t)) > 0 {
 				errs.Addf(s.line, "srv owner %s clashes with the static %s record on line %d", o.name, dns.TypeToString[t], sn.lines[t])
 			}
 		}
-		sn.srvOf, sn.srvIdx = s, i
+		sn.srvOf, sn.srvIdx = s, int32(i)
 	}
 	// Generated SRV targets answer their own address. A service without
 	// SRV owners has no SRV targets: no names are made up for it.
@@ -381,22 +388,21 @@ func (z *Zone) addService(s *service, errs *fileerr.List) {
 			continue
 		}
 		gn := z.node(b.target)
-		if gn.svc != nil || len(gn.rrsets[dns.TypeCNAME]) > 0 {
+		if gn.svc != nil || len(gn.rrsets.get(dns.TypeCNAME)) > 0 {
 			errs.Addf(b.line, "generated name %s for backend %s clashes with another name", b.target, b.addr)
 			continue
 		}
-		if gn.rrsets == nil {
-			gn.rrsets = map[uint16][]dns.RR{}
+		if gn.lines == nil {
 			gn.lines = map[uint16]int{}
 		}
 		dup := false
-		for _, o := range gn.rrsets[b.family()] {
+		for _, o := range gn.rrsets.get(b.family()) {
 			if dns.IsDuplicate(o, b.glue) {
 				dup = true
 			}
 		}
 		if !dup {
-			gn.rrsets[b.family()] = append(gn.rrsets[b.family()], b.glue)
+			gn.rrsets.add(b.glue)
 			gn.lines[b.family()] = b.line
 		}
 	}

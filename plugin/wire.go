@@ -25,18 +25,18 @@ import (
 // appends its own OPT record: no message to build, no packing, no allocation.
 type wireAnswer struct {
 	buf      []byte // header (ID 0, RD and CD clear), question, answer, authority, additional; no OPT
-	qnameEnd int    // offset just past the question's name
-	ede      []byte // the EDE option of a degraded answer, or nil
-	// msgs is the reply as a message, by RD and CD, for the recorders of
-	// plugins before us (log, prometheus), which read its header and what
-	// kind of answer it is; the rotations of one answer share them.
-	msgs *recMsgs
-
+	qnameEnd int32  // offset just past the question's name (int32: with nx, one word)
 	// nx marks a negative answer (NXDOMAIN, or a NODATA shared by every
 	// name of a zone): its question varies, so buf is the header alone and
 	// soa is the zone's SOA record, written out in full so that its owner
 	// keeps the zone's spelling.
 	nx  bool
+	ede []byte // the EDE option of a degraded answer, or nil
+	// msgs is the reply as a message, by RD and CD, for the recorders of
+	// plugins before us (log, prometheus), which read its header and what
+	// kind of answer it is; the rotations of one answer share them.
+	msgs *recMsgs
+
 	soa []byte
 
 	// cuts are the places the additional section may end early in a UDP
@@ -99,7 +99,7 @@ func packWire(qname string, qtype uint16, res lookupResult, msgs *recMsgs) *wire
 	for end < len(buf) && buf[end] != 0 {
 		end += 1 + int(buf[end])
 	}
-	wa := &wireAnswer{buf: buf, qnameEnd: end + 1, msgs: msgs, cuts: extraCuts(buf, end+5, len(res.answer)+len(res.ns), res.extra)}
+	wa := &wireAnswer{buf: buf, qnameEnd: int32(end + 1), msgs: msgs, cuts: extraCuts(buf, end+5, len(res.answer)+len(res.ns), res.extra)}
 	if res.degraded != nil {
 		wa.ede = edeOption(res.degraded)
 	}
@@ -194,7 +194,7 @@ func writeWire(w dns.ResponseWriter, r *dns.Msg, wa *wireAnswer, reqOpt *dns.OPT
 	}
 	// Without escapes a name's wire form is its text shifted by one byte:
 	// each dot becomes the next label's length, so the letters line up.
-	if wa.qnameEnd-12 != len(q.Name)+1 || hasEscape(q.Name) {
+	if int(wa.qnameEnd)-12 != len(q.Name)+1 || hasEscape(q.Name) {
 		return false
 	}
 	bp := wireBufs.Get().(*[]byte)
@@ -515,7 +515,8 @@ func (z *Zone) packStatic() {
 		if len(n.rrsets) > 0 {
 			n.wire = make(typedWires, 0, len(n.rrsets))
 		}
-		for t, set := range n.rrsets {
+		for _, ts := range n.rrsets {
+			t, set := ts.t, ts.set
 			if len(n.extraSvc[t]) > 0 {
 				continue // its additional data follows health: packed with the service's answers
 			}

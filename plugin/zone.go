@@ -30,12 +30,12 @@ type Zone struct {
 
 // node holds what one owner name has.
 type node struct {
-	rrsets map[uint16][]dns.RR
+	rrsets typedSets
 	lines  map[uint16]int      // line of each RRset's first record, for errors
 	extra  map[uint16][]dns.RR // additional-section addresses for NS, MX and SRV sets
 	svc    *service            // a service's name: its A and AAAA follow health
 	srvOf  *service            // a service's SRV owner: its SRV follows health
-	srvIdx int                 // which of srvOf's SRV owners
+	srvIdx int32               // which of srvOf's SRV owners (int32: the node fits a smaller size class)
 	cut    bool                // NS below the apex: a delegation
 
 	// extraSvc is, by type, the services that NS, MX and SRV targets name:
@@ -48,6 +48,41 @@ type node struct {
 	// asked, and NODATA (its question type is patched per query).
 	wire   typedWires
 	noData *wireAnswer
+}
+
+// typedSets are a name's RRsets by type: a name has a handful of types, so
+// a slice costs a fraction of a map's memory (a map is over 300 bytes even
+// with one entry) and is as quick to search.
+type typedSets []typedSet
+
+type typedSet struct {
+	t   uint16
+	set []dns.RR
+}
+
+// get returns the RRset of type t, nil if none.
+func (ts typedSets) get(t uint16) []dns.RR {
+	for i := range ts {
+		if ts[i].t == t {
+			return ts[i].set
+		}
+	}
+	return nil
+}
+
+// add appends rr to the RRset of its type, making the set if it is the first.
+func (ts *typedSets) add(rr dns.RR) {
+	t := rr.Header().Rrtype
+	for i := range *ts {
+		if (*ts)[i].t == t {
+			(*ts)[i].set = append((*ts)[i].set, rr)
+			return
+		}
+	}
+	if *ts == nil {
+		*ts = make(typedSets, 0, 1) // most names have one type
+	}
+	*ts = append(*ts, typedSet{t: t, set: []dns.RR{rr}})
 }
 
 func newZone(origin, file string) *Zone {
@@ -74,16 +109,15 @@ func (z *Zone) insert(rr dns.RR) {
 	h := rr.Header()
 	h.Name = dns.CanonicalName(h.Name)
 	n := z.node(h.Name)
-	if n.rrsets == nil {
-		n.rrsets = map[uint16][]dns.RR{}
+	if n.lines == nil {
 		n.lines = map[uint16]int{}
 	}
-	for _, o := range n.rrsets[h.Rrtype] {
+	for _, o := range n.rrsets.get(h.Rrtype) {
 		if dns.IsDuplicate(o, rr) {
 			return
 		}
 	}
-	n.rrsets[h.Rrtype] = append(n.rrsets[h.Rrtype], rr)
+	n.rrsets.add(rr)
 	if rr, ok := rr.(*dns.SOA); ok {
 		z.soa = rr
 	}
@@ -110,20 +144,20 @@ func (z *Zone) insertStatic(rr dns.RR, line int, errs *fileerr.List) {
 		return
 	}
 	n := z.node(h.Name)
-	if set := n.rrsets[h.Rrtype]; len(set) > 0 && set[0].Header().Ttl != h.Ttl {
+	if set := n.rrsets.get(h.Rrtype); len(set) > 0 && set[0].Header().Ttl != h.Ttl {
 		errs.Addf(line, "records: %s %s: TTL %d differs from %d on line %d; an RRset has one TTL (RFC 2181)",
 			h.Name, dns.TypeToString[h.Rrtype], h.Ttl, set[0].Header().Ttl, n.lines[h.Rrtype])
 		return
 	}
-	if h.Rrtype == dns.TypeCNAME && len(n.rrsets[dns.TypeCNAME]) > 0 {
+	if h.Rrtype == dns.TypeCNAME && len(n.rrsets.get(dns.TypeCNAME)) > 0 {
 		errs.Addf(line, "records: %s has more than one CNAME", h.Name)
 		return
 	}
-	if h.Rrtype == dns.TypeDNAME && len(n.rrsets[dns.TypeDNAME]) > 0 {
+	if h.Rrtype == dns.TypeDNAME && len(n.rrsets.get(dns.TypeDNAME)) > 0 {
 		errs.Addf(line, "records: %s has more than one DNAME (RFC 6672 2.4)", h.Name)
 		return
 	}
-	had := len(n.rrsets[h.Rrtype])
+	had := len(n.rrsets.get(h.Rrtype))
 	z.insert(rr)
 	if had == 0 {
 		n.lines[h.Rrtype] = line
@@ -138,7 +172,7 @@ func (z *Zone) finish(errs *fileerr.List) {
 	neg := dns.Copy(z.soa).(*dns.SOA)
 	neg.Hdr.Ttl = min(z.soa.Hdr.Ttl, z.soa.Minttl)
 	z.negSOA = []dns.RR{neg}
-	z.apexNS = z.nodes[z.origin].rrsets[dns.TypeNS]
+	z.apexNS = z.nodes[z.origin].rrsets.get(dns.TypeNS)
 
 	names := make([]string, 0, len(z.nodes))
 	for name := range z.nodes {
@@ -147,7 +181,7 @@ func (z *Zone) finish(errs *fileerr.List) {
 	sort.Strings(names)
 	for _, name := range names {
 		n := z.nodes[name]
-		if cn := n.rrsets[dns.TypeCNAME]; len(cn) > 0 {
+		if cn := n.rrsets.get(dns.TypeCNAME); len(cn) > 0 {
 			if name == z.origin {
 				errs.Addf(n.lines[dns.TypeCNAME], "records: a CNAME at the zone apex is not allowed")
 			}
@@ -155,7 +189,7 @@ func (z *Zone) finish(errs *fileerr.List) {
 				errs.Addf(n.lines[dns.TypeCNAME], "records: %s has a CNAME and other data (RFC 1034 3.6.2)", name)
 			}
 		}
-		if name != z.origin && len(n.rrsets[dns.TypeNS]) > 0 {
+		if name != z.origin && len(n.rrsets.get(dns.TypeNS)) > 0 {
 			n.cut = true
 			if n.svc != nil || n.srvOf != nil {
 				errs.Addf(n.lines[dns.TypeNS], "records: %s is delegated and also a service name", name)
@@ -172,7 +206,7 @@ func (z *Zone) finish(errs *fileerr.List) {
 	// A DNAME's owner has no descendants (RFC 6672 2.3): they would never
 	// be answered, every name below being substituted.
 	for _, name := range names {
-		if len(z.nodes[name].rrsets[dns.TypeDNAME]) == 0 {
+		if len(z.nodes[name].rrsets.get(dns.TypeDNAME)) == 0 {
 			continue
 		}
 		z.hasDNAME = true
@@ -197,7 +231,7 @@ func (z *Zone) finish(errs *fileerr.List) {
 	// Additional sections are fixed once the zone is: compute them once.
 	for name, n := range z.nodes {
 		for _, t := range []uint16{dns.TypeNS, dns.TypeMX, dns.TypeSRV} {
-			if set := n.rrsets[t]; len(set) > 0 {
+			if set := n.rrsets.get(t); len(set) > 0 {
 				if n.extra == nil {
 					n.extra = map[uint16][]dns.RR{}
 				}
@@ -282,9 +316,9 @@ func (z *Zone) addrs(name string) []dns.RR {
 	if !ok {
 		return nil
 	}
-	out := make([]dns.RR, 0, len(n.rrsets[dns.TypeA])+len(n.rrsets[dns.TypeAAAA]))
-	out = append(out, n.rrsets[dns.TypeA]...)
-	out = append(out, n.rrsets[dns.TypeAAAA]...)
+	out := make([]dns.RR, 0, len(n.rrsets.get(dns.TypeA))+len(n.rrsets.get(dns.TypeAAAA)))
+	out = append(out, n.rrsets.get(dns.TypeA)...)
+	out = append(out, n.rrsets.get(dns.TypeAAAA)...)
 	if len(out) == 0 && n.svc != nil {
 		out = append(out, n.svc.configuredAddrs()...)
 	}

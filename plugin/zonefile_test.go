@@ -169,10 +169,10 @@ services:
 	if z.soa.Mbox != "hostmaster.example.test." {
 		t.Errorf("rname %q not made absolute", z.soa.Mbox)
 	}
-	if got := len(z.nodes["indented.example.test."].rrsets[1]); got != 2 {
+	if got := len(z.nodes["indented.example.test."].rrsets.get(1)); got != 2 {
 		t.Errorf("a line starting with blank space should continue the owner: %d A records", got)
 	}
-	if got := len(z.nodes["multi.example.test."].rrsets[16]); got != 1 {
+	if got := len(z.nodes["multi.example.test."].rrsets.get(16)); got != 1 {
 		t.Errorf("parenthesised record not joined: %d", got)
 	}
 	s := z.services[0]
@@ -276,7 +276,7 @@ func TestZoneFileTTLs(t *testing.T) {
 		t.Errorf("soa %v: want ttl 3600, minimum 300, refresh 86400, retry 90, expire 1209600", soa)
 	}
 	for name, want := range map[string]uint32{"ns1.example.test.": 5400, "a.example.test.": 7200, "b.example.test.": 86400, "c.example.test.": 2147483647} {
-		rrs := z.nodes[name].rrsets[dns.TypeA]
+		rrs := z.nodes[name].rrsets.get(dns.TypeA)
 		if len(rrs) != 1 || rrs[0].Header().Ttl != want {
 			t.Errorf("%s: %v, want TTL %d", name, rrs, want)
 		}
