@@ -44,6 +44,7 @@ type engine struct {
 
 func newEngine(h *Hadns, cfg *config, snap *snapshot, pool *checkerPool) *engine {
 	e := &engine{h: h, cfg: cfg, pool: pool, checker: pool.current(), ops: pool.ops}
+	h.dnssec = cfg.dnssec
 	h.pool.Store(pool)
 	e.store = e.ops.store(e, cfg.state)
 	if stats, err := statFiles(cfg); err == nil {
@@ -85,6 +86,7 @@ func (e *engine) install(snap *snapshot) {
 	// Registered before its gauges are set: the series of what snap no
 	// longer has are deleted now, and none of snap's can be.
 	liveSeries.set(e, snap)
+	e.signZones(snap)
 	for _, z := range snap.zones {
 		for _, s := range z.services {
 			e.recompute(s, snap)
@@ -141,6 +143,7 @@ func (e *engine) recompute(s *service, snap *snapshot) {
 		h[i] = fold(fromState(e.checker.State(b.check.Key())), held[i])
 	}
 	set := computeAnswers(s, h, snap.sites.Orders())
+	e.signAnswers(s, set, snap)
 	old := s.answers.Swap(set)
 	if !e.serving {
 		return
@@ -209,7 +212,11 @@ func (e *engine) start() error {
 	// Overrides may have changed between install and attach.
 	e.OverridesChanged()
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		e.signLoop(ctx.Done())
+	}()
 	go func() {
 		defer wg.Done()
 		e.reloadLoop(ctx)

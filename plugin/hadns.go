@@ -34,6 +34,9 @@ type Hadns struct {
 	ready atomic.Bool
 	// pool is the checker pool of the engine serving h, for Ready.
 	pool atomic.Pointer[checkerPool]
+	// dnssec signs the zones that have keys; nil if none. Set before
+	// serving, never changed.
+	dnssec *dnssecConfig
 }
 
 // snapshot is everything a query reads, swapped whole on reload.
@@ -103,6 +106,10 @@ func (h *Hadns) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) 
 		// from NSD and Knot.
 		return writeError(w, r, dns.RcodeFormatError, reqOpt)
 	}
+	if q.Qtype == dns.TypeNXNAME && h.dnssec.signs(z) {
+		// A meta type of compact denial, never asked (RFC 9824 3.5).
+		return writeError(w, r, dns.RcodeFormatError, reqOpt)
+	}
 
 	client := remoteAddr(w.RemoteAddr())
 	if ecs.Opt != nil && ecs.Prefix.Bits() > 0 {
@@ -113,6 +120,9 @@ func (h *Hadns) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) 
 		site, bits = snap.sites.Match(client)
 	}
 	res := z.lookup(qname, q.Qtype, site)
+	if h.dnssec != nil && reqOpt != nil && reqOpt.Do() {
+		res = h.signed(z, qname, q.Qtype, res)
+	}
 	if res.from != nil {
 		res.from.countAnswer()
 	}

@@ -38,6 +38,7 @@ type config struct {
 	admin          *adminConfig  // the admin HTTP API; nil: off
 	state          string        // override state file; "": overrides live in memory only
 	stateAt        fileerr.Position
+	dnssec         *dnssecConfig // signing keys by zone; nil: nothing is signed
 }
 
 const (
@@ -100,6 +101,9 @@ func setup(c *caddy.Controller) error {
 //	    admin_insecure
 //	    admin_hosts NAME...
 //	    state FILE
+//	    dnssec ZONE KEY... [publish KEY...]
+//	    dnssec_validity DURATION
+//	    dnssec_refresh DURATION
 //	}
 //
 // It goes on after a bad line, so `hadns check` can report every problem;
@@ -117,6 +121,7 @@ func parse(c *caddy.Controller) (*Hadns, *config, error) {
 	}
 	var errs parseErrors
 	var adm adminOptions
+	var sec dnssecOptions
 	i := 0
 	for c.Next() {
 		if i > 0 {
@@ -178,6 +183,10 @@ func parse(c *caddy.Controller) (*Hadns, *config, error) {
 				if err := adm.parse(c, path); err != nil {
 					errs = append(errs, err)
 				}
+			case "dnssec", "dnssec_validity", "dnssec_refresh":
+				if err := sec.parse(c, path); err != nil {
+					errs = append(errs, err)
+				}
 			case "state":
 				args := c.RemainingArgs()
 				if len(args) != 1 {
@@ -200,6 +209,10 @@ func parse(c *caddy.Controller) (*Hadns, *config, error) {
 		errs = append(errs, err)
 	}
 	cfg.admin = a
+	if cfg.dnssec, err = sec.config(); err != nil {
+		errs = append(errs, err)
+	}
+	h.dnssec = cfg.dnssec
 	if len(errs) > 0 {
 		return h, cfg, errs
 	}

@@ -44,6 +44,9 @@ type wireAnswer struct {
 	// from the end back. Additional data is not required, so dropping it
 	// does not set TC (RFC 2181 9).
 	cuts []extraCut
+
+	// signed is this reply with its RRSIGs, in a signed zone (dnssec.go).
+	signed *signedTwin
 }
 
 // extraCut is a prefix of buf: its length, and the ARCOUNT it holds.
