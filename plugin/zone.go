@@ -140,7 +140,7 @@ func (z *Zone) insertStatic(rr dns.RR, line int, errs *fileerr.List) {
 		return
 	case h.Rrtype == dns.TypeRRSIG || h.Rrtype == dns.TypeNSEC || h.Rrtype == dns.TypeNSEC3 ||
 		h.Rrtype == dns.TypeNSEC3PARAM || h.Rrtype == dns.TypeDNSKEY:
-		errs.Addf(line, "records: %s records are not supported: hadns does not sign zones", dns.TypeToString[h.Rrtype])
+		errs.Addf(line, "records: %s records are not supported: hadns does not sign zones from their records; a `dnssec` line in the Corefile signs the zone", dns.TypeToString[h.Rrtype])
 		return
 	}
 	n := z.node(h.Name)

@@ -6,6 +6,7 @@
 //	hadns demo [ADDR...]     run example HTTP backends for zones/example.test.yaml
 //	hadns check [-conf FILE] validate a Corefile and its zone files, print failover budgets
 //	hadns ctl COMMAND        status, drain, undrain, down, up, clear through the admin API
+//	hadns dnssec ds KEY...   print the DS records of DNSSEC KSKs for the parent zone
 package main
 
 import (
@@ -77,6 +78,9 @@ func main() {
 	}
 	if len(os.Args) > 1 && os.Args[1] == "ctl" {
 		os.Exit(ctl(os.Args[2:], os.Stdout, os.Stderr))
+	}
+	if len(os.Args) > 1 && os.Args[1] == "dnssec" {
+		os.Exit(dnssecCmd(os.Args[2:], os.Stdout, os.Stderr))
 	}
 	if len(os.Args) == 2 && os.Args[1] == "version" {
 		fmt.Print(versionText())

@@ -29,7 +29,14 @@ var (
 // ports into template fields, so the test can run next to anything else.
 func exampleCorefile(t *testing.T) string {
 	t.Helper()
-	b, err := os.ReadFile("../../Corefile.example")
+	return shippedCorefile(t, "Corefile.example")
+}
+
+// shippedCorefile is exampleCorefile for another shipped Corefile, name
+// relative to the repository root.
+func shippedCorefile(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile("../../" + name)
 	if err != nil {
 		t.Fatal(err)
 	}
