@@ -27,8 +27,10 @@ run:
 test: build
 	HADNS_BIN=$(BIN) go test -race -count=1 ./...
 
+# The example zone unsigned, then signed with a signed private root above it.
 conformance: build
 	test/conformance/run.sh $(BIN)
+	test/conformance/run.sh --signed $(BIN)
 
 # Chaos run: the real binary under load while backends and whole sites crash
 # at random; fails on any answer that breaks a rule (test/chaos). About 70 s.

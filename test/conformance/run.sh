@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Conformance check of hadns against DNSViz and Zonemaster.
 #
-#   test/conformance/run.sh /path/to/hadns-binary
+#   test/conformance/run.sh [--signed] /path/to/hadns-binary
 #
 # Serves the example zone (zones/example.test.yaml) from the given hadns
 # binary as two nameservers, ns1.example.test on 127.0.0.1:53 and
@@ -14,12 +14,20 @@
 #     test/conformance/zonemaster-profile.json: any message at WARNING or
 #     above fails the run.
 #
+# With --signed, hadns signs the zone with the example keys under zones/keys
+# (a `dnssec` line), and the private root is itself signed (keys made for
+# the run with ldns-keygen, ldns-signzone) and holds the DS that
+# `hadns dnssec ds` prints for the zone's KSK: the tools then check the whole
+# chain of trust from the private root, dnsviz with the root's DNSKEYs as
+# its trust anchor, Zonemaster's DNSSEC test cases among all the others.
+#
 # Everything happens in a network namespace of the script's own making
 # (unshare --net: nothing in it but lo, which we bring up), so no query can
 # leave the machine and port 53 is free; Zonemaster has no port option.
 #
 # Needs: bash, util-linux (unshare), iproute2 (ip), dig (bind9-dnsutils),
-# dnsviz, zonemaster-cli, and root (or unprivileged user namespaces).
+# dnsviz, zonemaster-cli, and root (or unprivileged user namespaces);
+# ldnsutils (ldns-keygen, ldns-signzone) and nsd with --signed.
 # Installs nothing. test/conformance/README.md explains what is checked and
 # why ADDRESS01, ADDRESS02 and ZONE01 findings (and their dnsviz
 # counterpart) are lowered.
@@ -33,11 +41,18 @@ me=$(basename "$0")
 die() { echo "$me: $*" >&2; exit 2; }
 
 # --- outside the namespace: check arguments, then re-exec inside one ---------
+signed=
+if [[ ${1:-} == --signed ]]; then
+	signed=--signed
+	shift
+fi
 if [[ "${HADNS_CONFORMANCE_IN_NETNS:-}" != 1 ]]; then
-	[[ $# -eq 1 ]] || { echo "usage: $me /path/to/hadns-binary" >&2; exit 2; }
+	[[ $# -eq 1 ]] || { echo "usage: $me [--signed] /path/to/hadns-binary" >&2; exit 2; }
 	bin=$(readlink -f -- "$1") || die "no such file: $1"
 	[[ -f "$bin" && -x "$bin" ]] || die "not an executable file: $1"
-	for tool in unshare ip dig dnsviz zonemaster-cli timeout; do
+	tools=(unshare ip dig dnsviz zonemaster-cli timeout)
+	[[ -z $signed ]] || tools+=(ldns-keygen ldns-signzone nsd)
+	for tool in "${tools[@]}"; do
 		command -v "$tool" >/dev/null ||
 			die "missing tool: $tool (apt-get install -y dnsviz zonemaster-cli iproute2 bind9-dnsutils)"
 	done
@@ -47,7 +62,7 @@ if [[ "${HADNS_CONFORMANCE_IN_NETNS:-}" != 1 ]]; then
 	flags=(--net)
 	[[ $EUID -eq 0 ]] || flags+=(--map-root-user)
 	export HADNS_CONFORMANCE_IN_NETNS=1
-	exec unshare "${flags[@]}" -- bash "$(readlink -f -- "$0")" "$bin"
+	exec unshare "${flags[@]}" -- bash "$(readlink -f -- "$0")" $signed "$bin"
 fi
 
 # --- inside the namespace -------------------------------------------------------
@@ -126,6 +141,28 @@ ns1.$ZONE.       172800 IN A   $NS1
 ns2.$ZONE.       172800 IN A   $NS2
 EOF
 
+# Signed: the root gets the zone's DS, as `hadns dnssec ds` prints it for
+# the example KSK, and is signed with keys made for this run (NSEC). The
+# root's DNSKEYs are dnsviz's trust anchor.
+ksk=$repo/zones/keys/Kexample.test.+013.ksk.NOT-FOR-PRODUCTION
+zsk=$repo/zones/keys/Kexample.test.+013.zsk.NOT-FOR-PRODUCTION
+rootfile=$work/root.zone
+trust=()
+dnssec_line=
+if [[ -n $signed ]]; then
+	"$bin" dnssec ds -ttl 86400 "$ksk" >>"$work/root.zone" || die "hadns dnssec ds failed"
+	(
+		cd "$work"
+		rksk=$(ldns-keygen -a ECDSAP256SHA256 -k .) &&
+			rzsk=$(ldns-keygen -a ECDSAP256SHA256 .) &&
+			ldns-signzone -f root.zone.signed root.zone "$rksk" "$rzsk" &&
+			cat "$rksk.key" "$rzsk.key" >root.trusted
+	) || die "signing the private root failed"
+	rootfile=$work/root.zone.signed
+	trust=(-t "$work/root.trusted")
+	dnssec_line="dnssec $ZONE $ksk $zsk"
+fi
+
 # Root hints for Zonemaster (--hints); dnsviz gets the same with -x.
 cat >"$work/root.hints" <<EOF
 .                3600000 IN NS a.root-servers.
@@ -143,13 +180,41 @@ cat >"$work/child.zone" <<EOF
 ns1  IN A   $CHILD_NS
 EOF
 
-cat >"$work/Corefile.private" <<EOF
-.:53 {
+# Unsigned, the root is served by the same binary's file plugin. Signed, by
+# NSD: CoreDNS's file plugin answers a name below a missing TLD of a signed
+# zone NOERROR with the apex's NSEC, which dnsviz rightly reports (for the
+# CNAME out of the example zone, docs.example.org), and which is not
+# hadns's to test.
+root_block=".:53 {
     bind $ROOT
     log
     errors
-    file $work/root.zone .
-}
+    file $rootfile .
+}"
+if [[ -n $signed ]]; then
+	root_block=
+	cat >"$work/nsd.conf" <<EOF
+server:
+    ip-address: $ROOT
+    port: 53
+    username: ""
+    chroot: ""
+    zonesdir: "$work"
+    database: ""
+    zonelistfile: "$work/nsd.zonelist"
+    xfrdfile: "$work/nsd.xfrd"
+    xfrdir: "$work"
+    pidfile: "$work/nsd.pid"
+    logfile: "$work/root.log"
+remote-control:
+    control-enable: no
+zone:
+    name: "."
+    zonefile: "$rootfile"
+EOF
+fi
+cat >"$work/Corefile.private" <<EOF
+$root_block
 $CHILD:53 {
     bind $CHILD_NS
     log
@@ -176,6 +241,7 @@ $ZONE:53 {
         zone $zonefile
         site east 127.0.1.0/24 fallback west
         site west 127.0.2.0/24 fallback east
+        $dnssec_line
     }
 }
 EOF
@@ -190,12 +256,18 @@ start() { # NAME: run the binary on $work/Corefile.NAME, log to $work/NAME.log
 	pids+=($!)
 }
 start private
+if [[ -n $signed ]]; then
+	command -v nsd >/dev/null || die "missing tool: nsd (apt-get install -y nsd)"
+	"${deathsig[@]}" nsd -d -c "$work/nsd.conf" >>"$work/root.log" 2>&1 &
+	pids+=($!)
+fi
 start ns1
 start ns2
 
 show_logs() {
 	local f
-	for f in private ns1 ns2; do
+	for f in private ns1 ns2 root; do
+		[[ -f $work/$f.log ]] || continue
 		echo "--- $f.log (last 20 lines)"
 		tail -n 20 "$work/$f.log"
 	done
@@ -338,10 +410,39 @@ for ns in "ns1.$ZONE/$NS1" "ns2.$ZONE/$NS2"; do
 	fi
 done
 
+# Signed: guard against a run that checked no signature. dnsviz must find
+# the chain from the private root secure down to the zone, and Zonemaster
+# must have found the zone signed, with its denial of existence and its
+# CDS/CDNSKEY.
+if [[ -n $signed ]]; then
+	section "signed: the chain was checked"
+	if /usr/bin/python3 - "$work/dnsviz-grok.json" "$ZONE." <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+z = d[sys.argv[2]]
+sys.exit(0 if z["delegation"]["status"] == "SECURE" else 1)
+PY
+	then
+		echo "ok: dnsviz: the delegation of $ZONE from the signed root is SECURE"
+	else
+		fails+=("dnsviz: the delegation of $ZONE is not SECURE (or no analysis)")
+	fi
+	for tag in "DNSSEC10 +DS10_HAS_NSEC" "DNSSEC15 +DS15_HAS_CDS_AND_CDNSKEY" "DNSSEC05 +ALGORITHM_OK"; do
+		if grep -qE "${lvl}INFO +$tag" "$work/zonemaster.out"; then
+			echo "ok: zonemaster: ${tag/ +/ }"
+		else
+			fails+=("zonemaster: no ${tag/ +/ } for the signed zone")
+		fi
+	done
+	if grep -qE "NOT_SIGNED|NEITHER_DNSKEY_NOR_DS" "$work/zonemaster.out"; then
+		fails+=("zonemaster: found the zone unsigned")
+	fi
+fi
+
 # --- summary -------------------------------------------------------------------------------
 section "summary ($((SECONDS - started)) s)"
 if [[ ${#fails[@]} -eq 0 ]]; then
-	echo "PASS: dnsviz and Zonemaster report nothing at warning or above for $ZONE"
+	echo "PASS: dnsviz and Zonemaster report nothing at warning or above for $ZONE${signed:+ (signed)}"
 	exit 0
 fi
 for f in "${fails[@]}"; do echo "FAIL: $f"; done
