@@ -48,7 +48,7 @@ func signedConfig(t testing.TB, clock healthcheck.Clock) *dnssecConfig {
 		t.Fatal(err)
 	}
 	d := &dnssecConfig{zones: map[string]*zoneSigner{}, clock: clock}
-	d.zones["example.test."] = newZoneSigner(s, d)
+	d.zones["example.test."] = newZoneSigner(s, clock.Now)
 	return d
 }
 
