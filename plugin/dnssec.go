@@ -228,6 +228,9 @@ func (e *engine) resign() {
 		return
 	}
 	now := d.clock.Now()
+	for _, zs := range d.zones {
+		zs.newPass()
+	}
 	for z, twins := range d.built {
 		if err := d.zones[z.origin].resignZone(z, twins, now); err != nil {
 			log.Errorf("zone %s: re-signing failed: %v", z.origin, err)

@@ -1,6 +1,7 @@
 package hadns
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"fmt"
 	"slices"
@@ -16,22 +17,35 @@ import (
 // The signing of one zone's answers: what knows the zone model and the
 // answers, and nothing of CoreDNS or the engine (dnssec.go).
 
-// Sizes of a zone's signature caches (slots; a new entry replaces the one
-// in its slot). sets holds the engine's precomputed signatures, so a
-// re-sign finds the ones not yet due; onDemand those made per query.
-const (
-	setsCacheSlots     = 1 << 16
-	onDemandCacheSlots = 1 << 12
-)
+// onDemandCacheSlots is the size of a zone's caches of what queries sign
+// (slots; a new entry replaces the one in its slot).
+const onDemandCacheSlots = 1 << 12
 
-// zoneSigner signs one zone's answers. Its caches are lock-free: the query
-// path reads and fills onDemand.
+// maxSets bounds the engine's signature cache: beyond it, it starts over
+// (and what is still served is signed again when next computed).
+const maxSets = 1 << 20
+
+// zoneSigner signs one zone's answers. sets is the engine's: it keeps
+// every signature of the precomputed answers, so that a health change or
+// a re-sign signs only what is new or due, and is used under the engine's
+// mutex only. The query path has caches of its own, lock-free.
 type zoneSigner struct {
 	*dnssec.Signer
-	now      func() time.Time // the signing time; tests inject a clock
-	sets     sigCache[*dns.RRSIG]
+	now func() time.Time // the signing time; tests inject a clock
+
+	sets map[[sha256.Size]byte]*setSig
+	gen  uint64 // the re-sign pass; sets entries not used in this one or the last are dropped
+
 	onDemand sigCache[*dns.RRSIG]
 	denials  sigCache[denial]
+	// negSOA is the SOA of negative answers and its RRSIG, for the zone
+	// build signed last: negative answers take it as it is.
+	negSOA atomic.Pointer[[]dns.RR]
+}
+
+type setSig struct {
+	sig *dns.RRSIG
+	gen uint64
 }
 
 type denial struct {
@@ -43,7 +57,7 @@ func newZoneSigner(s *dnssec.Signer, now func() time.Time) *zoneSigner {
 	return &zoneSigner{
 		Signer:   s,
 		now:      now,
-		sets:     newSigCache[*dns.RRSIG](setsCacheSlots),
+		sets:     map[[sha256.Size]byte]*setSig{},
 		onDemand: newSigCache[*dns.RRSIG](onDemandCacheSlots),
 		denials:  newSigCache[denial](onDemandCacheSlots),
 	}
@@ -83,46 +97,89 @@ func (c *sigCache[V]) put(key *[sha256.Size]byte, v V) {
 
 // setKey identifies an RRset by content: owner, type, TTL and data, in any
 // order (an RRSIG covers the set sorted), so the rotations of one pool and
-// the same answer in several sites share a signature.
+// the same answer in several sites share a signature. Records are taken in
+// wire form, uncompressed, owner lower case: cheaper than their text.
 func setKey(set []dns.RR) [sha256.Size]byte {
-	lines := make([]string, len(set))
-	for i, rr := range set {
-		lines[i] = strings.ToLower(rr.Header().Name) + "\t" + rr.String()
+	var buf [512]byte
+	recs := make([][]byte, 0, len(set))
+	for _, rr := range set {
+		b := buf[:]
+		if n := dns.Len(rr) + 2; n > len(b) {
+			b = make([]byte, n)
+		}
+		n, err := dns.PackRR(rr, b, 0, nil, false)
+		if err != nil {
+			// Not expected for records that were parsed or made here;
+			// their text identifies them as well.
+			recs = append(recs, []byte(rr.String()))
+			continue
+		}
+		rec := bytes.Clone(b[:n])
+		// The owner, lower case: the first name in the record.
+		for off := 0; off < len(rec) && rec[off] != 0; off += int(rec[off]) + 1 {
+			lower(rec[off+1 : min(len(rec), off+1+int(rec[off]))])
+		}
+		recs = append(recs, rec)
 	}
-	slices.Sort(lines)
+	slices.SortFunc(recs, bytes.Compare)
 	h := sha256.New()
-	for _, l := range lines {
-		h.Write([]byte(l))
-		h.Write([]byte{'\n'})
+	for _, r := range recs {
+		h.Write([]byte{byte(len(r) >> 8), byte(len(r))})
+		h.Write(r)
 	}
 	var k [sha256.Size]byte
 	h.Sum(k[:0])
 	return k
 }
 
+func lower(b []byte) {
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+}
+
 // sig returns the RRSIG over set, valid at now and not due for refresh:
-// from the caches, or made now. The engine (engine true) keeps what it
-// makes in sets; the query path in onDemand.
+// from a cache, or made now. The engine (engine true) uses sets; the query
+// path onDemand.
 func (zs *zoneSigner) sig(set []dns.RR, now time.Time, engine bool) (*dns.RRSIG, error) {
 	key := setKey(set)
-	if s, ok := zs.sets.get(&key); ok && !zs.NeedsRefresh(s, now) {
-		return s, nil
-	}
 	if !engine {
 		if s, ok := zs.onDemand.get(&key); ok && !zs.NeedsRefresh(s, now) {
 			return s, nil
 		}
+		s, err := zs.Sign(set, now)
+		if err != nil {
+			return nil, err
+		}
+		zs.onDemand.put(&key, s)
+		return s, nil
+	}
+	if e, ok := zs.sets[key]; ok && !zs.NeedsRefresh(e.sig, now) {
+		e.gen = zs.gen
+		return e.sig, nil
 	}
 	s, err := zs.Sign(set, now)
 	if err != nil {
 		return nil, err
 	}
-	if engine {
-		zs.sets.put(&key, s)
-	} else {
-		zs.onDemand.put(&key, s)
+	if len(zs.sets) >= maxSets {
+		clear(zs.sets)
 	}
+	zs.sets[key] = &setSig{sig: s, gen: zs.gen}
 	return s, nil
+}
+
+// newPass starts a re-sign pass: the signatures not used since the
+// previous pass began are forgotten.
+func (zs *zoneSigner) newPass() {
+	for k, e := range zs.sets {
+		if e.gen < zs.gen {
+			delete(zs.sets, k)
+		}
+	}
+	zs.gen++
 }
 
 // signSection returns rrs with each RRset followed by its RRSIG. Records of
@@ -134,14 +191,21 @@ func (zs *zoneSigner) signSection(z *Zone, rrs []dns.RR, now time.Time, engine b
 	if len(rrs) == 0 {
 		return rrs, nil
 	}
+	type setID struct {
+		name string
+		t    uint16
+	}
 	var sets [][]dns.RR
+	index := make(map[setID]int, len(rrs))
 	for _, rr := range rrs {
-		i := slices.IndexFunc(sets, func(set []dns.RR) bool { return sameRRset(set[0], rr) })
-		if i < 0 {
-			sets = append(sets, []dns.RR{rr})
-		} else {
+		h := rr.Header()
+		id := setID{strings.ToLower(h.Name), h.Rrtype}
+		if i, ok := index[id]; ok {
 			sets[i] = append(sets[i], rr)
+			continue
 		}
+		index[id] = len(sets)
+		sets = append(sets, []dns.RR{rr})
 	}
 	out := make([]dns.RR, 0, len(rrs)+len(sets))
 	for _, set := range sets {
@@ -245,11 +309,7 @@ func (zs *zoneSigner) signZone(z *Zone, now time.Time) ([]staticTwin, error) {
 			twins = append(twins, st)
 		}
 	}
-	// The SOA of negative answers, signed now so queries find it.
-	if _, err := zs.sig(z.negSOA, now, true); err != nil {
-		return twins, err
-	}
-	return twins, nil
+	return twins, zs.signNegSOA(z, now)
 }
 
 // signAnswers gives every packed reply of a service's new answers its
@@ -291,10 +351,31 @@ func (zs *zoneSigner) resignZone(z *Zone, twins []staticTwin, now time.Time) err
 		}
 		st.twin.cur.Store(sr)
 	}
-	if _, err := zs.sig(z.negSOA, now, true); err != nil {
+	if err := zs.signNegSOA(z, now); err != nil {
 		return fmt.Errorf("the SOA: %w", err)
 	}
 	return nil
+}
+
+// signNegSOA signs the SOA of z's negative answers, for queries to take.
+func (zs *zoneSigner) signNegSOA(z *Zone, now time.Time) error {
+	sec, err := zs.signSection(nil, z.negSOA, now, true)
+	if err != nil {
+		return err
+	}
+	zs.negSOA.Store(&sec)
+	return nil
+}
+
+// negative returns the authority section of a negative answer, signed:
+// the one signed in advance while it is z's and not due, else signed now.
+func (zs *zoneSigner) negative(z *Zone, ns []dns.RR, now time.Time) ([]dns.RR, error) {
+	if p := zs.negSOA.Load(); p != nil && len(ns) == 1 && len(*p) == 2 && (*p)[0] == ns[0] {
+		if sig := (*p)[1].(*dns.RRSIG); !zs.NeedsRefresh(sig, now) {
+			return *p, nil
+		}
+	}
+	return zs.signSection(z, ns, now, false)
 }
 
 // twinAnswer signs each rotation of a positive answer. Negative ones share
@@ -351,7 +432,7 @@ func (zs *zoneSigner) signGeneral(z *Zone, qname string, qtype uint16, res looku
 			types = typesAt(z, final)
 			types = slices.DeleteFunc(types, func(t uint16) bool { return t == qtype })
 		}
-		ns, err := zs.signSection(z, res.ns, now, false)
+		ns, err := zs.negative(z, res.ns, now)
 		if err != nil {
 			return res, err
 		}
