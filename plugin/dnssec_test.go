@@ -314,22 +314,29 @@ func TestCompactDenial(t *testing.T) {
 	}
 }
 
+type question struct {
+	name  string
+	qtype uint16
+}
+
+// packedQuestions have precomputed answers: service A and SRV, static
+// records, the apex's DNSKEY, an MX whose target's address is additional
+// data.
+var packedQuestions = []question{
+	{"api.example.test.", dns.TypeA},
+	{"_http._tcp.api.example.test.", dns.TypeSRV},
+	{"mail.example.test.", dns.TypeA},
+	{"example.test.", dns.TypeDNSKEY},
+	{"example.test.", dns.TypeMX},
+}
+
 // TestSignedPackedPath checks that a signed answer that was precomputed
 // goes out as bytes, with no allocation, and that its twin holds what the
 // general path would send.
 func TestSignedPackedPath(t *testing.T) {
 	h, _ := newSignedHandler(t, signedZone, healthchecktest.NewFakeClock(t0), wireSites...)
 	keys := zoneKeys(t, h)
-	for _, q := range []struct {
-		name  string
-		qtype uint16
-	}{
-		{"api.example.test.", dns.TypeA},
-		{"_http._tcp.api.example.test.", dns.TypeSRV},
-		{"mail.example.test.", dns.TypeA},
-		{"example.test.", dns.TypeDNSKEY},
-		{"example.test.", dns.TypeMX},
-	} {
+	for _, q := range packedQuestions {
 		m := doQuery(q.name, q.qtype, true)
 		cw := &captureWriter{ResponseWriter: udpWriter()}
 		if _, err := h.ServeDNS(context.Background(), request.NewScrubWriter(m, cw), m); err != nil {
@@ -401,17 +408,9 @@ func TestSignatureRefresh(t *testing.T) {
 	}
 	keys := zoneKeys(t, h)
 	inceptions := map[uint32]bool{}
-	questions := []struct {
-		name  string
-		qtype uint16
-	}{
-		{"api.example.test.", dns.TypeA},
-		{"_http._tcp.api.example.test.", dns.TypeSRV},
-		{"mail.example.test.", dns.TypeA},
-		{"example.test.", dns.TypeDNSKEY},
-		{"nope.example.test.", dns.TypeA},
-		{"x.wild.example.test.", dns.TypeTXT},
-	}
+	// The packed answers, a compact denial and a wildcard, both signed
+	// per query.
+	questions := append(slices.Clone(packedQuestions), question{"nope.example.test.", dns.TypeA}, question{"x.wild.example.test.", dns.TypeTXT})
 	for hour := range 60 * 24 {
 		if hour > 0 {
 			clock.Advance(time.Hour)

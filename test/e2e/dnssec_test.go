@@ -143,31 +143,6 @@ const signedFailoverCorefile = `example.test:{{.Port}} {
 }
 `
 
-func signedFailoverZone(port int) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, `origin: example.test.
-soa: {mname: ns1.example.test., rname: hostmaster.example.test., serial: 1}
-ns: [ns1]
-records: |
-  ns1 A 127.0.0.1
-services:
-  - name: api
-    ttl: %d
-    degraded_ttl: %d
-    port: %d
-    srv: [_http._tcp]
-    check: {kind: http, path: /healthz, interval: %v, timeout: %v, fast_interval: %v, rise: %d, fall: %d}
-    backends:
-`, foTTL, foDegradedTTL, port, foInterval, foTimeout, foFast, foRise, foFall)
-	for _, h := range sfEast {
-		fmt.Fprintf(&b, "      - {address: %s, site: east}\n", h)
-	}
-	for _, h := range sfWest {
-		fmt.Fprintf(&b, "      - {address: %s, site: west}\n", h)
-	}
-	return b.String()
-}
-
 // delvClient validates answers with BIND's delv, from a source address,
 // the served KSK its trust anchor. Every reply it gets must validate: a
 // reply that does not is recorded, whatever the step expected.
@@ -249,7 +224,7 @@ func TestSignedFailover(t *testing.T) {
 	kdig := needTool(t, "kdig")
 	port, bs := startDemoSet(t, append(slices.Clone(sfEast), sfWest...))
 	eastB := bs[:2]
-	s := startServer(t, signedFailoverCorefile, withExampleKeys(t, files{"zones/example.test.yaml": signedFailoverZone(port)}))
+	s := startServer(t, signedFailoverCorefile, withExampleKeys(t, files{"zones/example.test.yaml": failoverZoneFor("example.test.", port, sfEast, sfWest)}))
 
 	// The trust anchor: the served KSK.
 	r, _ := s.exchange(t, "tcp", query("example.test.", dns.TypeDNSKEY, 1232))

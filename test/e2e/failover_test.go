@@ -56,9 +56,15 @@ const failoverCorefile = `failover.test:{{.Port}} {
 `
 
 func failoverZone(port int) string {
+	return failoverZoneFor("failover.test.", port, foEast, foWest)
+}
+
+// failoverZoneFor is the failover test's zone with another origin and
+// other backends in east and west.
+func failoverZoneFor(origin string, port int, east, west []string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, `origin: failover.test.
-soa: {mname: ns1.failover.test., rname: hostmaster.failover.test., serial: 1}
+	fmt.Fprintf(&b, `origin: %s
+soa: {mname: ns1.%s, rname: hostmaster.%s, serial: 1}
 ns: [ns1]
 records: |
   ns1 A 127.0.0.1
@@ -70,11 +76,11 @@ services:
     srv: [_http._tcp]
     check: {kind: http, path: /healthz, interval: %v, timeout: %v, fast_interval: %v, rise: %d, fall: %d}
     backends:
-`, foTTL, foDegradedTTL, port, foInterval, foTimeout, foFast, foRise, foFall)
-	for _, h := range foEast {
+`, origin, origin, origin, foTTL, foDegradedTTL, port, foInterval, foTimeout, foFast, foRise, foFall)
+	for _, h := range east {
 		fmt.Fprintf(&b, "      - {address: %s, site: east}\n", h)
 	}
-	for _, h := range foWest {
+	for _, h := range west {
 		fmt.Fprintf(&b, "      - {address: %s, site: west}\n", h)
 	}
 	return b.String()
