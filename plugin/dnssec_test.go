@@ -507,3 +507,20 @@ func TestDNSSECSetup(t *testing.T) {
 		}
 	}
 }
+
+// signedFuzzHandler serves signedZone signed, for FuzzServeDNS: queries
+// with DO take every signing path.
+func signedFuzzHandler(tb testing.TB) *Hadns {
+	tb.Helper()
+	h, _ := newSignedHandler(tb, signedZone, healthcheck.SystemClock{}, wireSites...)
+	return h
+}
+
+func mustPackDO(tb testing.TB, name string, qtype uint16) []byte {
+	tb.Helper()
+	b, err := doQuery(name, qtype, true).Pack()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}

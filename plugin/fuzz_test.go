@@ -298,12 +298,14 @@ func ecsQuery(name string, option []byte) []byte {
 // hadns uses, and fits the client's UDP buffer.
 func FuzzServeDNS(f *testing.F) {
 	f.Add(mustPack(f, "api.example.test.", dns.TypeA), false, uint8(0))
+	f.Add(mustPackDO(f, "nope.wild.example.test.", dns.TypeNXNAME), false, uint8(0))
 	handlers := []struct {
 		h        *Hadns
 		servfail bool // the zone has a service that answers SERVFAIL
 	}{
 		{exampleHandler(f), false},
 		{degradedHandler(f), true},
+		{signedFuzzHandler(f), false},
 	}
 	f.Fuzz(func(t *testing.T, packet []byte, tcp bool, src uint8) {
 		r := new(dns.Msg)
