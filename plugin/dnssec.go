@@ -246,7 +246,7 @@ func (e *engine) resign() {
 	}
 }
 
-// signLoop re-signs every resignEvery until ctx ends.
+// signLoop re-signs every resignEvery until done is closed.
 func (e *engine) signLoop(done <-chan struct{}) {
 	d := e.cfg.dnssec
 	if d == nil {

@@ -301,6 +301,12 @@ func TestCompactDenial(t *testing.T) {
 	if n := nsec(m); !strings.EqualFold(n.Hdr.Name, "child.example.test.") || !slices.Equal(n.TypeBitMap, []uint16{dns.TypeNS, dns.TypeRRSIG, dns.TypeNSEC}) || m.Authoritative {
 		t.Errorf("insecure referral:\n%v", m)
 	}
+	// The NSEC of a name that exists is its answer to an NSEC query.
+	m = query(t, h, doQuery("mail.example.test.", dns.TypeNSEC, true), udpWriter())
+	if len(m.Answer) != 2 || m.Answer[0].Header().Rrtype != dns.TypeNSEC || !slices.Equal(m.Answer[0].(*dns.NSEC).TypeBitMap, []uint16{dns.TypeA, dns.TypeRRSIG, dns.TypeNSEC}) {
+		t.Errorf("NSEC query:\n%v", m)
+	}
+	validate(t, m, zoneKeys(t, h), t0)
 	for _, do := range []bool{true, false} {
 		m = query(t, h, doQuery("nope.example.test.", dns.TypeNXNAME, do), udpWriter())
 		if m.Rcode != dns.RcodeFormatError {

@@ -440,6 +440,13 @@ func (zs *zoneSigner) signGeneral(z *Zone, qname string, qtype uint16, res looku
 		if err != nil {
 			return res, err
 		}
+		if exists && qtype == dns.TypeNSEC {
+			// The name's NSEC is the answer: it exists wherever the
+			// zone answers.
+			res.answer = append(slices.Clip(res.answer), dn.nsec, dn.sig)
+			res.ns, res.result = nil, Success
+			break
+		}
 		res.ns = append(ns[:len(ns):len(ns)], dn.nsec, dn.sig)
 		res.result = NoData
 	case Delegation:
