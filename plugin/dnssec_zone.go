@@ -41,6 +41,15 @@ type zoneSigner struct {
 	// negSOA is the SOA of negative answers and its RRSIG, for the zone
 	// build signed last: negative answers take it as it is.
 	negSOA atomic.Pointer[[]dns.RR]
+	// made counts the signatures made, for the figures of what signing
+	// costs.
+	made atomic.Uint64
+}
+
+// sign makes the RRSIG over set at now, and counts it.
+func (zs *zoneSigner) sign(set []dns.RR, now time.Time) (*dns.RRSIG, error) {
+	zs.made.Add(1)
+	return zs.Sign(set, now)
 }
 
 type setSig struct {
@@ -149,7 +158,7 @@ func (zs *zoneSigner) sig(set []dns.RR, now time.Time, engine bool) (*dns.RRSIG,
 		if s, ok := zs.onDemand.get(&key); ok && !zs.NeedsRefresh(s, now) {
 			return s, nil
 		}
-		s, err := zs.Sign(set, now)
+		s, err := zs.sign(set, now)
 		if err != nil {
 			return nil, err
 		}
@@ -160,7 +169,7 @@ func (zs *zoneSigner) sig(set []dns.RR, now time.Time, engine bool) (*dns.RRSIG,
 		e.gen = zs.gen
 		return e.sig, nil
 	}
-	s, err := zs.Sign(set, now)
+	s, err := zs.sign(set, now)
 	if err != nil {
 		return nil, err
 	}
@@ -484,6 +493,7 @@ func (zs *zoneSigner) denial(name string, exists bool, types []uint16, ttl uint3
 	if d, ok := zs.denials.get(&key); ok && !zs.NeedsRefresh(d.sig, now) {
 		return d, nil
 	}
+	zs.made.Add(1)
 	nsec, sig, err := zs.Denial(name, exists, types, ttl, now)
 	if err != nil {
 		return denial{}, err
