@@ -228,9 +228,16 @@ func (e *engine) resign() {
 		return
 	}
 	now := d.clock.Now()
-	for _, zs := range d.zones {
+	made := map[string]uint64{}
+	for origin, zs := range d.zones {
 		zs.newPass()
+		made[origin] = zs.made.Load()
 	}
+	defer func() {
+		for origin, zs := range d.zones {
+			log.Infof("dnssec %s: re-signed what was due: %d signatures made", origin, zs.made.Load()-made[origin])
+		}
+	}()
 	for z, twins := range d.built {
 		if err := d.zones[z.origin].resignZone(z, twins, now); err != nil {
 			log.Errorf("zone %s: re-signing failed: %v", z.origin, err)

@@ -59,11 +59,17 @@ var t0 = time.Date(2026, 12, 1, 6, 0, 0, 0, time.UTC)
 // it returns the engine too.
 func newSignedHandler(t testing.TB, zone string, clock healthcheck.Clock, siteCfg ...sites.Config) (*Hadns, *engine) {
 	t.Helper()
+	return newSignedHandlerWith(t, zone, signedConfig(t, clock), siteCfg...)
+}
+
+// newSignedHandlerWith is newSignedHandler with the signing of d.
+func newSignedHandlerWith(t testing.TB, zone string, d *dnssecConfig, siteCfg ...sites.Config) (*Hadns, *engine) {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "zone.yaml")
 	if err := os.WriteFile(path, []byte(zone), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cfg := &config{origins: []string{"."}, files: []string{path}, sites: siteCfg, dnssec: signedConfig(t, clock)}
+	cfg := &config{origins: []string{"."}, files: []string{path}, sites: siteCfg, dnssec: d}
 	snap, err := load(cfg)
 	if err != nil {
 		t.Fatalf("load: %v", err)
@@ -529,4 +535,66 @@ func mustPackDO(tb testing.TB, name string, qtype uint16) []byte {
 		tb.Fatal(err)
 	}
 	return b
+}
+
+// TestSignedRollover follows the README's ZSK rollover: a new ZSK is
+// published beside the one that signs, then signs while the old one stays
+// published, then is alone. At each step the DNSKEY RRset holds the keys
+// it should, answers are signed by the active ZSK only, and everything
+// validates against the served keys.
+func TestSignedRollover(t *testing.T) {
+	keys := exampleKeys(t)
+	ksk, oldZSK := keys[0], keys[1]
+	newZSK, err := dnssec.GenerateKey("example.test.", dns.ECDSAP256SHA256, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := healthchecktest.NewFakeClock(t0)
+	for _, step := range []struct {
+		name          string
+		sign, publish *dnssec.Key
+	}{
+		{"new ZSK published", oldZSK, newZSK},
+		{"new ZSK signs, old one published", newZSK, oldZSK},
+		{"old ZSK gone", newZSK, nil},
+	} {
+		var published []*dnssec.Key
+		if step.publish != nil {
+			published = append(published, step.publish)
+		}
+		s, err := dnssec.NewSigner("example.test.", []*dnssec.Key{ksk, step.sign}, dnssec.Options{Published: published})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := &dnssecConfig{zones: map[string]*zoneSigner{"example.test.": newZoneSigner(s, clock.Now)}, clock: clock}
+		h, _ := newSignedHandlerWith(t, signedZone, d, wireSites...)
+		m := query(t, h, doQuery("example.test.", dns.TypeDNSKEY, true), tcpWriter())
+		var served []*dns.DNSKEY
+		var tags []uint16
+		for _, rr := range m.Answer {
+			if k, ok := rr.(*dns.DNSKEY); ok {
+				served = append(served, k)
+				tags = append(tags, k.KeyTag())
+			}
+		}
+		want := []uint16{ksk.Tag, step.sign.Tag}
+		if step.publish != nil {
+			want = append(want, step.publish.Tag)
+		}
+		if !slices.Equal(tags, want) {
+			t.Errorf("%s: DNSKEY tags %v, want %v", step.name, tags, want)
+		}
+		validate(t, m, served, t0)
+		for _, q := range append(slices.Clone(packedQuestions), question{"nope.example.test.", dns.TypeA}, question{"www.example.test.", dns.TypeA}) {
+			m := query(t, h, doQuery(q.name, q.qtype, true), tcpWriter())
+			validate(t, m, served, t0)
+			for _, sec := range [][]dns.RR{m.Answer, m.Ns, m.Extra} {
+				for _, rr := range sec {
+					if sig, ok := rr.(*dns.RRSIG); ok && sig.TypeCovered != dns.TypeDNSKEY && sig.KeyTag != step.sign.Tag {
+						t.Errorf("%s: %s/%s signed by key %d, want the active ZSK %d", step.name, q.name, dns.TypeToString[q.qtype], sig.KeyTag, step.sign.Tag)
+					}
+				}
+			}
+		}
+	}
 }
