@@ -230,8 +230,8 @@ func (a *adminServer) deleteOverride(w http.ResponseWriter, r *http.Request) {
 }
 
 // storesOf returns the distinct override stores of engines, newest first.
-func storesOf(engines []*engine) []*ops.Store {
-	var out []*ops.Store
+func storesOf(engines []*engine) []overrideStore {
+	var out []overrideStore
 	for i := len(engines) - 1; i >= 0; i-- {
 		s := engines[i].store
 		if !slices.Contains(out, s) {
