@@ -210,8 +210,8 @@ func parse(c *caddy.Controller) (*Hadns, *config, error) {
 			}
 		}
 	}
-	if len(cfg.files) == 0 && len(cfg.dirs) == 0 {
-		errs = append(errs, c.Err("no zone files: add `zone FILE` or `zones DIR`"))
+	if len(cfg.files) == 0 && len(cfg.dirs) == 0 && cfg.store == nil {
+		errs = append(errs, c.Err("no zone files: add `zone FILE` or `zones DIR` (or a `store` line to serve the store's zones)"))
 	}
 	a, err := adm.config(c)
 	if err != nil {

@@ -72,70 +72,68 @@ func parseStore(c *caddy.Controller, path func(string) string) (*storeConfig, er
 
 // storeOption reads one option of the store block into cfg.
 func storeOption(c *caddy.Controller, path func(string) string, cfg *store.Config, seen map[string]bool) error {
-	{
-		opt := c.Val()
-		if seen[opt] {
-			c.RemainingArgs()
-			return c.Errf("store: %s given twice", opt)
-		}
-		seen[opt] = true
-		a := c.RemainingArgs()
-		one := func() (string, error) {
-			if len(a) != 1 {
-				return "", c.ArgErr()
-			}
-			return a[0], nil
-		}
-		var err error
-		var v string
-		switch opt {
-		case "prefix":
-			cfg.Prefix, err = one()
-		case "tls":
-			if len(a) != 2 {
-				return c.ArgErr()
-			}
-			cfg.CertFile, cfg.KeyFile = path(a[0]), path(a[1])
-		case "tls_ca":
-			if v, err = one(); err == nil {
-				cfg.CAFile = path(v)
-			}
-		case "username":
-			cfg.Username, err = one()
-		case "password_file":
-			if v, err = one(); err == nil {
-				var data []byte
-				if data, err = os.ReadFile(path(v)); err != nil {
-					return c.Errf("store: password_file: %v", err)
-				}
-				cfg.Password = strings.TrimSpace(string(data))
-				if cfg.Password == "" {
-					return c.Errf("store: password_file %s is empty", path(v))
-				}
-			}
-		case "dial_timeout", "instance_ttl":
-			if v, err = one(); err == nil {
-				d, perr := time.ParseDuration(v)
-				if perr != nil || d <= 0 {
-					return c.Errf("store: %s: %q is not a duration like 5s", opt, v)
-				}
-				if opt == "dial_timeout" {
-					cfg.DialTimeout = d
-				} else {
-					cfg.InstanceTTL = d
-				}
-			}
-		case "cache_file":
-			if v, err = one(); err == nil {
-				cfg.CacheFile = path(v)
-			}
-		case "instance":
-			cfg.Instance, err = one()
-		default:
-			return c.Errf("store: unknown option %q", opt)
-		}
-		return err
+	opt := c.Val()
+	if seen[opt] {
+		c.RemainingArgs()
+		return c.Errf("store: %s given twice", opt)
 	}
+	seen[opt] = true
+	a := c.RemainingArgs()
+	one := func() (string, error) {
+		if len(a) != 1 {
+			return "", c.ArgErr()
+		}
+		return a[0], nil
+	}
+	var err error
+	var v string
+	switch opt {
+	case "prefix":
+		cfg.Prefix, err = one()
+	case "tls":
+		if len(a) != 2 {
+			return c.ArgErr()
+		}
+		cfg.CertFile, cfg.KeyFile = path(a[0]), path(a[1])
+	case "tls_ca":
+		if v, err = one(); err == nil {
+			cfg.CAFile = path(v)
+		}
+	case "username":
+		cfg.Username, err = one()
+	case "password_file":
+		if v, err = one(); err == nil {
+			var data []byte
+			if data, err = os.ReadFile(path(v)); err != nil {
+				return c.Errf("store: password_file: %v", err)
+			}
+			cfg.Password = strings.TrimSpace(string(data))
+			if cfg.Password == "" {
+				return c.Errf("store: password_file %s is empty", path(v))
+			}
+		}
+	case "dial_timeout", "instance_ttl":
+		if v, err = one(); err == nil {
+			d, perr := time.ParseDuration(v)
+			if perr != nil || d <= 0 {
+				return c.Errf("store: %s: %q is not a duration like 5s", opt, v)
+			}
+			if opt == "dial_timeout" {
+				cfg.DialTimeout = d
+			} else {
+				cfg.InstanceTTL = d
+			}
+		}
+	case "cache_file":
+		if v, err = one(); err == nil {
+			cfg.CacheFile = path(v)
+		}
+	case "instance":
+		cfg.Instance, err = one()
+	default:
+		return c.Errf("store: unknown option %q", opt)
+	}
+	return err
 }
 
 // finish fills in what depends on the rest of the block: the cache file's
