@@ -107,8 +107,7 @@ func runCtl(args []string, stdout io.Writer) error {
 	fs.BoolVar(&f.once, "once", false, "register: register for one ttl and return, without renewing")
 	usage := func(err error) error {
 		var b strings.Builder
-		b.WriteString(ctlUsage)
-		b.WriteString(ctlStoreUsage)
+		b.WriteString(strings.Replace(ctlUsage, "\nExit status:", ctlStoreUsage+"\nExit status:", 1))
 		fs.SetOutput(&b)
 		fs.PrintDefaults()
 		fs.SetOutput(io.Discard)
