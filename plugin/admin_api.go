@@ -28,6 +28,7 @@ func (a *adminServer) routes() http.Handler {
 	mux.HandleFunc("GET /v1/overrides", a.guard(false, a.getOverrides))
 	mux.HandleFunc("POST /v1/overrides", a.guard(true, a.postOverride))
 	mux.HandleFunc("DELETE /v1/overrides/{id}", a.guard(true, a.deleteOverride))
+	a.storeRoutes(mux) // admin_store.go
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := a.checkHost(r); err != nil {
 			refuseUnread(w, r)
@@ -230,8 +231,8 @@ func (a *adminServer) deleteOverride(w http.ResponseWriter, r *http.Request) {
 }
 
 // storesOf returns the distinct override stores of engines, newest first.
-func storesOf(engines []*engine) []*ops.Store {
-	var out []*ops.Store
+func storesOf(engines []*engine) []overrideStore {
+	var out []overrideStore
 	for i := len(engines) - 1; i >= 0; i-- {
 		s := engines[i].store
 		if !slices.Contains(out, s) {

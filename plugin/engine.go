@@ -11,7 +11,6 @@ import (
 	"github.com/hadns/hadns/healthcheck"
 	"github.com/hadns/hadns/internal/adminapi"
 	"github.com/hadns/hadns/internal/fileerr"
-	"github.com/hadns/hadns/internal/ops"
 )
 
 // engine owns what changes behind the query path: the loaded zones, the
@@ -29,7 +28,8 @@ type engine struct {
 	// that a failed reload drops leaves no trace. Guarded by mu.
 	serving bool
 	ops     *operations
-	store   *ops.Store // the overrides folded into health
+	store   overrideStore // the overrides folded into health: the state file's or the shared store's
+	st      engineStore   // the shared store's zones and registrations (store_zones.go)
 	// byKey maps a check target to the services whose answers depend on it,
 	// so a transition recomputes only those.
 	byKey map[string][]*service
@@ -46,7 +46,7 @@ func newEngine(h *Hadns, cfg *config, snap *snapshot, pool *checkerPool) *engine
 	e := &engine{h: h, cfg: cfg, pool: pool, checker: pool.current(), ops: pool.ops}
 	h.dnssec = cfg.dnssec
 	h.pool.Store(pool)
-	e.store = e.ops.store(e, cfg.state)
+	e.store = e.overrideSource()
 	if stats, err := statFiles(cfg); err == nil {
 		e.watch.settled = readFiles(stats)
 		e.watch.settled.data = nil
@@ -63,6 +63,12 @@ func newEngine(h *Hadns, cfg *config, snap *snapshot, pool *checkerPool) *engine
 func (e *engine) install(snap *snapshot) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	e.installLocked(e.withStore(snap))
+}
+
+// installLocked is install of a snapshot that already holds the store's
+// zones, with e.mu held.
+func (e *engine) installLocked(snap *snapshot) {
 	byKey := map[string][]*service{}
 	var targets []*healthcheck.Target
 	for _, z := range snap.zones {
@@ -140,7 +146,7 @@ func (e *engine) recompute(s *service, snap *snapshot) {
 	held := make([]*adminapi.Override, len(s.backends))
 	for i, b := range s.backends {
 		held[i] = effective(overrides, s.name, b, now)
-		h[i] = fold(fromState(e.checker.State(b.check.Key())), held[i])
+		h[i] = fold(e.backendHealth(s, b), held[i])
 	}
 	set := computeAnswers(s, h, snap.sites.Orders())
 	e.signAnswers(s, set, snap)
@@ -187,6 +193,9 @@ func (e *engine) start() error {
 		}
 	}
 	e.store.Attach(e)
+	if err := e.startStore(); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	e.cancel = cancel
 	e.done = make(chan struct{})
@@ -285,6 +294,7 @@ func (e *engine) apply(events []healthcheck.Event) {
 			}
 		}
 	}
+	e.publishObservations(events)
 	for s := range touched {
 		e.recompute(s, e.snap)
 	}
@@ -304,6 +314,7 @@ func (e *engine) stop() error {
 		e.cancel = nil
 	}
 	e.store.Detach(e)
+	e.stopStore()
 	e.pool.release(e)
 	served := e.pool.forget(e)
 	e.mu.Lock()

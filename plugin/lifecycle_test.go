@@ -9,6 +9,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/hadns/hadns/internal/ops"
 )
 
 // ghostService adds a service only the rejected configuration has.
@@ -95,7 +97,7 @@ func TestFailedCorefileReloadLeavesNoGhost(t *testing.T) {
 	if otherStore {
 		t.Error("the rejected configuration's state file store is still kept")
 	}
-	ghostUser, users := old.store.Attached(ghost)
+	ghostUser, users := old.store.(*ops.Store).Attached(ghost)
 	if ghostUser || users != 1 {
 		t.Errorf("override store has %d users (ghost among them: %v), want the old engine alone", users, ghostUser)
 	}

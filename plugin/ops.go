@@ -19,6 +19,7 @@ type operations struct {
 	mu     sync.Mutex
 	stores map[string]storeEntry   // by state file path; "" is memory only
 	admins map[string]*adminServer // by listen address
+	sets   map[string]*storeSet    // shared stores by configuration (store.go)
 }
 
 func newOperations(clock healthcheck.Clock) *operations {

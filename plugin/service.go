@@ -30,6 +30,7 @@ type service struct {
 	maxAnswers  int
 	onAllDown   string
 	budget      time.Duration
+	quorum      int // health: quorum N; 0 is local health (quorum.go)
 	backends    []*backend
 	line        int
 	file        string
@@ -144,6 +145,11 @@ func buildService(sc *serviceConfig, origin string, errs *fileerr.List) *service
 		budget:     sc.FailoverBudget,
 		line:       sc.line,
 		file:       errs.File,
+	}
+	if q, err := parseHealthPolicy(sc.Health); err != nil {
+		errs.Addf(sc.keyLine("health"), "service %s: %v", name, err)
+	} else {
+		s.quorum = q
 	}
 	s.degradedTTL = sc.DegradedTTL
 	if s.degradedTTL == 0 {

@@ -39,6 +39,7 @@ type config struct {
 	state          string        // override state file; "": overrides live in memory only
 	stateAt        fileerr.Position
 	dnssec         *dnssecConfig // signing keys by zone; nil: nothing is signed
+	store          *storeConfig  // the nameserver set's shared store; nil: none
 }
 
 const (
@@ -104,6 +105,7 @@ func setup(c *caddy.Controller) error {
 //	    dnssec ZONE KEY... [publish KEY...]
 //	    dnssec_validity DURATION
 //	    dnssec_refresh DURATION
+//	    store etcd ENDPOINT... { ... }   (see parseStore)
 //	}
 //
 // It goes on after a bad line, so `hadns check` can report every problem;
@@ -187,6 +189,13 @@ func parse(c *caddy.Controller) (*Hadns, *config, error) {
 				if err := sec.parse(c, path); err != nil {
 					errs = append(errs, err)
 				}
+			case "store":
+				sc, err := parseStore(c, path)
+				if err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				cfg.store = sc
 			case "state":
 				args := c.RemainingArgs()
 				if len(args) != 1 {
@@ -201,8 +210,8 @@ func parse(c *caddy.Controller) (*Hadns, *config, error) {
 			}
 		}
 	}
-	if len(cfg.files) == 0 && len(cfg.dirs) == 0 {
-		errs = append(errs, c.Err("no zone files: add `zone FILE` or `zones DIR`"))
+	if len(cfg.files) == 0 && len(cfg.dirs) == 0 && cfg.store == nil {
+		errs = append(errs, c.Err("no zone files: add `zone FILE` or `zones DIR` (or a `store` line to serve the store's zones)"))
 	}
 	a, err := adm.config(c)
 	if err != nil {
@@ -213,6 +222,9 @@ func parse(c *caddy.Controller) (*Hadns, *config, error) {
 		errs = append(errs, err)
 	}
 	h.dnssec = cfg.dnssec
+	if cfg.store != nil {
+		cfg.store.finish(cfg.state)
+	}
 	if len(errs) > 0 {
 		return h, cfg, errs
 	}

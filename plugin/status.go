@@ -10,7 +10,6 @@ import (
 
 	"github.com/hadns/hadns/healthcheck"
 	"github.com/hadns/hadns/internal/adminapi"
-	"github.com/hadns/hadns/internal/ops"
 )
 
 // status describes every zone of the engines, the newest engine winning
@@ -21,7 +20,7 @@ func status(engines []*engine, now time.Time) adminapi.Status {
 	matched := map[string][]string{}  // override ID → SERVICE/ID
 	effectiveIDs := map[string]bool{} // override IDs that hold for some backend
 	var overrides []adminapi.Override
-	stores := map[*ops.Store]bool{}
+	stores := map[overrideStore]bool{}
 	if len(engines) > 0 {
 		lt := engines[0].pool.trouble()
 		doc.Checker = adminapi.CheckerStatus{LocalTroubleTargets: lt.Targets, LocalTroubleSince: lt.Since, LocalErrorsTotal: lt.Total, LastLocalError: lt.LastErr}
@@ -64,6 +63,7 @@ func status(engines []*engine, now time.Time) adminapi.Status {
 		}
 		doc.Overrides = append(doc.Overrides, adminapi.OverrideStatus{Override: o, Matched: m, Unmatched: len(m) == 0, Effective: effectiveIDs[o.ID]})
 	}
+	doc.Store = storeStatus(engines)
 	return doc
 }
 
@@ -100,7 +100,7 @@ func (e *engine) serviceStatus(s *service, snap *snapshot, list []adminapi.Overr
 			InAnswers: inAnswers(set, i),
 		}
 		o := effective(list, s.name, b, now)
-		bs.State = healthName(fold(fromState(st.State), o), st.State)
+		bs.State = healthName(fold(e.backendHealth(s, b), o), st.State)
 		if o != nil {
 			effectiveIDs[o.ID] = true
 			bs.Override = o
@@ -110,6 +110,7 @@ func (e *engine) serviceStatus(s *service, snap *snapshot, list []adminapi.Overr
 				} else {
 					t := e.ops.drains.safeAt(s, b).UTC()
 					bs.DrainSafeAt = &t
+					bs.SetDrainSafeAt = e.setDrainSafeAt(s, b, t)
 				}
 			}
 		}

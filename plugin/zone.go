@@ -2,6 +2,7 @@ package hadns
 
 import (
 	"sort"
+	"time"
 
 	"github.com/miekg/dns"
 
@@ -26,6 +27,10 @@ type Zone struct {
 	// hasDNAME is set when a name has a DNAME, so lookups look for one
 	// above the name asked only then.
 	hasDNAME bool
+	// src and mtime are the document the zone was built from, so that it
+	// can be built again with registered backends added.
+	src   []byte
+	mtime time.Time
 }
 
 // node holds what one owner name has.

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -56,6 +57,7 @@ type serviceConfig struct {
 	OnAllDown      string          `yaml:"on_all_down"`              // fail_open (default), nodata or servfail
 	FailoverBudget time.Duration   `yaml:"failover_budget"`          // optional bound on detection + TTL; a service that cannot meet it is an error
 	Check          yaml.Node       `yaml:"check"`                    // health check; defaults from the checker
+	Health         string          `yaml:"health"`                   // local (default) or "quorum N": with a shared store, down only when N instances see it down
 	Backends       []backendConfig `yaml:"backends"`                 // required: at least one
 	line           int
 	node           *yaml.Node
@@ -141,6 +143,12 @@ func LoadZoneFile(path string) (*Zone, error) {
 // parseZoneFile is LoadZoneFile on bytes already read; mtime supplies the
 // default serial.
 func parseZoneFile(path string, data []byte, mtime time.Time) (*Zone, error) {
+	return parseZoneDoc(path, data, mtime, nil)
+}
+
+// parseZoneDoc is parseZoneFile with registered backends (from the shared
+// store) added to the services they name, by absolute service name.
+func parseZoneDoc(path string, data []byte, mtime time.Time, regs map[string][]backendConfig) (*Zone, error) {
 	errs := &fileerr.List{File: path}
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -163,10 +171,11 @@ func parseZoneFile(path string, data []byte, mtime time.Time) (*Zone, error) {
 	}
 	// Unknown keys and type errors leave the rest decoded: keep checking, so
 	// one run shows every problem in the file.
-	z := buildZone(path, doc.Content[0], &zf, mtime, errs)
+	z := buildZone(path, doc.Content[0], &zf, mtime, regs, errs)
 	if err := errs.Err(); err != nil {
 		return nil, err
 	}
+	z.src, z.mtime = data, mtime
 	return z, nil
 }
 
@@ -218,7 +227,7 @@ func wireForm(name string) (string, bool) {
 	return back, err == nil
 }
 
-func buildZone(path string, root *yaml.Node, zf *zoneFile, mtime time.Time, errs *fileerr.List) *Zone {
+func buildZone(path string, root *yaml.Node, zf *zoneFile, mtime time.Time, regs map[string][]backendConfig, errs *fileerr.List) *Zone {
 	if zf.Origin == "" {
 		if !wrongType(root, "origin") {
 			errs.Addf(root.Line, "origin is required")
@@ -289,6 +298,9 @@ func buildZone(path string, root *yaml.Node, zf *zoneFile, mtime time.Time, errs
 	seen := map[string]int{}
 	for i := range zf.Services {
 		sc := &zf.Services[i]
+		if extra := regs[absName(sc.Name, origin)]; len(extra) > 0 {
+			sc.Backends = append(slices.Clip(sc.Backends), extra...)
+		}
 		svc := buildService(sc, origin, errs)
 		if svc == nil {
 			continue

@@ -81,6 +81,8 @@ type ctlFlags struct {
 	site, glob, reason, expires string
 	by                          string
 	timeout                     time.Duration
+	ttl                         time.Duration // register: the registration's lease
+	once                        bool          // register: no renewals
 }
 
 func runCtl(args []string, stdout io.Writer) error {
@@ -101,9 +103,11 @@ func runCtl(args []string, stdout io.Writer) error {
 	fs.StringVar(&f.expires, "expires", "", "lift the override after a duration (30m) or at an RFC 3339 time")
 	fs.StringVar(&f.by, "by", defaultBy(), "who asks (shown in status and logs)")
 	fs.DurationVar(&f.timeout, "timeout", 10*time.Second, "how long to wait for the API")
+	fs.DurationVar(&f.ttl, "ttl", 10*time.Second, "register: how long the registration outlives its last renewal")
+	fs.BoolVar(&f.once, "once", false, "register: register for one ttl and return, without renewing")
 	usage := func(err error) error {
 		var b strings.Builder
-		b.WriteString(ctlUsage)
+		b.WriteString(strings.Replace(ctlUsage, "\nExit status:", ctlStoreUsage+"\nExit status:", 1))
 		fs.SetOutput(&b)
 		fs.PrintDefaults()
 		fs.SetOutput(io.Discard)
@@ -135,6 +139,9 @@ func runCtl(args []string, stdout io.Writer) error {
 		return ctlError{exitUsage, err}
 	}
 	cmd := pos[0]
+	if done, err := storeCmd(c, f, pos, stdout, usage); done {
+		return err
+	}
 	switch cmd {
 	case "status":
 		if len(pos) != 1 {
@@ -265,6 +272,7 @@ func printStatus(w io.Writer, doc *adminapi.Status, now time.Time) {
 	if !doc.Ready {
 		fmt.Fprintln(w, "NOT READY: the first health checks are still running")
 	}
+	printStoreStatus(w, doc.Store)
 	for _, z := range doc.Zones {
 		fmt.Fprintf(w, "zone %s\n", z.Zone)
 		for _, s := range z.Services {
@@ -292,8 +300,12 @@ func printStatus(w io.Writer, doc *adminapi.Status, now time.Time) {
 				case b.DrainPending:
 					safe = "pending: still in an answer"
 				case b.DrainSafeAt != nil:
-					safe = b.DrainSafeAt.Local().Format(time.RFC3339)
-					if d := b.DrainSafeAt.Sub(now); d > 0 {
+					at := *b.DrainSafeAt
+					if b.SetDrainSafeAt != nil {
+						at = *b.SetDrainSafeAt // the whole nameserver set's
+					}
+					safe = at.Local().Format(time.RFC3339)
+					if d := at.Sub(now); d > 0 {
 						safe += fmt.Sprintf(" (in %s)", d.Round(time.Second))
 					} else {
 						safe += " (passed: safe to stop)"

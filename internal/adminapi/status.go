@@ -12,6 +12,25 @@ type (
 		Checker   CheckerStatus    `json:"checker"`
 		Zones     []ZoneStatus     `json:"zones"`
 		Overrides []OverrideStatus `json:"overrides"`
+		// Store is the shared store's state; absent without a store.
+		Store *StoreStatus `json:"store,omitempty"`
+	}
+	// StoreStatus is this instance's view of the nameserver set's etcd.
+	StoreStatus struct {
+		Instance    string            `json:"instance"`
+		Endpoints   []string          `json:"endpoints"`
+		Prefix      string            `json:"prefix"`
+		Connected   bool              `json:"connected"`
+		Revision    int64             `json:"revision"`
+		LagSeconds  float64           `json:"lag_seconds"`
+		LastContact time.Time         `json:"last_contact,omitzero"`
+		LastError   string            `json:"last_error,omitempty"`
+		Stale       bool              `json:"stale"` // serving the saved copy: etcd was unreachable at start
+		Relists     int               `json:"relists"`
+		Zones       int               `json:"zones"`
+		Overrides   int               `json:"overrides"`
+		Instances   []string          `json:"instances"` // instances with observations or served records
+		Rejected    map[string]string `json:"rejected,omitempty"`
 	}
 	// CheckerStatus is the health checker's own trouble: probes it could
 	// not make for a reason on this host (out of file descriptors, memory
@@ -72,6 +91,10 @@ type (
 		// DrainSafeAt is set for a drained backend that left every answer:
 		// after it, no cache that honours TTLs holds the backend.
 		DrainSafeAt *time.Time `json:"drain_safe_at,omitempty"`
+		// SetDrainSafeAt is DrainSafeAt over the whole nameserver set (the
+		// latest of every instance's record in the shared store, and this
+		// instance's own); absent without a store.
+		SetDrainSafeAt *time.Time `json:"set_drain_safe_at,omitempty"`
 		// DrainPending is true while a drained backend is still in some
 		// answer (fail-open can keep it there).
 		DrainPending bool `json:"drain_pending,omitempty"`

@@ -1,0 +1,143 @@
+package hadns
+
+import (
+	"slices"
+	"time"
+
+	"github.com/hadns/hadns/healthcheck"
+	"github.com/hadns/hadns/internal/adminapi"
+	"github.com/hadns/hadns/internal/store"
+)
+
+// publishObservations writes this instance's view of every target the
+// events moved to the shared store (the store writes on change only, under
+// the instance lease, and never waits for etcd).
+func (e *engine) publishObservations(events []healthcheck.Event) {
+	if e.st.set == nil || !e.serving {
+		return
+	}
+	st, err := e.st.set.client()
+	if err != nil {
+		return
+	}
+	for _, ev := range events {
+		if ev.Removed {
+			st.WithdrawObservation(ev.Key)
+			continue
+		}
+		if w := observationOf(ev.New); w != "" {
+			_ = st.PublishObservation(ev.Key, store.Observation{State: w, Since: ev.Time.UTC()})
+		}
+	}
+}
+
+// publishAll publishes the current state of every target of e: at start,
+// so peers know this instance's view before its first transition.
+func (e *engine) publishAll() {
+	if e.st.set == nil {
+		return
+	}
+	st, err := e.st.set.client()
+	if err != nil {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, t := range e.targets {
+		s, ok := e.checker.Status(t.Key())
+		if !ok {
+			continue
+		}
+		if w := observationOf(s.State); w != "" {
+			_ = st.PublishObservation(t.Key(), store.Observation{State: w, Since: s.Since.UTC()})
+		}
+	}
+}
+
+// publishServed records, for every drained backend, until when this
+// instance's answers may hold it in caches: while it is still handed out,
+// now plus the TTL (refreshed each second); once it left every answer, the
+// drain tracker's time. Other backends are not recorded: drain_safe_at
+// only means something for a drained one, and this keeps the writes to
+// the few backends being drained.
+func (e *engine) publishServed() {
+	if e.st.set == nil {
+		return
+	}
+	st, err := e.st.set.client()
+	if err != nil {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.snap == nil || !e.serving {
+		return
+	}
+	now := e.ops.clock.Now()
+	list := e.store.All()
+	for _, z := range e.snap.zones {
+		for _, s := range z.services {
+			set := s.answers.Load()
+			ttl := time.Duration(s.ttl) * time.Second
+			for i, b := range s.backends {
+				o := effective(list, s.name, b, now)
+				if o == nil || o.Action != adminapi.ActionDrain {
+					continue
+				}
+				last := now.Truncate(time.Second)
+				if !inAnswers(set, i) {
+					last = e.ops.drains.safeAt(s, b).Add(-ttl)
+				}
+				_ = st.PublishServed(drainKey(s, b), store.Served{Last: last.UTC(), TTL: ttl})
+			}
+		}
+	}
+}
+
+// setDrainSafeAt is the set-wide drain_safe_at of a drained backend that
+// left this instance's answers at local: the latest of local and every
+// instance's served record. nil without a store.
+func (e *engine) setDrainSafeAt(s *service, b *backend, local time.Time) *time.Time {
+	if e.st.set == nil {
+		return nil
+	}
+	t := local
+	if r := e.st.set.view.Load().snap.DrainSafeAt(drainKey(s, b)); r.After(t) {
+		t = r
+	}
+	t = t.UTC()
+	return &t
+}
+
+// storeStatus is the status document's store section; nil without one.
+func storeStatus(engines []*engine) *adminapi.StoreStatus {
+	sets := setsOf(engines)
+	if len(sets) == 0 {
+		return nil
+	}
+	set := sets[0]
+	out := &adminapi.StoreStatus{Instance: set.cfg.Instance, Endpoints: set.cfg.Endpoints, Prefix: set.cfg.Prefix, Instances: []string{}}
+	if out.Prefix == "" {
+		out.Prefix = store.DefaultPrefix
+	}
+	snap := set.view.Load().snap
+	if st, err := set.client(); err == nil {
+		s := st.Status()
+		out.Connected, out.Revision, out.LagSeconds = s.Connected, s.Revision, s.Lag.Seconds()
+		out.LastContact, out.LastError, out.Stale, out.Relists = s.LastContact, s.LastError, s.Stale, s.Relists
+	}
+	out.Zones, out.Overrides = len(snap.Zones), len(snap.Overrides)
+	for inst := range snap.Observations {
+		out.Instances = append(out.Instances, inst)
+	}
+	for inst := range snap.Served {
+		if !slices.Contains(out.Instances, inst) {
+			out.Instances = append(out.Instances, inst)
+		}
+	}
+	slices.Sort(out.Instances)
+	if len(snap.Rejected) > 0 {
+		out.Rejected = snap.Rejected
+	}
+	return out
+}
