@@ -28,6 +28,7 @@ type service struct {
 	port        uint16
 	minHealthy  int
 	maxAnswers  int
+	weighted    bool // A/AAAA first places (and membership) follow weights
 	onAllDown   string
 	budget      time.Duration
 	backends    []*backend
@@ -140,6 +141,7 @@ func buildService(sc *serviceConfig, origin string, errs *fileerr.List) *service
 		port:       sc.Port,
 		minHealthy: sc.MinHealthy,
 		maxAnswers: sc.MaxAnswers,
+		weighted:   sc.Weighted,
 		onAllDown:  sc.OnAllDown,
 		budget:     sc.FailoverBudget,
 		line:       sc.line,
