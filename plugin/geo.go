@@ -33,18 +33,22 @@ const (
 // sets empty values), or no site matches. Only what some site line uses is
 // read; nothing allocates.
 func geoSite(ctx context.Context, t *sites.Table) (int, bool) {
+	md := metadata.ValueFuncs(ctx) // the request's labels: one context lookup
+	if md == nil {
+		return t.Default(), false
+	}
 	if t.PlacesByCountry() {
-		if i, ok := t.ByCountry(geoValue(ctx, geoCountry)); ok {
+		if i, ok := t.ByCountry(geoValue(md, geoCountry)); ok {
 			return i, true
 		}
 	}
 	if t.PlacesByContinent() {
-		if i, ok := t.ByContinent(geoValue(ctx, geoContinent)); ok {
+		if i, ok := t.ByContinent(geoValue(md, geoContinent)); ok {
 			return i, true
 		}
 	}
 	if t.PlacesByCoordinates() {
-		lat, lon := geoValue(ctx, geoLatitude), geoValue(ctx, geoLongitude)
+		lat, lon := geoValue(md, geoLatitude), geoValue(md, geoLongitude)
 		// Checked before parsing: ParseFloat allocates its error.
 		if lat != "" && lon != "" {
 			φ, err1 := strconv.ParseFloat(lat, 64)
@@ -60,8 +64,8 @@ func geoSite(ctx context.Context, t *sites.Table) (int, bool) {
 }
 
 // geoValue is a metadata label's value, "" when it is not set.
-func geoValue(ctx context.Context, label string) string {
-	if f := metadata.ValueFunc(ctx, label); f != nil {
+func geoValue(md map[string]metadata.Func, label string) string {
+	if f := md[label]; f != nil {
 		return f()
 	}
 	return ""

@@ -48,8 +48,9 @@ type point struct {
 }
 
 func unit(lat, lon float64) (x, y, z float64) {
-	φ, λ := lat*math.Pi/180, lon*math.Pi/180
-	return math.Cos(φ) * math.Cos(λ), math.Cos(φ) * math.Sin(λ), math.Sin(φ)
+	sφ, cφ := math.Sincos(lat * math.Pi / 180)
+	sλ, cλ := math.Sincos(lon * math.Pi / 180)
+	return cφ * cλ, cφ * sλ, sφ
 }
 
 // newGeo builds the geo table of the site lines, with every problem.
