@@ -7,6 +7,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/hadns/hadns/internal/sites"
+	"github.com/hadns/hadns/internal/weighted"
 )
 
 // Health is what answer selection knows of a backend: the checker's state
@@ -107,6 +108,9 @@ type rrAnswer struct {
 	degraded  *degradation
 	served    string // the site that served (first tier used), for metrics
 	members   []int  // indexes of the backends in the answer, for drain_safe_at
+	// slots, for a weighted answer, maps each slot of its rotation to the
+	// index of the slot's answer in rotations (see addrRotations).
+	slots []uint16
 
 	// scoped is set when clients of some other site get another answer, so
 	// the ECS scope must be the client's site network (RFC 7871 7.2.1);
@@ -139,7 +143,9 @@ func (s *service) answer(qtype uint16, site, srvIdx int, negSOA []dns.RR) lookup
 	}
 	res := lookupResult{result: ra.result, extra: ra.extra, degraded: ra.degraded, scoped: ra.scoped, from: ra}
 	i := 0
-	if len(ra.rotations) > 1 {
+	if ra.slots != nil {
+		i = int(ra.slots[weighted.Index(s.rot.Add(1), len(ra.slots))])
+	} else if len(ra.rotations) > 1 {
 		i = rotIndex(s.rot.Add(1), len(ra.rotations))
 	}
 	if len(ra.rotations) > 0 {
@@ -205,7 +211,8 @@ func markScoped(set *answerSet, pick func(*siteAnswers) *rrAnswer) {
 // records, TTLs, order and Extended DNS Error.
 func sameAnswer(a, b *rrAnswer) bool {
 	if a.result != b.result || (a.degraded == nil) != (b.degraded == nil) ||
-		a.degraded != nil && *a.degraded != *b.degraded || len(a.rotations) != len(b.rotations) {
+		a.degraded != nil && *a.degraded != *b.degraded || len(a.rotations) != len(b.rotations) ||
+		!slices.Equal(a.slots, b.slots) {
 		return false
 	}
 	same := func(x, y []dns.RR) bool {
@@ -279,7 +286,8 @@ func selectAddrs(s *service, health []Health, o sites.Order, family uint16) rrAn
 	if anySuspect(pool, health) {
 		ttl = suspectTTL
 	}
-	return rrAnswer{result: Success, rotations: rotations(s, pool, ttl), degraded: deg, served: ts[firstUsableTier(ts, health)].site, members: pool}
+	rots, slots := addrRotations(s, pool, ttl)
+	return rrAnswer{result: Success, rotations: rots, slots: slots, degraded: deg, served: ts[firstUsableTier(ts, health)].site, members: pool}
 }
 
 func tierHasUsable(t tier, health []Health) bool {
@@ -351,9 +359,11 @@ func allDown(s *service, ts []tier, health []Health, family uint16) rrAnswer {
 	if len(pool) == 0 {
 		return drainedOut()
 	}
+	rots, slots := addrRotations(s, pool, s.degradedTTL)
 	return rrAnswer{
 		result:    Success,
-		rotations: rotations(s, pool, s.degradedTTL),
+		rotations: rots,
+		slots:     slots,
 		degraded:  &degradation{code: edeOther, text: "fail-open: no healthy backend in any site", kind: "fail_open"},
 		served:    ts[ti].site,
 		members:   pool,

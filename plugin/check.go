@@ -143,6 +143,9 @@ func checkBlock(corefile string, keyLine int, sb caddyfile.ServerBlock) (cerrs, 
 	} else if err != nil {
 		cerrs = append(cerrs, corefileError(corefile, toks[0].Line, err))
 	}
+	if e := missingGeoPlugins(cfg, func(p string) bool { _, ok := sb.Tokens[p]; return ok }); e != nil {
+		cerrs = append(cerrs, *e)
+	}
 	if len(cfg.files) == 0 && len(cfg.dirs) == 0 {
 		return cerrs, nil, nil, 0
 	}

@@ -119,6 +119,12 @@ func (h *Hadns) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) 
 	if client.IsValid() {
 		site, bits = snap.sites.Match(client)
 	}
+	// A client no network holds is placed by GeoIP when sites have a
+	// location; placed or not, its answer's ECS scope is then geoScope.
+	geo := site == snap.sites.Default() && snap.sites.HasGeo()
+	if geo {
+		site, _ = geoSite(ctx, snap.sites)
+	}
 	res := z.lookup(qname, q.Qtype, site)
 	if h.dnssec != nil && reqOpt != nil && reqOpt.Do() {
 		res = h.signed(z, qname, q.Qtype, res)
@@ -133,6 +139,9 @@ func (h *Hadns) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) 
 			scope = uint8(bits)
 		} else {
 			scope = uint8(ecs.Prefix.Bits())
+		}
+		if geo {
+			scope = uint8(geoScope(bits, ecs.Prefix.Bits()))
 		}
 	}
 	deg := res.degraded

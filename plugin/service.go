@@ -28,6 +28,7 @@ type service struct {
 	port        uint16
 	minHealthy  int
 	maxAnswers  int
+	weighted    bool // A/AAAA first places (and membership) follow weights
 	onAllDown   string
 	budget      time.Duration
 	quorum      int // health: quorum N; 0 is local health (quorum.go)
@@ -141,6 +142,7 @@ func buildService(sc *serviceConfig, origin string, errs *fileerr.List) *service
 		port:       sc.Port,
 		minHealthy: sc.MinHealthy,
 		maxAnswers: sc.MaxAnswers,
+		weighted:   sc.Weighted,
 		onAllDown:  sc.OnAllDown,
 		budget:     sc.FailoverBudget,
 		line:       sc.line,

@@ -3,7 +3,6 @@ package hadns
 import (
 	"errors"
 	"fmt"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -63,6 +62,7 @@ func setup(c *caddy.Controller) error {
 		return plugin.Error(pluginName, err)
 	}
 	reportFastPath()
+	requireGeoPlugins(c, cfg)
 	e := newEngine(h, cfg, snap, processPool)
 	c.OnStartup(e.start)
 	c.OnShutdown(e.stop)
@@ -270,49 +270,6 @@ func durationArg(c *caddy.Controller) (time.Duration, error) {
 		return 0, c.Errf("%s: %q is not a duration like 2s", name, args[0])
 	}
 	return d, nil
-}
-
-// parseSite reads `site NAME [CIDR...] [fallback SITE...]`.
-func parseSite(c *caddy.Controller) (sites.Config, error) {
-	args := c.RemainingArgs()
-	if len(args) == 0 {
-		return sites.Config{}, c.ArgErr()
-	}
-	s := sites.Config{Name: args[0], At: fileerr.Position{File: c.File(), Line: c.Line()}}
-	if !validSiteName(s.Name) {
-		return s, c.Errf("site name %q: use letters, digits, - and _", s.Name)
-	}
-	rest := args[1:]
-	for i, a := range rest {
-		if a == "fallback" {
-			s.Fallback = rest[i+1:]
-			if len(s.Fallback) == 0 {
-				return s, c.Errf("site %s: fallback needs at least one site", s.Name)
-			}
-			break
-		}
-		p, err := netip.ParsePrefix(a)
-		if err != nil {
-			return s, c.Errf("site %s: %q is not a network like 192.0.2.0/24 or 2001:db8::/48", s.Name, a)
-		}
-		if p.Masked() != p {
-			return s, c.Errf("site %s: network %s has host bits set (did you mean %s?)", s.Name, p, p.Masked())
-		}
-		s.Networks = append(s.Networks, p)
-	}
-	return s, nil
-}
-
-func validSiteName(s string) bool {
-	if s == "" || s == "fallback" {
-		return false
-	}
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
-			return false
-		}
-	}
-	return true
 }
 
 // zoneFiles lists the files of cfg: the named ones, then every *.yaml and

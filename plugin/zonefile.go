@@ -54,6 +54,7 @@ type serviceConfig struct {
 	SRV            []srvConfig     `yaml:"srv"`                      // SRV owners relative to the service name: "_http._tcp" or {name: _http._tcp, port: 80}
 	MinHealthy     int             `yaml:"min_healthy"`              // healthy backends wanted before fallback sites are added; default 1
 	MaxAnswers     int             `yaml:"max_answers"`              // most A/AAAA records in one answer; default 8
+	Weighted       bool            `yaml:"weighted"`                 // A/AAAA answers follow backend weights within a site; default false
 	OnAllDown      string          `yaml:"on_all_down"`              // fail_open (default), nodata or servfail
 	FailoverBudget time.Duration   `yaml:"failover_budget"`          // optional bound on detection + TTL; a service that cannot meet it is an error
 	Check          yaml.Node       `yaml:"check"`                    // health check; defaults from the checker

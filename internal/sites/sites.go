@@ -13,6 +13,7 @@ type Config struct {
 	Name     string
 	Networks []netip.Prefix
 	Fallback []string
+	Geo      Geo              // where the site is, for clients no network matches
 	At       fileerr.Position // where the line is, for errors
 }
 
@@ -36,6 +37,8 @@ type Table struct {
 	// v4Scope and v6Scope are the ECS scope of an address no network
 	// matches: the longest network length of its family (-1: none).
 	v4Scope, v6Scope int
+	// geo places clients no network matches by their location (geo.go).
+	geo geoTable
 }
 
 type prefixBucket struct {
@@ -142,9 +145,12 @@ func New(cfg []Config, defaultOrder []string, defaultOrderAt fileerr.Position, b
 			buckets[key][n] = siteNet{site: i, scope: n.Bits()}
 		}
 	}
+	geo, geoErrs := newGeo(cfg)
+	errs = append(errs, geoErrs...)
 	if len(errs) > 0 {
 		return nil, errs
 	}
+	t.geo = geo
 	t.orders = append(t.orders, Order{Sites: full("", nil)})
 	for key, nets := range buckets {
 		if key >= 0 {
