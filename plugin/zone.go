@@ -26,6 +26,9 @@ type Zone struct {
 	// hasDNAME is set when a name has a DNAME, so lookups look for one
 	// above the name asked only then.
 	hasDNAME bool
+	// svcb holds the ServiceMode HTTPS and SVCB RRsets that services
+	// answer from health (nil in a zone without any).
+	svcb map[svcbKey]svcbRef
 }
 
 // node holds what one owner name has.

@@ -56,6 +56,8 @@ type serviceConfig struct {
 	OnAllDown      string          `yaml:"on_all_down"`              // fail_open (default), nodata or servfail
 	FailoverBudget time.Duration   `yaml:"failover_budget"`          // optional bound on detection + TTL; a service that cannot meet it is an error
 	Check          yaml.Node       `yaml:"check"`                    // health check; defaults from the checker
+	HTTPS          yaml.Node       `yaml:"https"`                    // HTTPS records (RFC 9460): a mapping or a list of them (svcbConfig)
+	SVCB           yaml.Node       `yaml:"svcb"`                     // SVCB records, as https
 	Backends       []backendConfig `yaml:"backends"`                 // required: at least one
 	line           int
 	node           *yaml.Node
