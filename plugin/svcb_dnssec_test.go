@@ -110,7 +110,11 @@ func TestSignedHTTPSHealthChange(t *testing.T) {
 		t.Fatalf("healthy: %q, want %q", got, want)
 	}
 	r.prober.set(true, "10.1.0.1")
-	r.until("10.1.0.1 leaves the hints", func() bool { return slices.Equal(ask(), []string{"1 . 10.1.0.2|", "2 . 10.2.0.1,10.2.0.2|2001:db8::1", "3 . 10.3.0.1|"}) })
+	r.until("10.1.0.1 leaves the hints", func() bool {
+		return slices.Equal(ask(), []string{"1 . 10.1.0.2|", "2 . 10.2.0.1,10.2.0.2|2001:db8::1", "3 . 10.3.0.1|"})
+	})
 	r.prober.set(true, "10.1.0.2")
-	r.until("east's tier leaves", func() bool { return slices.Equal(ask(), []string{"1 . 10.2.0.1,10.2.0.2|2001:db8::1", "2 . 10.3.0.1|"}) })
+	r.until("east's tier leaves", func() bool {
+		return slices.Equal(ask(), []string{"1 . 10.2.0.1,10.2.0.2|2001:db8::1", "2 . 10.3.0.1|"})
+	})
 }
