@@ -37,6 +37,8 @@ import (
 // names without panicking and with replies that pack.
 func FuzzZoneFile(f *testing.F) {
 	f.Add([]byte(testZone))
+	f.Add([]byte(svcbWireZone))
+	f.Add([]byte(svcbBase + "    svcb: [{name: _a, alias: x}, {name: _b, params: {mandatory: ech, ech: AEX+}}, {name: 1, port: 0}]\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		z, err := parseZoneFile("fuzz.yaml", data, time.Unix(1, 0))
 		if err != nil {
