@@ -49,6 +49,7 @@ type answerSet struct {
 type siteAnswers struct {
 	a, aaaa rrAnswer
 	srv     []rrAnswer // one per SRV owner
+	svcb    []rrAnswer // one per ServiceMode HTTPS or SVCB record (svcb_answers.go)
 
 	deps []depAnswer // by the service's deps
 }
@@ -188,6 +189,7 @@ func computeAnswers(s *service, health []Health, orders []sites.Order) *answerSe
 	for j := range s.srv {
 		markScoped(set, func(sa *siteAnswers) *rrAnswer { return &sa.srv[j] })
 	}
+	computeSVCB(s, health, orders, set)
 	for i := range set.bySite {
 		packAnswers(s, &set.bySite[i])
 		set.bySite[i].deps = depAnswers(s, &set.bySite[i])

@@ -18,7 +18,7 @@ type opaqueDiscard struct{ *discardWire }
 // the answer has them) and through a writer that must be handed a message
 // ("msg": the reply built and packed per query). Run with -benchmem.
 func BenchmarkServeDNS(b *testing.B) {
-	h := newTestHandler(b, wireZone, wireSites...)
+	h := newTestHandler(b, svcbWireZone, wireSites...)
 	for _, bc := range []struct {
 		name  string
 		qname string
@@ -27,6 +27,7 @@ func BenchmarkServeDNS(b *testing.B) {
 		{"static-A", "mail.example.test.", dns.TypeA},
 		{"service-A", "api.example.test.", dns.TypeA},
 		{"service-SRV", "_http._tcp.api.example.test.", dns.TypeSRV},
+		{"service-HTTPS", "api.example.test.", dns.TypeHTTPS},
 		{"nxdomain", "nope.example.test.", dns.TypeA},
 	} {
 		m := new(dns.Msg)

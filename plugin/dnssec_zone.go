@@ -337,6 +337,11 @@ func (zs *zoneSigner) signAnswers(s *service, set *answerSet, now time.Time) err
 				return err
 			}
 		}
+		for j := range sa.svcb {
+			if err := zs.twinAnswer(&sa.svcb[j], s.svcb[j].owner, s.svcb[j].rrtype, now); err != nil {
+				return err
+			}
+		}
 		for j, d := range sa.deps {
 			if d.wire == nil {
 				continue
@@ -506,7 +511,8 @@ func (zs *zoneSigner) denial(name string, exists bool, types []uint16, ttl uint3
 // typesAt returns the types a name in z has, for an NSEC bitmap: its own,
 // or its wildcard's when a wildcard answers for it. At a delegation only
 // the NS and DS are the zone's (RFC 4035 2.3). A service name has A and
-// AAAA for the families of its backends, an SRV owner SRV.
+// AAAA for the families of its backends, an SRV owner SRV, an owner of a
+// service's HTTPS or SVCB record that type.
 func typesAt(z *Zone, name string) []uint16 {
 	n, ok := z.nodes[name]
 	if !ok {
@@ -535,5 +541,5 @@ func typesAt(z *Zone, name string) []uint16 {
 	if n.srvOf != nil && !slices.Contains(types, dns.TypeSRV) {
 		types = append(types, dns.TypeSRV)
 	}
-	return types
+	return z.svcbTypes(name, types)
 }

@@ -50,7 +50,8 @@ func inAnswers(set *answerSet, bi int) bool {
 	return found
 }
 
-// each calls f for every answer of set: A, AAAA and SRV, for every site.
+// each calls f for every answer of set: A, AAAA, SRV, HTTPS and SVCB, for
+// every site.
 func each(set *answerSet, f func(*rrAnswer)) {
 	if set == nil {
 		return
@@ -61,6 +62,9 @@ func each(set *answerSet, f func(*rrAnswer)) {
 		f(&sa.aaaa)
 		for j := range sa.srv {
 			f(&sa.srv[j])
+		}
+		for j := range sa.svcb {
+			f(&sa.svcb[j])
 		}
 	}
 }

@@ -37,6 +37,8 @@ import (
 // names without panicking and with replies that pack.
 func FuzzZoneFile(f *testing.F) {
 	f.Add([]byte(testZone))
+	f.Add([]byte(svcbWireZone))
+	f.Add([]byte(svcbBase + "    svcb: [{name: _a, alias: x}, {name: _b, params: {mandatory: ech, ech: AEX+}}, {name: 1, port: 0}]\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		z, err := parseZoneFile("fuzz.yaml", data, time.Unix(1, 0))
 		if err != nil {
@@ -299,6 +301,11 @@ func ecsQuery(name string, option []byte) []byte {
 func FuzzServeDNS(f *testing.F) {
 	f.Add(mustPack(f, "api.example.test.", dns.TypeA), false, uint8(0))
 	f.Add(mustPackDO(f, "nope.wild.example.test.", dns.TypeNXNAME), false, uint8(0))
+	f.Add(mustPack(f, "api.example.test.", dns.TypeHTTPS), false, uint8(1))
+	f.Add(mustPackDO(f, "api.example.test.", dns.TypeHTTPS), true, uint8(0))
+	f.Add(mustPack(f, "api.degraded.test.", dns.TypeHTTPS), false, uint8(0))
+	f.Add(mustPack(f, "_x._tcp.sf.degraded.test.", dns.TypeSVCB), false, uint8(0))
+	f.Add(mustPack(f, "_x._udp.open.degraded.test.", dns.TypeSVCB), false, uint8(1))
 	handlers := []struct {
 		h        *Hadns
 		servfail bool // the zone has a service that answers SERVFAIL
@@ -458,6 +465,7 @@ services:
   - name: api
     port: 80
     srv: [_http._tcp, {name: _https._tcp, port: 443}]
+    https: {alpn: [h2], port: 443}
     min_healthy: 2
     max_answers: 2
     backends:
@@ -469,6 +477,7 @@ services:
   - name: open
     port: 80
     srv: [_x._udp]
+    svcb: {name: _x._udp, alpn: [x]}
     backends:
       - {address: 127.0.1.3, site: east}
       - {address: 127.0.2.3, site: west}
@@ -476,11 +485,13 @@ services:
     on_all_down: nodata
     port: 80
     srv: [_x._tcp]
+    https: {}
     backends: [{address: 127.0.1.4, site: east}]
   - name: sf
     on_all_down: servfail
     port: 80
     srv: [_x._tcp]
+    svcb: {name: _x._tcp}
     backends: [{address: 127.0.2.4, site: west}]
 `
 

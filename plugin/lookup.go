@@ -177,6 +177,11 @@ func (z *Zone) answerNode(n *node, qname, owner string, qtype uint16, site int) 
 	if n.srvOf != nil && qtype == dns.TypeSRV {
 		return oneResult{lookupResult: n.srvOf.answer(qtype, site, int(n.srvIdx), z.negSOA)}
 	}
+	if qtype == dns.TypeHTTPS || qtype == dns.TypeSVCB {
+		if r, ok := z.lookupSVCB(owner, qtype, site); ok {
+			return oneResult{lookupResult: r}
+		}
+	}
 	if qtype == dns.TypeANY {
 		return oneResult{lookupResult: z.answerANY(n, qname, owner, site)}
 	}
@@ -205,6 +210,11 @@ func (z *Zone) answerANY(n *node, qname, owner string, site int) lookupResult {
 	}
 	if n.srvOf != nil {
 		if r := n.srvOf.answer(dns.TypeSRV, site, int(n.srvIdx), z.negSOA); r.result == Success && len(r.answer) > 0 {
+			return r
+		}
+	}
+	for _, t := range [...]uint16{dns.TypeHTTPS, dns.TypeSVCB} {
+		if r, ok := z.lookupSVCB(owner, t, site); ok && r.result == Success && len(r.answer) > 0 {
 			return r
 		}
 	}

@@ -51,6 +51,12 @@ type service struct {
 	// deps are the static RRsets whose additional data is this service's
 	// addresses (set when the zone is finished; see serviceExtra).
 	deps []depRRset
+
+	// svcb are the ServiceMode HTTPS and SVCB records, answered from
+	// health (svcb_answers.go); svcbAlias the AliasMode ones, served as
+	// static records.
+	svcb      []*svcbRecord
+	svcbAlias []svcbAlias
 }
 
 // srvOwner is a name with SRV records for the service.
@@ -94,6 +100,16 @@ func (s *service) owners() []string {
 	out := []string{s.name}
 	for _, o := range s.srv {
 		out = append(out, o.name)
+	}
+	for _, r := range s.svcb {
+		if !slices.Contains(out, r.owner) {
+			out = append(out, r.owner)
+		}
+	}
+	for _, a := range s.svcbAlias {
+		if o := a.rr.Header().Name; !slices.Contains(out, o) {
+			out = append(out, o)
+		}
 	}
 	return out
 }
@@ -228,6 +244,7 @@ func buildService(sc *serviceConfig, origin string, errs *fileerr.List) *service
 			errs.Addf(sc.line, "service %s: the SRV answer at %s with every backend healthy is %d bytes, more than the %d a DNS message can hold even over TCP; split the service or give it fewer backends", name, o.name, n, dns.MaxMsgSize)
 		}
 	}
+	buildSVCB(sc, s, origin, errs)
 	if s.budget > 0 {
 		if worst := s.failoverBound(); worst > s.budget {
 			errs.Addf(sc.keyLine("failover_budget"), "service %s: worst-case failover %v (detection + TTL) exceeds failover_budget %v", name, worst, s.budget)
@@ -389,6 +406,7 @@ func (z *Zone) addService(s *service, errs *fileerr.List) {
 		}
 		sn.srvOf, sn.srvIdx = s, int32(i)
 	}
+	z.addSVCB(s, errs)
 	// Generated SRV targets answer their own address. A service without
 	// SRV owners has no SRV targets: no names are made up for it.
 	for _, b := range s.backends {

@@ -64,7 +64,7 @@ func normal(m *dns.Msg) string {
 // general path builds, over every kind of name, flag, EDNS and ECS variant,
 // UDP and TCP, ready or not.
 func TestWireMatchesMessage(t *testing.T) {
-	h := newTestHandler(t, wireZone, wireSites...)
+	h := newTestHandler(t, svcbWireZone, wireSites...)
 	names := []struct {
 		name  string
 		qtype uint16
@@ -88,6 +88,13 @@ func TestWireMatchesMessage(t *testing.T) {
 		{"nope.example.test.", dns.TypeA, false},      // NXDOMAIN
 		{"www.child.example.test.", dns.TypeA, false}, // referral
 		{"big.example.test.", dns.TypeTXT, true},      // too big for UDP: general path there
+
+		// HTTPS and SVCB: from health at the service name and below it,
+		// NODATA at an SVCB owner, AliasMode as a static record.
+		{"api.example.test.", dns.TypeHTTPS, true},
+		{"_8443._foo.api.example.test.", dns.TypeSVCB, true},
+		{"_8443._foo.api.example.test.", dns.TypeHTTPS, true},
+		{"_dns.api.example.test.", dns.TypeSVCB, true},
 	}
 	type variant struct {
 		name     string
@@ -210,7 +217,7 @@ func (*discardWire) Write(b []byte) (int, error) { return len(b), nil }
 // TestWireNoAllocs checks that a pre-packed answer costs no allocation in
 // our code: the request is parsed and the writers made by the server.
 func TestWireNoAllocs(t *testing.T) {
-	h := newTestHandler(t, wireZone, wireSites...)
+	h := newTestHandler(t, svcbWireZone, wireSites...)
 	for _, tc := range []struct {
 		qname string
 		qtype uint16
@@ -219,6 +226,9 @@ func TestWireNoAllocs(t *testing.T) {
 		{"api.example.test.", dns.TypeA, false},
 		{"api.example.test.", dns.TypeA, true},
 		{"_http._tcp.api.example.test.", dns.TypeSRV, false},
+		{"api.example.test.", dns.TypeHTTPS, false},
+		{"api.example.test.", dns.TypeHTTPS, true},
+		{"_8443._foo.api.example.test.", dns.TypeSVCB, false},
 		{"mail.example.test.", dns.TypeA, false},
 		{"api.example.test.", dns.TypeTXT, false},
 		{"nope.example.test.", dns.TypeA, false},

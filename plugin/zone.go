@@ -31,6 +31,9 @@ type Zone struct {
 	// can be built again with registered backends added.
 	src   []byte
 	mtime time.Time
+	// svcb holds the ServiceMode HTTPS and SVCB RRsets that services
+	// answer from health (nil in a zone without any).
+	svcb map[svcbKey]svcbRef
 }
 
 // node holds what one owner name has.

@@ -59,6 +59,8 @@ type serviceConfig struct {
 	FailoverBudget time.Duration   `yaml:"failover_budget"`          // optional bound on detection + TTL; a service that cannot meet it is an error
 	Check          yaml.Node       `yaml:"check"`                    // health check; defaults from the checker
 	Health         string          `yaml:"health"`                   // local (default) or "quorum N": with a shared store, down only when N instances see it down
+	HTTPS          yaml.Node       `yaml:"https"`                    // HTTPS records (RFC 9460): a mapping or a list of them (svcbConfig)
+	SVCB           yaml.Node       `yaml:"svcb"`                     // SVCB records, as https
 	Backends       []backendConfig `yaml:"backends"`                 // required: at least one
 	line           int
 	node           *yaml.Node

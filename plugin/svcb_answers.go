@@ -1,0 +1,151 @@
+package hadns
+
+import (
+	"github.com/miekg/dns"
+
+	"github.com/hadns/hadns/internal/sites"
+)
+
+// computeSVCB adds to set, whose A and AAAA answers are made, the answers
+// of s's ServiceMode HTTPS and SVCB records for every site order, packed.
+func computeSVCB(s *service, health []Health, orders []sites.Order, set *answerSet) {
+	if len(s.svcb) == 0 {
+		return
+	}
+	for i, o := range orders {
+		sa := &set.bySite[i]
+		sa.svcb = make([]rrAnswer, len(s.svcb))
+		for j, r := range s.svcb {
+			sa.svcb[j] = selectSVCB(s, r, health, o, sa)
+			countersFor(s, o, &sa.svcb[j])
+		}
+	}
+	for j, r := range s.svcb {
+		markScoped(set, func(sa *siteAnswers) *rrAnswer { return &sa.svcb[j] })
+		for i := range set.bySite {
+			packRR(s, r.owner, r.rrtype, &set.bySite[i].svcb[j])
+		}
+	}
+}
+
+// selectSVCB builds the answer of a ServiceMode record for a client of
+// order o: like the SRV answer, each site with a healthy backend is a tier,
+// in the client's order, here one record each with SvcPriority 1, 2, ...
+// whose ipv4hint and ipv6hint are the tier's healthy addresses. TTL,
+// fallback, fail-open and on_all_down are as for SRV. The additional
+// section is the A and AAAA answers of the same site (sa's), as a client
+// that follows the record up would get them; not while they fail open,
+// as for every target that is a service (serviceExtra).
+func selectSVCB(s *service, r *svcbRecord, health []Health, o sites.Order, sa *siteAnswers) rrAnswer {
+	ts := tiers(s, o, func(*backend) bool { return true })
+	if len(ts) == 0 {
+		return rrAnswer{result: NoData}
+	}
+	var groups [][]int // usable backends, by tier with any
+	for _, t := range ts {
+		var in []int
+		for _, bi := range t.backends {
+			if usable(health[bi]) {
+				in = append(in, bi)
+			}
+		}
+		if len(in) > 0 {
+			groups = append(groups, in)
+		}
+	}
+	ttl := s.ttl
+	var deg *degradation
+	var served string
+	if len(groups) == 0 {
+		switch s.onAllDown {
+		case noData, servFail:
+			a := allDown(s, ts, health, 0)
+			a.rotations = nil
+			return a
+		}
+		pool, ti := failOpenPool(ts, health)
+		if len(pool) == 0 {
+			return drainedOut()
+		}
+		groups = [][]int{pool}
+		ttl = s.degradedTTL
+		deg = &degradation{code: edeOther, text: "fail-open: no healthy backend in any site", kind: "fail_open"}
+		served = ts[ti].site
+	} else {
+		if !tierHasUsable(ts[0], health) {
+			ttl = s.degradedTTL
+			deg = fallbackDegradation(ts, health)
+		}
+		served = ts[firstUsableTier(ts, health)].site
+		for _, g := range groups {
+			if anySuspect(g, health) {
+				ttl = suspectTTL
+			}
+		}
+	}
+	answer := make([]dns.RR, 0, len(groups))
+	var members []int
+	for i, g := range groups {
+		var v4, v6 []dns.RR
+		for _, bi := range g {
+			b := s.backends[bi]
+			if b.addr.Is4() {
+				v4 = append(v4, b.a)
+			} else {
+				v6 = append(v6, b.a)
+			}
+		}
+		members = append(members, g...)
+		answer = append(answer, r.record(uint16(i+1), ttl, v4, v6))
+	}
+	var extra []dns.RR
+	for _, ra := range [...]*rrAnswer{&sa.a, &sa.aaaa} {
+		if ra.result != Success || len(ra.rotations) == 0 || ra.degraded != nil && ra.degraded.kind == "fail_open" {
+			continue
+		}
+		extra = append(extra, ra.rotations[0]...)
+	}
+	return rrAnswer{result: Success, rotations: [][]dns.RR{answer}, extra: extra[:len(extra):len(extra)], degraded: deg, served: served, members: members}
+}
+
+// answerSVCB returns the current answer of s's ServiceMode record i for a
+// client of site. negSOA goes in authority of empty answers.
+func (s *service) answerSVCB(i, site int, negSOA []dns.RR) lookupResult {
+	set := s.answers.Load()
+	if set == nil || site >= len(set.bySite) || i >= len(set.bySite[site].svcb) {
+		return lookupResult{result: ServerFailure}
+	}
+	ra := &set.bySite[site].svcb[i]
+	res := lookupResult{result: ra.result, extra: ra.extra, degraded: ra.degraded, scoped: ra.scoped, from: ra}
+	if len(ra.rotations) > 0 {
+		res.answer = ra.rotations[0]
+	}
+	if ra.result == NoData {
+		res.ns = negSOA
+	}
+	if len(ra.wire) > 0 {
+		res.wire = ra.wire[0]
+	}
+	return res
+}
+
+// lookupSVCB answers an HTTPS or SVCB query at owner when a service
+// answers it from health.
+func (z *Zone) lookupSVCB(owner string, qtype uint16, site int) (lookupResult, bool) {
+	ref, ok := z.svcb[svcbKey{owner, qtype}]
+	if !ok {
+		return lookupResult{}, false
+	}
+	return ref.s.answerSVCB(ref.i, site, z.negSOA), true
+}
+
+// svcbTypes returns the types of the ServiceMode records at name, for NSEC
+// bitmaps.
+func (z *Zone) svcbTypes(name string, types []uint16) []uint16 {
+	for _, t := range [...]uint16{dns.TypeHTTPS, dns.TypeSVCB} {
+		if _, ok := z.svcb[svcbKey{name, t}]; ok {
+			types = append(types, t)
+		}
+	}
+	return types
+}
