@@ -8,6 +8,7 @@ import (
 
 	"github.com/hadns/hadns/internal/sites"
 	"github.com/hadns/hadns/internal/weighted"
+	"github.com/hadns/hadns/internal/wire"
 )
 
 // Health is what answer selection knows of a backend: the checker's state
@@ -70,7 +71,7 @@ type depRRset struct {
 type depAnswer struct {
 	extra  []dns.RR
 	scoped bool
-	wire   *wireAnswer
+	wire   *wire.Answer
 }
 
 // depAnswers builds the additional data of s's deps for sa's site: the
@@ -122,7 +123,7 @@ type rrAnswer struct {
 
 	// wire is each rotation packed (or the one empty answer), for the fast
 	// path; set by packAnswers.
-	wire []*wireAnswer
+	wire []*wire.Answer
 }
 
 // answer returns the current answer for qtype (A, AAAA or SRV at SRV owner

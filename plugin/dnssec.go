@@ -277,9 +277,9 @@ func (e *engine) signLoop(done <-chan struct{}) {
 // form: the packed reply's twin where it has one (no allocation), else
 // the records signed here.
 func (h *Hadns) signed(z *Zone, qname string, qtype uint16, res lookupResult) lookupResult {
-	if res.wire != nil && res.wire.signed != nil {
-		sr := res.wire.signed.cur.Load()
-		res.wire, res.answer, res.ns, res.extra = sr.wa, sr.answer, sr.ns, sr.extra
+	if tw := res.wire.Signed(); tw != nil {
+		sr := tw.Load()
+		res.wire, res.answer, res.ns, res.extra = sr.Wire, sr.Answer, sr.Ns, sr.Extra
 		return res
 	}
 	zs := h.dnssec.signerFor(z.origin)

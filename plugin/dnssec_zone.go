@@ -12,6 +12,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/hadns/hadns/internal/dnssec"
+	"github.com/hadns/hadns/internal/wire"
 )
 
 // The signing of one zone's answers: what knows the zone model and the
@@ -252,38 +253,39 @@ func (zs *zoneSigner) signable(z *Zone, rr dns.RR, section []dns.RR) bool {
 }
 
 // reply signs res, the reply to owner and qtype, and packs it.
-func (zs *zoneSigner) reply(owner string, qtype uint16, res lookupResult, now time.Time) (*signedReply, error) {
-	sr := &signedReply{}
+func (zs *zoneSigner) reply(owner string, qtype uint16, res lookupResult, now time.Time) (*wire.Signed, error) {
+	sr := &wire.Signed{}
 	var err error
-	if sr.answer, err = zs.signSection(nil, res.answer, now, true); err != nil {
+	if sr.Answer, err = zs.signSection(nil, res.answer, now, true); err != nil {
 		return nil, err
 	}
-	if sr.ns, err = zs.signSection(nil, res.ns, now, true); err != nil {
+	if sr.Ns, err = zs.signSection(nil, res.ns, now, true); err != nil {
 		return nil, err
 	}
-	if sr.extra, err = zs.signSection(nil, res.extra, now, true); err != nil {
+	if sr.Extra, err = zs.signSection(nil, res.extra, now, true); err != nil {
 		return nil, err
 	}
-	res.answer, res.ns, res.extra = sr.answer, sr.ns, sr.extra
-	sr.wa = packWire(owner, qtype, res, nil)
+	res.answer, res.ns, res.extra = sr.Answer, sr.Ns, sr.Extra
+	sr.Wire = packWire(owner, qtype, res, nil)
 	return sr, nil
 }
 
 // twin gives wa, the packed reply to owner and qtype with res, its signed
 // twin. wa must not be published yet.
-func (zs *zoneSigner) twin(wa *wireAnswer, owner string, qtype uint16, res lookupResult, now time.Time) error {
+func (zs *zoneSigner) twin(wa *wire.Answer, owner string, qtype uint16, res lookupResult, now time.Time) error {
 	sr, err := zs.reply(owner, qtype, res, now)
 	if err != nil {
 		return err
 	}
-	wa.signed = &signedTwin{}
-	wa.signed.cur.Store(sr)
+	t := &wire.Twin{}
+	t.Store(sr)
+	wa.SetSigned(t)
 	return nil
 }
 
 // staticTwin is a static reply's twin and what it signs, for resign.
 type staticTwin struct {
-	twin  *signedTwin
+	twin  *wire.Twin
 	owner string
 	qtype uint16
 	res   lookupResult
@@ -314,7 +316,7 @@ func (zs *zoneSigner) signZone(z *Zone, now time.Time) ([]staticTwin, error) {
 			if err := zs.twin(tw.wa, name, tw.t, st.res, now); err != nil {
 				return twins, err
 			}
-			st.twin = tw.wa.signed
+			st.twin = tw.wa.Signed()
 			twins = append(twins, st)
 		}
 	}
@@ -363,7 +365,7 @@ func (zs *zoneSigner) resignZone(z *Zone, twins []staticTwin, now time.Time) err
 		if err != nil {
 			return fmt.Errorf("%s/%s: %w", st.owner, dns.TypeToString[st.qtype], err)
 		}
-		st.twin.cur.Store(sr)
+		st.twin.Store(sr)
 	}
 	if err := zs.signNegSOA(z, now); err != nil {
 		return fmt.Errorf("the SOA: %w", err)

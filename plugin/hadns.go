@@ -17,6 +17,7 @@ import (
 
 	"github.com/hadns/hadns/internal/clientsubnet"
 	"github.com/hadns/hadns/internal/sites"
+	"github.com/hadns/hadns/internal/wire"
 )
 
 // maxUDPSize is the largest UDP reply we send, whatever the client offers:
@@ -150,7 +151,7 @@ func (h *Hadns) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) 
 	}
 	udp := isUDP(w)
 	if res.wire != nil {
-		ede := res.wire.ede
+		ede := res.wire.EDE()
 		if deg == notReady {
 			ede = notReadyEDE
 		}
@@ -214,7 +215,7 @@ func truncate(m *dns.Msg, size int, referral bool) {
 	}
 	for n := len(extra); n > 0; {
 		n--
-		for n > 0 && sameRRset(extra[n], extra[n-1]) {
+		for n > 0 && wire.SameRRset(extra[n], extra[n-1]) {
 			n--
 		}
 		m.Extra = append(extra[:n:n], opt...)

@@ -4,6 +4,8 @@ import (
 	"slices"
 
 	"github.com/miekg/dns"
+
+	"github.com/hadns/hadns/internal/wire"
 )
 
 // Result says what kind of answer a lookup found; one place (ServeDNS) maps
@@ -40,7 +42,7 @@ type lookupResult struct {
 	from *rrAnswer
 	// wire is this very reply packed, when the name was answered as asked
 	// (no CNAME followed, no wildcard), for the fast path.
-	wire *wireAnswer
+	wire *wire.Answer
 }
 
 // lookup answers qname (lowercase) and qtype from the zone for a client in

@@ -15,6 +15,7 @@ import (
 
 	"github.com/hadns/hadns/healthcheck"
 	"github.com/hadns/hadns/internal/fileerr"
+	"github.com/hadns/hadns/internal/wire"
 )
 
 // service is a name whose A, AAAA (and SRV at its SRV owners) answers are
@@ -35,8 +36,8 @@ type service struct {
 	backends    []*backend
 	line        int
 	file        string
-	negSOA      []dns.RR    // the zone's, for the authority of empty answers
-	noData      *wireAnswer // the zone's packed NODATA
+	negSOA      []dns.RR     // the zone's, for the authority of empty answers
+	noData      *wire.Answer // the zone's packed NODATA
 
 	answers atomic.Pointer[answerSet]
 	// rot spreads A/AAAA answers over the pool: each query takes the next rotation.

@@ -7,6 +7,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/hadns/hadns/internal/fileerr"
+	"github.com/hadns/hadns/internal/wire"
 )
 
 // Zone is one loaded zone: its static records in a name tree and the services
@@ -23,7 +24,7 @@ type Zone struct {
 	// services in file order
 	services []*service
 	// nx is the zone's NXDOMAIN, packed but for the question.
-	nx *wireAnswer
+	nx *wire.Answer
 	// hasDNAME is set when a name has a DNAME, so lookups look for one
 	// above the name asked only then.
 	hasDNAME bool
@@ -55,7 +56,7 @@ type node struct {
 	// Replies packed at load for the fast path: each RRset answered as
 	// asked, and NODATA (its question type is patched per query).
 	wire   typedWires
-	noData *wireAnswer
+	noData *wire.Answer
 }
 
 // typedSets are a name's RRsets by type: a name has a handful of types, so

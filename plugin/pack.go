@@ -1,0 +1,112 @@
+package hadns
+
+import (
+	"github.com/miekg/dns"
+
+	"github.com/hadns/hadns/internal/wire"
+)
+
+// packWire packs the reply for qname (lowercase, as the zone spells it) and
+// qtype with res, or returns nil for what the fast path does not serve. The
+// reply shares the recorders' messages of share, when given.
+func packWire(qname string, qtype uint16, res lookupResult, share *wire.Answer) *wire.Answer {
+	if res.result != Success && res.result != NoData {
+		return nil
+	}
+	var ede []byte
+	if res.degraded != nil {
+		ede = edeOption(res.degraded)
+	}
+	return wire.Pack(qname, qtype, res.answer, res.ns, res.extra, ede, share)
+}
+
+// edeOption is the Extended DNS Error option (RFC 8914) for d, packed.
+func edeOption(d *degradation) []byte { return wire.EDEOption(d.code, d.text) }
+
+var notReadyEDE = edeOption(notReady)
+
+// packAnswers packs every rotation of a site's answers.
+func packAnswers(s *service, sa *siteAnswers) {
+	packRR(s, s.name, dns.TypeA, &sa.a)
+	packRR(s, s.name, dns.TypeAAAA, &sa.aaaa)
+	for i := range sa.srv {
+		packRR(s, s.srv[i].name, dns.TypeSRV, &sa.srv[i])
+	}
+}
+
+func packRR(s *service, owner string, qtype uint16, ra *rrAnswer) {
+	res := lookupResult{result: ra.result, extra: ra.extra, degraded: ra.degraded}
+	switch ra.result {
+	case Success:
+		ra.wire = make([]*wire.Answer, len(ra.rotations))
+		var share *wire.Answer
+		for i, rot := range ra.rotations {
+			res.answer = rot
+			if ra.wire[i] = packWire(owner, qtype, res, share); ra.wire[i] != nil {
+				share = ra.wire[i]
+			}
+		}
+	case NoData:
+		// The zone's NODATA, which takes its question from the query; a
+		// degraded one carries its EDE beside the shared bytes.
+		if wa := s.noData; wa != nil {
+			if ra.degraded != nil {
+				wa = wa.WithEDE(edeOption(ra.degraded))
+			}
+			ra.wire = []*wire.Answer{wa}
+		}
+	}
+}
+
+// typedWires are a name's packed RRsets by type: a name has a handful of
+// types, so a slice costs a fraction of a map's memory and is as quick.
+type typedWires []typedWire
+
+type typedWire struct {
+	t  uint16
+	wa *wire.Answer
+}
+
+func (ws typedWires) get(t uint16) *wire.Answer {
+	for i := range ws {
+		if ws[i].t == t {
+			return ws[i].wa
+		}
+	}
+	return nil
+}
+
+// packStatic packs the static answers of every name: each RRset as asked,
+// and the NODATA reply, which like the NXDOMAIN takes its question from the
+// query, so one serves every name of the zone. It runs once the zone is
+// checked, and drops the record lines kept for error messages.
+func (z *Zone) packStatic() {
+	noData := wire.Negative(z.negSOA, dns.RcodeSuccess)
+	for name, n := range z.nodes {
+		if len(n.rrsets) > 0 {
+			n.wire = make(typedWires, 0, len(n.rrsets))
+		}
+		for _, ts := range n.rrsets {
+			t, set := ts.t, ts.set
+			if len(n.extraSvc[t]) > 0 {
+				continue // its additional data follows health: packed with the service's answers
+			}
+			n.wire = append(n.wire, typedWire{t, packWire(name, t, lookupResult{result: Success, answer: set, extra: n.extra[t]}, nil)})
+		}
+		n.noData = noData
+		if name == z.origin {
+			// The apex's SOA is owned by the query name: packed for it,
+			// the owner points at the question and takes its spelling.
+			n.noData = packWire(name, 0, lookupResult{result: NoData, ns: z.negSOA}, nil)
+		}
+		n.lines = nil
+	}
+	z.nx = packNX(z.negSOA)
+	for _, s := range z.services {
+		s.negSOA, s.noData = z.negSOA, noData
+	}
+}
+
+// packNX packs what an NXDOMAIN in the zone has in common: the header and
+// the SOA.
+func packNX(negSOA []dns.RR) *wire.Answer { return wire.Negative(negSOA, dns.RcodeNameError) }
