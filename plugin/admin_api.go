@@ -253,10 +253,10 @@ func matchBackends(engines []*engine, sel adminapi.Selector) []string {
 			continue
 		}
 		for _, z := range snap.zones {
-			for _, s := range z.services {
-				for _, b := range s.backends {
-					k := strings.TrimSuffix(s.name, ".") + "/" + b.ID()
-					if matches(sel, s.name, b) && !seen[k] {
+			for _, s := range z.Services() {
+				for _, b := range s.Backends() {
+					k := strings.TrimSuffix(s.Name(), ".") + "/" + b.ID()
+					if matches(sel, s.Name(), b) && !seen[k] {
 						seen[k] = true
 						out = append(out, k)
 					}

@@ -169,7 +169,7 @@ func (a *adminServer) postRegistration(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusBadRequest, "body: "+err.Error())
 		return
 	}
-	addr, err := validAddr(req.Address)
+	addr, err := ValidAddr(req.Address)
 	if err != nil {
 		writeErr(w, http.StatusBadRequest, err.Error())
 		return
@@ -191,7 +191,7 @@ func (a *adminServer) postRegistration(w http.ResponseWriter, r *http.Request) {
 		ttl = time.Duration(req.TTLSeconds) * time.Second
 	}
 	svc := store.CanonicalOrigin(req.Service)
-	if !validName(svc) {
+	if !ValidName(svc) {
 		writeErr(w, http.StatusBadRequest, fmt.Sprintf("service %q is not a domain name", req.Service))
 		return
 	}

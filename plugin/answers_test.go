@@ -34,13 +34,13 @@ services:
       - {address: "2001:db8::1", site: west}
 `
 
-func selService(t *testing.T, edit func(string) string) (*service, []sites.Order) {
+func selService(t *testing.T, edit func(string) string) (*Service, []sites.Order) {
 	t.Helper()
 	text := selZone
 	if edit != nil {
 		text = edit(text)
 	}
-	z, err := parseZoneFile("z.yaml", []byte(text), time.Unix(1, 0))
+	z, err := Parse("z.yaml", []byte(text), time.Unix(1, 0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +70,7 @@ func addrsOf(rrs []dns.RR) []string {
 	return out
 }
 
-func health(s *service, set map[string]Health) []Health {
+func health(s *Service, set map[string]Health) []Health {
 	h := make([]Health, len(s.backends))
 	for i, b := range s.backends {
 		if v, ok := set[b.addr.String()]; ok {
@@ -148,9 +148,9 @@ func TestSelectAddrs(t *testing.T) {
 				t.Fatalf("result %d, want %d", got.result, tc.result)
 			}
 			if tc.degrade == "" && got.degraded != nil {
-				t.Errorf("degraded %q, want none", got.degraded.text)
+				t.Errorf("degraded %q, want none", got.degraded.Text)
 			}
-			if tc.degrade != "" && (got.degraded == nil || !strings.HasPrefix(got.degraded.text, tc.degrade)) {
+			if tc.degrade != "" && (got.degraded == nil || !strings.HasPrefix(got.degraded.Text, tc.degrade)) {
 				t.Errorf("degraded %v, want text starting %q", got.degraded, tc.degrade)
 			}
 			if tc.result != Success {
@@ -192,9 +192,9 @@ func TestSelectAddrsRotatesWithinMaxAnswers(t *testing.T) {
 	}
 	// The service hands rotations out in turn.
 	first := map[string]int{}
-	s.answers.Store(computeAnswers(s, make([]Health, len(s.backends)), orders))
+	s.answers.Store(ComputeAnswers(s, make([]Health, len(s.backends)), orders))
 	for range 10 {
-		first[s.answer(dns.TypeA, 0, 0, nil).answer[0].(*dns.A).A.String()]++
+		first[s.answer(dns.TypeA, 0, 0, nil).Answer[0].(*dns.A).A.String()]++
 	}
 	if len(first) != 5 {
 		t.Fatalf("10 queries led with %v: rotation should spread them", first)
@@ -207,7 +207,7 @@ func TestSelectSRV(t *testing.T) {
 		prio, weight uint16
 		target       string
 	}
-	srvs := func(r rrAnswer) []srv {
+	srvs := func(r ServiceAnswer) []srv {
 		var out []srv
 		for _, rr := range r.rotations[0] {
 			x := rr.(*dns.SRV)
@@ -244,7 +244,7 @@ func TestSelectSRV(t *testing.T) {
 		h := slices.Repeat([]Health{Down}, len(s.backends))
 		got := selectSRV(s, 0, h, orders[0])
 		want := []srv{{1, 1, "10-1-0-1"}, {1, 5, "10-1-0-2"}}
-		if g := srvs(got); !slices.Equal(g, want) || got.degraded == nil || got.degraded.kind != "fail_open" {
+		if g := srvs(got); !slices.Equal(g, want) || got.degraded == nil || got.degraded.Kind != "fail_open" {
 			t.Fatalf("SRV %v (%v), want %v failing open", g, got.degraded, want)
 		}
 	})

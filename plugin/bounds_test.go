@@ -23,7 +23,7 @@ import (
 // fails the test.
 func zoneErrAt(t *testing.T, text string, line int, has string) {
 	t.Helper()
-	_, err := parseZoneFile("z.yaml", []byte(text), time.Unix(1, 0))
+	_, err := Parse("z.yaml", []byte(text), time.Unix(1, 0))
 	var list fileerr.ErrorList
 	if !errors.As(err, &list) {
 		t.Fatalf("want an error at line %d with %q, got %v", line, has, err)
@@ -59,7 +59,7 @@ func manyBackends(n int) string {
 // max_answers long) stay linear in backends.
 func TestMaxAnswersCapped(t *testing.T) {
 	zoneErrAt(t, boundsHead+"    max_answers: 65\n"+manyBackends(2), 9, "max_answers 65 is above 64")
-	if _, err := parseZoneFile("z.yaml", []byte(boundsHead+"    max_answers: 64\n"+manyBackends(2)), time.Unix(1, 0)); err != nil {
+	if _, err := Parse("z.yaml", []byte(boundsHead+"    max_answers: 64\n"+manyBackends(2)), time.Unix(1, 0)); err != nil {
 		t.Fatalf("max_answers 64 refused: %v", err)
 	}
 }
@@ -69,7 +69,7 @@ func TestMaxAnswersCapped(t *testing.T) {
 // zone is refused at load.
 func TestSRVTooBigRefusedAtLoad(t *testing.T) {
 	zoneErrAt(t, boundsHead+"    srv: [_http._tcp]\n"+manyBackends(2000), 7, "more than the 65535 a DNS message can hold")
-	if _, err := parseZoneFile("z.yaml", []byte(boundsHead+"    srv: [_http._tcp]\n"+manyBackends(500)), time.Unix(1, 0)); err != nil {
+	if _, err := Parse("z.yaml", []byte(boundsHead+"    srv: [_http._tcp]\n"+manyBackends(500)), time.Unix(1, 0)); err != nil {
 		t.Fatalf("500 backends refused: %v", err)
 	}
 }
@@ -77,12 +77,12 @@ func TestSRVTooBigRefusedAtLoad(t *testing.T) {
 // The rotations of an A answer share one ring: pool + max_answers records,
 // not pool × max_answers.
 func TestRotationsShareOneRing(t *testing.T) {
-	z, err := parseZoneFile("z.yaml", []byte(boundsHead+"    max_answers: 64\n"+manyBackends(2000)), time.Unix(1, 0))
+	z, err := Parse("z.yaml", []byte(boundsHead+"    max_answers: 64\n"+manyBackends(2000)), time.Unix(1, 0))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := z.services[0]
-	pool := make([]int, len(s.backends))
+	s := z.Services()[0]
+	pool := make([]int, len(s.Backends()))
 	for i := range pool {
 		pool[i] = i
 	}
@@ -94,7 +94,7 @@ func TestRotationsShareOneRing(t *testing.T) {
 		if len(rot) != 64 || cap(rot) != 64 {
 			t.Fatalf("rotation %d: len %d cap %d, want 64 and 64", r, len(rot), cap(rot))
 		}
-		if rot[0] != rots[r][0] || rot[63].(*dns.A).A.String() != s.backends[(r+63)%2000].addr.String() {
+		if rot[0] != rots[r][0] || rot[63].(*dns.A).A.String() != s.Backends()[(r+63)%2000].Addr().String() {
 			t.Fatalf("rotation %d does not start at backend %d", r, r)
 		}
 		if r > 0 && &rots[r-1][1] != &rot[0] {
@@ -182,13 +182,13 @@ func TestAnswerBytesEstimate(t *testing.T) {
 		t.Fatal(err)
 	}
 	est := answerBytes(snap)
-	s := snap.zones["example.test."].services[0]
-	health := make([]Health, len(s.backends))
+	s := snap.zones["example.test."].Services()[0]
+	health := make([]Health, len(s.Backends()))
 	var ms runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&ms)
 	before := ms.HeapAlloc
-	set := computeAnswers(s, health, snap.sites.Orders())
+	set := ComputeAnswers(s, health, snap.sites.Orders())
 	runtime.GC()
 	runtime.ReadMemStats(&ms)
 	used := int64(ms.HeapAlloc - before)
@@ -253,8 +253,8 @@ func TestAnswerCountersLazy(t *testing.T) {
 		t.Errorf("answers_total after two queries: %v, want 2", got)
 	}
 	// The service is removed: a query on the old snapshot leaves no series.
-	s := h.snap.Load().zones["lazy.test."].services[0]
-	s.retired.Store(true)
+	s := h.snap.Load().zones["lazy.test."].Services()[0]
+	s.Retire()
 	answers.DeleteLabelValues("api.lazy.test.", "default", "east")
 	m.SetQuestion("api.lazy.test.", dns.TypeAAAA)
 	query(t, h, m, udpWriter())
@@ -272,7 +272,7 @@ func TestGeneratedNamesOnlyForSRV(t *testing.T) {
 		srv  string
 		want bool
 	}{{"", false}, {"    srv: [_http._tcp]\n", true}} {
-		z, err := parseZoneFile("z.yaml", []byte(boundsHead+tc.srv+one), time.Unix(1, 0))
+		z, err := Parse("z.yaml", []byte(boundsHead+tc.srv+one), time.Unix(1, 0))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -47,8 +47,8 @@ func signedConfig(t testing.TB, clock healthcheck.Clock) *dnssecConfig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &dnssecConfig{zones: map[string]*zoneSigner{}, clock: clock}
-	d.zones["example.test."] = newZoneSigner(s, clock.Now)
+	d := &dnssecConfig{zones: map[string]*Signer{}, clock: clock}
+	d.zones["example.test."] = NewSigner(s, clock.Now)
 	return d
 }
 
@@ -566,7 +566,7 @@ func TestSignedRollover(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		d := &dnssecConfig{zones: map[string]*zoneSigner{"example.test.": newZoneSigner(s, clock.Now)}, clock: clock}
+		d := &dnssecConfig{zones: map[string]*Signer{"example.test.": NewSigner(s, clock.Now)}, clock: clock}
 		h, _ := newSignedHandlerWith(t, signedZone, d, wireSites...)
 		m := query(t, h, doQuery("example.test.", dns.TypeDNSKEY, true), tcpWriter())
 		var served []*dns.DNSKEY

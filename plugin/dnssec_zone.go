@@ -30,7 +30,7 @@ const maxSets = 1 << 20
 // every signature of the precomputed answers, so that a health change or
 // a re-sign signs only what is new or due, and is used under the engine's
 // mutex only. The query path has caches of its own, lock-free.
-type zoneSigner struct {
+type Signer struct {
 	*dnssec.Signer
 	now func() time.Time // the signing time; tests inject a clock
 
@@ -48,7 +48,7 @@ type zoneSigner struct {
 }
 
 // sign makes the RRSIG over set at now, and counts it.
-func (zs *zoneSigner) sign(set []dns.RR, now time.Time) (*dns.RRSIG, error) {
+func (zs *Signer) sign(set []dns.RR, now time.Time) (*dns.RRSIG, error) {
 	zs.made.Add(1)
 	return zs.Sign(set, now)
 }
@@ -63,8 +63,8 @@ type denial struct {
 	sig  *dns.RRSIG
 }
 
-func newZoneSigner(s *dnssec.Signer, now func() time.Time) *zoneSigner {
-	return &zoneSigner{
+func NewSigner(s *dnssec.Signer, now func() time.Time) *Signer {
+	return &Signer{
 		Signer:   s,
 		now:      now,
 		sets:     map[[sha256.Size]byte]*setSig{},
@@ -153,7 +153,7 @@ func lower(b []byte) {
 // sig returns the RRSIG over set, valid at now and not due for refresh:
 // from a cache, or made now. The engine (engine true) uses sets; the query
 // path onDemand.
-func (zs *zoneSigner) sig(set []dns.RR, now time.Time, engine bool) (*dns.RRSIG, error) {
+func (zs *Signer) sig(set []dns.RR, now time.Time, engine bool) (*dns.RRSIG, error) {
 	key := setKey(set)
 	if !engine {
 		if s, ok := zs.onDemand.get(&key); ok && !zs.NeedsRefresh(s, now) {
@@ -183,7 +183,7 @@ func (zs *zoneSigner) sig(set []dns.RR, now time.Time, engine bool) (*dns.RRSIG,
 
 // newPass starts a re-sign pass: the signatures not used since the
 // previous pass began are forgotten.
-func (zs *zoneSigner) newPass() {
+func (zs *Signer) NewPass() {
 	for k, e := range zs.sets {
 		if e.gen < zs.gen {
 			delete(zs.sets, k)
@@ -197,7 +197,7 @@ func (zs *zoneSigner) newPass() {
 // 6672 5.3.1 ask: an NS set at a delegation and glue below it (z says where
 // the cuts are; nil for replies that hold none), a CNAME synthesized from a
 // DNAME, RRSIGs, and what is outside the zone.
-func (zs *zoneSigner) signSection(z *Zone, rrs []dns.RR, now time.Time, engine bool) ([]dns.RR, error) {
+func (zs *Signer) signSection(z *Zone, rrs []dns.RR, now time.Time, engine bool) ([]dns.RR, error) {
 	if len(rrs) == 0 {
 		return rrs, nil
 	}
@@ -232,7 +232,7 @@ func (zs *zoneSigner) signSection(z *Zone, rrs []dns.RR, now time.Time, engine b
 	return out[:len(out):len(out)], nil
 }
 
-func (zs *zoneSigner) signable(z *Zone, rr dns.RR, section []dns.RR) bool {
+func (zs *Signer) signable(z *Zone, rr dns.RR, section []dns.RR) bool {
 	h := rr.Header()
 	owner := dns.CanonicalName(h.Name)
 	switch {
@@ -253,26 +253,26 @@ func (zs *zoneSigner) signable(z *Zone, rr dns.RR, section []dns.RR) bool {
 }
 
 // reply signs res, the reply to owner and qtype, and packs it.
-func (zs *zoneSigner) reply(owner string, qtype uint16, res lookupResult, now time.Time) (*wire.Signed, error) {
+func (zs *Signer) reply(owner string, qtype uint16, res Reply, now time.Time) (*wire.Signed, error) {
 	sr := &wire.Signed{}
 	var err error
-	if sr.Answer, err = zs.signSection(nil, res.answer, now, true); err != nil {
+	if sr.Answer, err = zs.signSection(nil, res.Answer, now, true); err != nil {
 		return nil, err
 	}
-	if sr.Ns, err = zs.signSection(nil, res.ns, now, true); err != nil {
+	if sr.Ns, err = zs.signSection(nil, res.Ns, now, true); err != nil {
 		return nil, err
 	}
-	if sr.Extra, err = zs.signSection(nil, res.extra, now, true); err != nil {
+	if sr.Extra, err = zs.signSection(nil, res.Extra, now, true); err != nil {
 		return nil, err
 	}
-	res.answer, res.ns, res.extra = sr.Answer, sr.Ns, sr.Extra
+	res.Answer, res.Ns, res.Extra = sr.Answer, sr.Ns, sr.Extra
 	sr.Wire = packWire(owner, qtype, res, nil)
 	return sr, nil
 }
 
 // twin gives wa, the packed reply to owner and qtype with res, its signed
 // twin. wa must not be published yet.
-func (zs *zoneSigner) twin(wa *wire.Answer, owner string, qtype uint16, res lookupResult, now time.Time) error {
+func (zs *Signer) twin(wa *wire.Answer, owner string, qtype uint16, res Reply, now time.Time) error {
 	sr, err := zs.reply(owner, qtype, res, now)
 	if err != nil {
 		return err
@@ -284,15 +284,15 @@ func (zs *zoneSigner) twin(wa *wire.Answer, owner string, qtype uint16, res look
 }
 
 // staticTwin is a static reply's twin and what it signs, for resign.
-type staticTwin struct {
+type StaticTwin struct {
 	twin  *wire.Twin
 	owner string
 	qtype uint16
-	res   lookupResult
+	res   Reply
 }
 
 // signZone adds the apex key records to z and makes its static twins.
-func (zs *zoneSigner) signZone(z *Zone, now time.Time) ([]staticTwin, error) {
+func (zs *Signer) SignZone(z *Zone, now time.Time) ([]StaticTwin, error) {
 	apex := z.nodes[z.origin]
 	ttl := z.soa.Hdr.Ttl
 	for _, set := range [][]dns.RR{zs.DNSKEY(ttl), zs.CDS(ttl), zs.CDNSKEY(ttl)} {
@@ -303,16 +303,16 @@ func (zs *zoneSigner) signZone(z *Zone, now time.Time) ([]staticTwin, error) {
 		for _, rr := range set {
 			apex.rrsets.add(rr)
 		}
-		apex.wire = append(apex.wire, typedWire{t, packWire(z.origin, t, lookupResult{result: Success, answer: set}, nil)})
+		apex.wire = append(apex.wire, typedWire{t, packWire(z.origin, t, Reply{Result: Success, Answer: set}, nil)})
 	}
-	var twins []staticTwin
+	var twins []StaticTwin
 	for name, n := range z.nodes {
 		below := z.cutAbove(name) != ""
 		for _, tw := range n.wire {
 			if tw.wa == nil || below && tw.t != dns.TypeDS {
 				continue // at or below a cut only the DS is the zone's own
 			}
-			st := staticTwin{owner: name, qtype: tw.t, res: lookupResult{result: Success, answer: n.rrsets.get(tw.t), extra: n.extra[tw.t]}}
+			st := StaticTwin{owner: name, qtype: tw.t, res: Reply{Result: Success, Answer: n.rrsets.get(tw.t), Extra: n.extra[tw.t]}}
 			if err := zs.twin(tw.wa, name, tw.t, st.res, now); err != nil {
 				return twins, err
 			}
@@ -325,7 +325,7 @@ func (zs *zoneSigner) signZone(z *Zone, now time.Time) ([]staticTwin, error) {
 
 // signAnswers gives every packed reply of a service's new answers its
 // signed twin; set must not be published yet.
-func (zs *zoneSigner) signAnswers(s *service, set *answerSet, now time.Time) error {
+func (zs *Signer) SignAnswers(s *Service, set *AnswerSet, now time.Time) error {
 	for i := range set.bySite {
 		sa := &set.bySite[i]
 		if err := zs.twinAnswer(&sa.a, s.name, dns.TypeA, now); err != nil {
@@ -349,7 +349,7 @@ func (zs *zoneSigner) signAnswers(s *service, set *answerSet, now time.Time) err
 				continue
 			}
 			dep := s.deps[j]
-			if err := zs.twin(d.wire, dep.owner, dep.qtype, lookupResult{result: Success, answer: dep.set, extra: d.extra}, now); err != nil {
+			if err := zs.twin(d.wire, dep.owner, dep.qtype, Reply{Result: Success, Answer: dep.set, Extra: d.extra}, now); err != nil {
 				return err
 			}
 		}
@@ -359,7 +359,7 @@ func (zs *zoneSigner) signAnswers(s *service, set *answerSet, now time.Time) err
 
 // resignZone signs the static twins of z again at now: the signatures
 // not yet due come from the cache.
-func (zs *zoneSigner) resignZone(z *Zone, twins []staticTwin, now time.Time) error {
+func (zs *Signer) ResignZone(z *Zone, twins []StaticTwin, now time.Time) error {
 	for _, st := range twins {
 		sr, err := zs.reply(st.owner, st.qtype, st.res, now)
 		if err != nil {
@@ -374,7 +374,7 @@ func (zs *zoneSigner) resignZone(z *Zone, twins []staticTwin, now time.Time) err
 }
 
 // signNegSOA signs the SOA of z's negative answers, for queries to take.
-func (zs *zoneSigner) signNegSOA(z *Zone, now time.Time) error {
+func (zs *Signer) signNegSOA(z *Zone, now time.Time) error {
 	sec, err := zs.signSection(nil, z.negSOA, now, true)
 	if err != nil {
 		return err
@@ -385,7 +385,7 @@ func (zs *zoneSigner) signNegSOA(z *Zone, now time.Time) error {
 
 // negative returns the authority section of a negative answer, signed:
 // the one signed in advance while it is z's and not due, else signed now.
-func (zs *zoneSigner) negative(z *Zone, ns []dns.RR, now time.Time) ([]dns.RR, error) {
+func (zs *Signer) negative(z *Zone, ns []dns.RR, now time.Time) ([]dns.RR, error) {
 	if p := zs.negSOA.Load(); p != nil && len(ns) == 1 && len(*p) == 2 && (*p)[0] == ns[0] {
 		if sig := (*p)[1].(*dns.RRSIG); !zs.NeedsRefresh(sig, now) {
 			return *p, nil
@@ -396,7 +396,7 @@ func (zs *zoneSigner) negative(z *Zone, ns []dns.RR, now time.Time) ([]dns.RR, e
 
 // twinAnswer signs each rotation of a positive answer. Negative ones share
 // the zone's NODATA and are signed per query, with their denial.
-func (zs *zoneSigner) twinAnswer(ra *rrAnswer, owner string, qtype uint16, now time.Time) error {
+func (zs *Signer) twinAnswer(ra *ServiceAnswer, owner string, qtype uint16, now time.Time) error {
 	if ra.result != Success {
 		return nil
 	}
@@ -404,7 +404,7 @@ func (zs *zoneSigner) twinAnswer(ra *rrAnswer, owner string, qtype uint16, now t
 		if i >= len(ra.wire) || ra.wire[i] == nil {
 			continue
 		}
-		res := lookupResult{result: Success, answer: rot, extra: ra.extra, degraded: ra.degraded}
+		res := Reply{Result: Success, Answer: rot, Extra: ra.extra, Degraded: ra.degraded}
 		if err := zs.twin(ra.wire[i], owner, qtype, res, now); err != nil {
 			return err
 		}
@@ -417,38 +417,38 @@ func (zs *zoneSigner) twinAnswer(ra *rrAnswer, owner string, qtype uint16, now t
 // owned by the name whose bitmap holds NXNAME; a name without the type an
 // NSEC whose bitmap lists what the name has. A referral carries the DS at
 // the cut, or the NSEC that proves there is none (RFC 4035 3.1.4).
-func (zs *zoneSigner) signGeneral(z *Zone, qname string, qtype uint16, res lookupResult) (lookupResult, error) {
+func (zs *Signer) SignGeneral(z *Zone, qname string, qtype uint16, res Reply) (Reply, error) {
 	now := zs.now()
 	var err error
-	if res.answer, err = zs.signSection(z, res.answer, now, false); err != nil {
+	if res.Answer, err = zs.signSection(z, res.Answer, now, false); err != nil {
 		return res, err
 	}
-	if res.extra, err = zs.signSection(z, res.extra, now, false); err != nil {
+	if res.Extra, err = zs.signSection(z, res.Extra, now, false); err != nil {
 		return res, err
 	}
 	// The name the answer ends at: the query name, or a CNAME chain's last
 	// target.
 	final := qname
-	if n := len(res.answer); n > 0 {
+	if n := len(res.Answer); n > 0 {
 		for i := n - 1; i >= 0; i-- {
-			if c, ok := res.answer[i].(*dns.CNAME); ok {
+			if c, ok := res.Answer[i].(*dns.CNAME); ok {
 				final = dns.CanonicalName(c.Target)
 				break
 			}
-			if res.answer[i].Header().Rrtype != dns.TypeRRSIG {
+			if res.Answer[i].Header().Rrtype != dns.TypeRRSIG {
 				break
 			}
 		}
 	}
-	switch res.result {
+	switch res.Result {
 	case NameError, NoData:
-		exists := res.result == NoData
+		exists := res.Result == NoData
 		var types []uint16
 		if exists {
 			types = typesAt(z, final)
 			types = slices.DeleteFunc(types, func(t uint16) bool { return t == qtype })
 		}
-		ns, err := zs.negative(z, res.ns, now)
+		ns, err := zs.negative(z, res.Ns, now)
 		if err != nil {
 			return res, err
 		}
@@ -459,15 +459,15 @@ func (zs *zoneSigner) signGeneral(z *Zone, qname string, qtype uint16, res looku
 		if exists && qtype == dns.TypeNSEC {
 			// The name's NSEC is the answer: it exists wherever the
 			// zone answers.
-			res.answer = append(slices.Clip(res.answer), dn.nsec, dn.sig)
-			res.ns, res.result = nil, Success
+			res.Answer = append(slices.Clip(res.Answer), dn.nsec, dn.sig)
+			res.Ns, res.Result = nil, Success
 			break
 		}
-		res.ns = append(ns[:len(ns):len(ns)], dn.nsec, dn.sig)
-		res.result = NoData
+		res.Ns = append(ns[:len(ns):len(ns)], dn.nsec, dn.sig)
+		res.Result = NoData
 	case Delegation:
-		cut := dns.CanonicalName(res.ns[0].Header().Name)
-		ns := slices.Clip(res.ns)
+		cut := dns.CanonicalName(res.Ns[0].Header().Name)
+		ns := slices.Clip(res.Ns)
 		if ds := z.nodes[cut].rrsets.get(dns.TypeDS); len(ds) > 0 {
 			s, err := zs.sig(ds, now, false)
 			if err != nil {
@@ -481,9 +481,9 @@ func (zs *zoneSigner) signGeneral(z *Zone, qname string, qtype uint16, res looku
 			}
 			ns = append(ns, dn.nsec, dn.sig)
 		}
-		res.ns = ns
+		res.Ns = ns
 	default:
-		if res.ns, err = zs.signSection(z, res.ns, now, false); err != nil {
+		if res.Ns, err = zs.signSection(z, res.Ns, now, false); err != nil {
 			return res, err
 		}
 	}
@@ -492,7 +492,7 @@ func (zs *zoneSigner) signGeneral(z *Zone, qname string, qtype uint16, res looku
 
 // denial returns the compact denial for name, from the cache while its
 // signature is not due.
-func (zs *zoneSigner) denial(name string, exists bool, types []uint16, ttl uint32, now time.Time) (denial, error) {
+func (zs *Signer) denial(name string, exists bool, types []uint16, ttl uint32, now time.Time) (denial, error) {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s %t %d %v", name, exists, ttl, types)
 	var key [sha256.Size]byte
@@ -535,7 +535,7 @@ func typesAt(z *Zone, name string) []uint16 {
 	}
 	if n.svc != nil {
 		for _, b := range n.svc.backends {
-			if t := b.family(); !slices.Contains(types, t) {
+			if t := b.Family(); !slices.Contains(types, t) {
 				types = append(types, t)
 			}
 		}

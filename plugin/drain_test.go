@@ -10,13 +10,13 @@ import (
 // (time an answer holding the backend was replaced + that answer's TTL).
 func TestDrainSafeAt(t *testing.T) {
 	s, orders := selService(t, func(z string) string { return strings.Replace(z, "ttl: 20", "ttl: 10", 1) })
-	x := s.backends[0] // 10.1.0.1, east
+	x := s.Backends()[0] // 10.1.0.1, east
 	t0 := time.Unix(1_000_000, 0)
 	d := newDrainTracker(t0)
 	at := func(sec int) time.Time { return t0.Add(time.Duration(sec) * time.Second) }
-	cur := computeAnswers(s, health(s, nil), orders)
+	cur := ComputeAnswers(s, health(s, nil), orders)
 	swap := func(sec int, h map[string]Health) {
-		next := computeAnswers(s, health(s, h), orders)
+		next := ComputeAnswers(s, health(s, h), orders)
 		d.replaced(at(sec), s, cur)
 		cur = next
 	}
@@ -34,7 +34,7 @@ func TestDrainSafeAt(t *testing.T) {
 	if !inAnswers(cur, 0) {
 		t.Fatal("x left the answers before it was drained")
 	}
-	if ttl := cur.bySite[0].a.ttl(); ttl != 1 {
+	if ttl := cur.bySite[0].a.TTL(); ttl != 1 {
 		t.Fatalf("suspect answer TTL %d, want 1", ttl)
 	}
 	swap(102, map[string]Health{"10.1.0.2": Suspect, "10.1.0.1": Drained})
@@ -61,7 +61,7 @@ func TestDrainSafeAt(t *testing.T) {
 
 	// A fallback answer (degraded TTL 5) replaced at 400 gives 405, not
 	// more: each answer counts with its own TTL.
-	y := s.backends[2] // 10.2.0.1, west: east clients fall back to it
+	y := s.Backends()[2] // 10.2.0.1, west: east clients fall back to it
 	before := d.safeAt(s, y)
 	swap(400, map[string]Health{"10.1.0.1": Down, "10.1.0.2": Down})
 	swap(401, map[string]Health{"10.1.0.1": Down, "10.1.0.2": Down, "10.2.0.1": Drained})

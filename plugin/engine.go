@@ -32,7 +32,7 @@ type engine struct {
 	st      engineStore   // the shared store's zones and registrations (store_zones.go)
 	// byKey maps a check target to the services whose answers depend on it,
 	// so a transition recomputes only those.
-	byKey map[string][]*service
+	byKey map[string][]*Service
 
 	mu    sync.Mutex // serialises rebuilds: reloads and health changes
 	snap  *snapshot
@@ -69,14 +69,14 @@ func (e *engine) install(snap *snapshot) {
 // installLocked is install of a snapshot that already holds the store's
 // zones, with e.mu held.
 func (e *engine) installLocked(snap *snapshot) {
-	byKey := map[string][]*service{}
+	byKey := map[string][]*Service{}
 	var targets []*healthcheck.Target
 	for _, z := range snap.zones {
-		for _, s := range z.services {
-			for _, b := range s.backends {
-				k := b.check.Key()
+		for _, s := range z.Services() {
+			for _, b := range s.Backends() {
+				k := b.Check().Key()
 				if len(byKey[k]) == 0 {
-					targets = append(targets, &b.check)
+					targets = append(targets, b.Check())
 				}
 				if !slices.Contains(byKey[k], s) {
 					byKey[k] = append(byKey[k], s)
@@ -94,7 +94,7 @@ func (e *engine) installLocked(snap *snapshot) {
 	liveSeries.set(e, snap)
 	e.signZones(snap)
 	for _, z := range snap.zones {
-		for _, s := range z.services {
+		for _, s := range z.Services() {
 			e.recompute(s, snap)
 		}
 	}
@@ -119,7 +119,7 @@ func (e *engine) promote() {
 	}
 	e.serving = true
 	for _, z := range e.snap.zones {
-		for _, s := range z.services {
+		for _, s := range z.Services() {
 			e.recompute(s, e.snap)
 		}
 	}
@@ -130,8 +130,8 @@ func (e *engine) promote() {
 func (e *engine) retire(snap *snapshot) {
 	now := e.ops.clock.Now()
 	for _, z := range snap.zones {
-		for _, s := range z.services {
-			e.ops.drains.replaced(now, s, s.answers.Load())
+		for _, s := range z.Services() {
+			e.ops.drains.replaced(now, s, s.Answers())
 		}
 	}
 }
@@ -139,16 +139,16 @@ func (e *engine) retire(snap *snapshot) {
 // recompute rebuilds one service's answers from current health with the
 // operator's overrides folded in, and notes for drain_safe_at until when the
 // answers it replaces may be cached.
-func (e *engine) recompute(s *service, snap *snapshot) {
+func (e *engine) recompute(s *Service, snap *snapshot) {
 	now := e.ops.clock.Now()
 	overrides := e.store.All()
-	h := make([]Health, len(s.backends))
-	held := make([]*adminapi.Override, len(s.backends))
-	for i, b := range s.backends {
-		held[i] = effective(overrides, s.name, b, now)
+	h := make([]Health, len(s.Backends()))
+	held := make([]*adminapi.Override, len(s.Backends()))
+	for i, b := range s.Backends() {
+		held[i] = effective(overrides, s.Name(), b, now)
 		h[i] = fold(e.backendHealth(s, b), held[i])
 	}
-	set := computeAnswers(s, h, snap.sites.Orders())
+	set := ComputeAnswers(s, h, snap.sites.Orders())
 	e.signAnswers(s, set, snap)
 	old := s.answers.Swap(set)
 	if !e.serving {
@@ -168,7 +168,7 @@ func (e *engine) OverridesChanged() {
 		return
 	}
 	for _, z := range e.snap.zones {
-		for _, s := range z.services {
+		for _, s := range z.Services() {
 			e.recompute(s, e.snap)
 		}
 	}
@@ -209,7 +209,7 @@ func (e *engine) start() error {
 	if c != e.checker {
 		e.checker = c
 		for _, z := range e.snap.zones {
-			for _, s := range z.services {
+			for _, s := range z.Services() {
 				e.recompute(s, e.snap)
 			}
 		}
@@ -276,7 +276,7 @@ func (e *engine) checkReady() {
 func (e *engine) apply(events []healthcheck.Event) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	touched := map[*service]bool{}
+	touched := map[*Service]bool{}
 	for _, ev := range events {
 		if ev.Removed {
 			// No engine checks it any more; an engine being replaced may
@@ -285,11 +285,11 @@ func (e *engine) apply(events []healthcheck.Event) {
 		}
 		for _, s := range e.byKey[ev.Key] {
 			touched[s] = true
-			for _, b := range s.backends {
-				if b.check.Key() != ev.Key {
+			for _, b := range s.Backends() {
+				if b.Check().Key() != ev.Key {
 					continue
 				}
-				log.Infof("health: service %s backend %s site %s: %s -> %s (%s)", s.name, b.ID(), b.site, ev.Old, ev.New, ev.Reason)
+				log.Infof("health: service %s backend %s site %s: %s -> %s (%s)", s.Name(), b.ID(), b.Site(), ev.Old, ev.New, ev.Reason)
 				countTransition(s, b, ev.New)
 			}
 		}

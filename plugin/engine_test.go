@@ -270,7 +270,7 @@ func TestCorefileReloadKeepsHealth(t *testing.T) {
 	r.until("10.1.0.1 down", func() bool {
 		return !slices.Contains(addrsOf(r.ask("10.1.9.9", "api.example.test.", dns.TypeA, "").Answer), "10.1.0.1")
 	})
-	key := r.e.snap.zones["example.test."].services[0].backends[0].check.Key()
+	key := r.e.snap.zones["example.test."].Services()[0].Backends()[0].Check().Key()
 	before, _ := r.pool.current().Status(key)
 
 	sub := r.pool.current().Subscribe()

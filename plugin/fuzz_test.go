@@ -40,7 +40,7 @@ func FuzzZoneFile(f *testing.F) {
 	f.Add([]byte(svcbWireZone))
 	f.Add([]byte(svcbBase + "    svcb: [{name: _a, alias: x}, {name: _b, params: {mandatory: ech, ech: AEX+}}, {name: 1, port: 0}]\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		z, err := parseZoneFile("fuzz.yaml", data, time.Unix(1, 0))
+		z, err := Parse("fuzz.yaml", data, time.Unix(1, 0))
 		if err != nil {
 			var list fileerr.ErrorList
 			if !errors.As(err, &list) || len(list) == 0 {
@@ -84,10 +84,10 @@ func FuzzZoneFile(f *testing.F) {
 func handlerForZone(t *testing.T, z *Zone) *Hadns {
 	t.Helper()
 	var backendSites []string
-	for _, s := range z.services {
-		for _, b := range s.backends {
-			if !slices.Contains(backendSites, b.site) {
-				backendSites = append(backendSites, b.site)
+	for _, s := range z.Services() {
+		for _, b := range s.Backends() {
+			if !slices.Contains(backendSites, b.Site()) {
+				backendSites = append(backendSites, b.Site())
 			}
 		}
 	}
@@ -95,9 +95,9 @@ func handlerForZone(t *testing.T, z *Zone) *Hadns {
 	if err != nil {
 		t.Fatalf("site table for a zone that loaded: %v", err)
 	}
-	snap := &snapshot{zones: map[string]*Zone{z.origin: z}, sites: st}
-	for _, s := range z.services {
-		s.answers.Store(computeAnswers(s, make([]Health, len(s.backends)), st.Orders()))
+	snap := &snapshot{zones: map[string]*Zone{z.Origin(): z}, sites: st}
+	for _, s := range z.Services() {
+		s.SetAnswers(ComputeAnswers(s, make([]Health, len(s.Backends())), st.Orders()))
 	}
 	h := &Hadns{}
 	h.snap.Store(snap)
@@ -504,15 +504,15 @@ func degradedHandler(tb testing.TB) *Hadns {
 		sites.Config{Name: "west", Networks: []netip.Prefix{netip.MustParsePrefix("127.0.2.0/24")}},
 	)
 	snap := h.snap.Load()
-	for _, s := range snap.zones["degraded.test."].services {
-		health := make([]Health, len(s.backends))
+	for _, s := range snap.zones["degraded.test."].Services() {
+		health := make([]Health, len(s.Backends()))
 		for i := range health {
 			health[i] = Down
 		}
-		if s.name == "api.degraded.test." {
+		if s.Name() == "api.degraded.test." {
 			health = []Health{Down, Suspect, Healthy, Healthy, Drained}
 		}
-		s.answers.Store(computeAnswers(s, health, snap.sites.Orders()))
+		s.SetAnswers(ComputeAnswers(s, health, snap.sites.Orders()))
 	}
 	h.ready.Store(false)
 	return h

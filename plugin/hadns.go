@@ -126,16 +126,16 @@ func (h *Hadns) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) 
 	if geo {
 		site, _ = geoSite(ctx, snap.sites)
 	}
-	res := z.lookup(qname, q.Qtype, site)
+	res := z.Lookup(qname, q.Qtype, site)
 	if h.dnssec != nil && reqOpt != nil && reqOpt.Do() {
 		res = h.signed(z, qname, q.Qtype, res)
 	}
-	if res.from != nil {
-		res.from.countAnswer()
+	if res.From != nil {
+		countAnswer(res.From, res.Service, siteLabel(snap.sites.Orders()[site].Site))
 	}
 
 	var scope uint8
-	if ecs.Opt != nil && res.scoped && ecs.Prefix.Bits() > 0 {
+	if ecs.Opt != nil && res.Scoped && ecs.Prefix.Bits() > 0 {
 		if bits >= 0 {
 			scope = uint8(bits)
 		} else {
@@ -145,17 +145,17 @@ func (h *Hadns) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) 
 			scope = uint8(geoScope(bits, ecs.Prefix.Bits()))
 		}
 	}
-	deg := res.degraded
-	if deg == nil && res.from != nil && !h.ready.Load() {
+	deg := res.Degraded
+	if deg == nil && res.From != nil && !h.ready.Load() {
 		deg = notReady
 	}
 	udp := isUDP(w)
-	if res.wire != nil {
-		ede := res.wire.EDE()
+	if res.Wire != nil {
+		ede := res.Wire.EDE()
 		if deg == notReady {
 			ede = notReadyEDE
 		}
-		if writeWire(w, r, res.wire, reqOpt, &ecs, scope, ede, udp) {
+		if writeWire(w, r, res.Wire, reqOpt, &ecs, scope, ede, udp) {
 			return dns.RcodeSuccess, nil
 		}
 	}
@@ -164,14 +164,14 @@ func (h *Hadns) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) 
 	m.SetReply(r)
 	m.Authoritative = true
 	m.RecursionAvailable = false
-	m.Answer, m.Ns, m.Extra = res.answer, res.ns, res.extra
-	switch res.result {
+	m.Answer, m.Ns, m.Extra = res.Answer, res.Ns, res.Extra
+	switch res.Result {
 	case NameError:
 		m.Rcode = dns.RcodeNameError
 	case Delegation:
 		// A referral is not authoritative, but a CNAME chain that leads into
 		// one is our own data: AA follows the first owner (RFC 1035 4.1.1).
-		m.Authoritative = len(res.answer) > 0
+		m.Authoritative = len(res.Answer) > 0
 	case ServerFailure:
 		m.Rcode = dns.RcodeServerFailure
 		m.Answer, m.Ns, m.Extra = nil, nil, nil
@@ -188,12 +188,12 @@ func (h *Hadns) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) 
 			opt.Option = append(opt.Option, ecs.Reply(scope))
 		}
 		if deg != nil {
-			opt.Option = append(opt.Option, &dns.EDNS0_EDE{InfoCode: deg.code, ExtraText: deg.text})
+			opt.Option = append(opt.Option, &dns.EDNS0_EDE{InfoCode: deg.Code, ExtraText: deg.Text})
 		}
 		m.Extra = append(m.Extra[:len(m.Extra):len(m.Extra)], opt)
 	}
 	if udp {
-		truncate(m, udpSize(reqOpt), res.result == Delegation)
+		truncate(m, udpSize(reqOpt), res.Result == Delegation)
 	}
 	writeMsg(w, m)
 	return dns.RcodeSuccess, nil
@@ -252,7 +252,9 @@ func echoCase(answer []dns.RR, qname, asked string) []dns.RR {
 	return out
 }
 
-var notReady = &degradation{code: edeNotReady, text: "not ready: health checks have not finished their first round", kind: "not_ready"}
+var notReadyEDE = EDEOption(notReady)
+
+var notReady = &Degradation{Code: dns.ExtendedErrorCodeNotReady, Text: "not ready: health checks have not finished their first round", Kind: "not_ready"}
 
 // replyOpt is our OPT record: version 0, our buffer size, the DO bit echoed.
 func replyOpt(req *dns.OPT) *dns.OPT {

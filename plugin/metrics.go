@@ -3,7 +3,6 @@ package hadns
 import (
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/miekg/dns"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/hadns/hadns/healthcheck"
 	"github.com/hadns/hadns/internal/adminapi"
-	"github.com/hadns/hadns/internal/sites"
 )
 
 // Metrics under coredns_hadns_. Series for answers are looked up when answers
@@ -157,84 +155,63 @@ func siteLabel(site string) string {
 	return site
 }
 
-// countersFor names the series an answer increments. They are made on the
-// answer's first query, not here: a series costs about a kilobyte, and a
-// zone of 20,000 services has one per service and client site, most of
-// them never asked for from every site.
-func countersFor(s *service, o sites.Order, ra *rrAnswer) {
-	served := ra.served
+// countAnswer counts one query from a client of site client (its metric
+// label) answered with ra, an answer of svc: no allocation once the
+// answer's series are made, on its first query.
+func countAnswer(ra *ServiceAnswer, svc *Service, client string) {
+	c := ra.Counters()
+	if c == nil {
+		c = resolveCounters(ra, svc, client)
+	}
+	c.Count.Inc()
+	if c.Degraded != nil {
+		c.Degraded.Inc()
+	}
+}
+
+func resolveCounters(ra *ServiceAnswer, svc *Service, client string) *Counters {
+	served, degraded := ra.Served(), ""
 	if served == "" {
 		served = "none"
 	}
-	ra.ctr = &answerCtr{svc: s, client: siteLabel(o.Site), served: served}
-	if ra.degraded != nil {
-		ra.ctr.degraded = ra.degraded.kind
+	if ra.Degraded() != nil {
+		degraded = ra.Degraded().Kind
 	}
-}
-
-// answerCtr is the series an answer increments, made on its first query.
-type answerCtr struct {
-	svc                      *service
-	client, served, degraded string // degraded: "" for a healthy answer
-	c                        atomic.Pointer[ctrPair]
-}
-
-type ctrPair struct{ count, degraded prometheus.Counter }
-
-// countAnswer counts one query answered with ra: no allocation once the
-// answer's series are made.
-func (ra *rrAnswer) countAnswer() {
-	a := ra.ctr
-	if a == nil {
-		return
+	c := &Counters{Count: answers.WithLabelValues(svc.Name(), client, served)}
+	if degraded != "" {
+		c.Degraded = degradedAnswers.WithLabelValues(svc.Name(), client, degraded)
 	}
-	p := a.c.Load()
-	if p == nil {
-		p = a.resolve()
-	}
-	p.count.Inc()
-	if p.degraded != nil {
-		p.degraded.Inc()
-	}
-}
-
-func (a *answerCtr) resolve() *ctrPair {
-	p := &ctrPair{count: answers.WithLabelValues(a.svc.name, a.client, a.served)}
-	if a.degraded != "" {
-		p.degraded = degradedAnswers.WithLabelValues(a.svc.name, a.client, a.degraded)
-	}
-	if a.svc.retired.Load() {
+	if svc.Retired() {
 		// A query that read a snapshot a reload has since replaced, after
 		// the service's series were deleted: do not bring them back.
-		answers.DeleteLabelValues(a.svc.name, a.client, a.served)
-		if a.degraded != "" {
-			degradedAnswers.DeleteLabelValues(a.svc.name, a.client, a.degraded)
+		answers.DeleteLabelValues(svc.Name(), client, served)
+		if degraded != "" {
+			degradedAnswers.DeleteLabelValues(svc.Name(), client, degraded)
 		}
 	}
-	a.c.CompareAndSwap(nil, p)
-	return a.c.Load()
+	return ra.SetCounters(c)
 }
 
 // setBackendGauges publishes a service's current health.
-func setBackendGauges(s *service, h []Health) {
+func setBackendGauges(s *Service, h []Health) {
 	perSite := map[string]int{}
-	for i, b := range s.backends {
+	for i, b := range s.Backends() {
 		up := 0.0
-		if usable(h[i]) {
+		if Usable(h[i]) {
 			up = 1
-			perSite[b.site]++
-		} else if _, ok := perSite[b.site]; !ok {
-			perSite[b.site] = 0
+			perSite[b.Site()]++
+		} else if _, ok := perSite[b.Site()]; !ok {
+			perSite[b.Site()] = 0
 		}
-		backendUp.WithLabelValues(s.name, b.site, b.ID()).Set(up)
+		backendUp.WithLabelValues(s.Name(), b.Site(), b.ID()).Set(up)
 	}
 	for site, n := range perSite {
-		healthyBackends.WithLabelValues(s.name, site).Set(float64(n))
+		healthyBackends.WithLabelValues(s.Name(), site).Set(float64(n))
 	}
 }
 
-func countTransition(s *service, b *backend, to healthcheck.State) {
-	transitions.WithLabelValues(s.name, b.ID(), to.String()).Inc()
+func countTransition(s *Service, b *Backend, to healthcheck.State) {
+	transitions.WithLabelValues(s.Name(), b.ID(), to.String()).Inc()
 }
 
 // observeProbe is the checker's OnProbe hook.
@@ -267,12 +244,12 @@ func observeLocalTrouble(lt healthcheck.LocalTrouble) {
 // removed services go with the rest of their series (liveSeries).
 func setBudgetGauges(snap *snapshot) {
 	for _, z := range snap.zones {
-		for _, s := range z.services {
-			failoverBudget.WithLabelValues(s.name).Set(s.failoverBound().Seconds())
-			if s.budget > 0 {
-				failoverBudgetLimit.WithLabelValues(s.name).Set(s.budget.Seconds())
+		for _, s := range z.Services() {
+			failoverBudget.WithLabelValues(s.Name()).Set(s.FailoverBound().Seconds())
+			if s.Budget() > 0 {
+				failoverBudgetLimit.WithLabelValues(s.Name()).Set(s.Budget().Seconds())
 			} else {
-				failoverBudgetLimit.DeleteLabelValues(s.name)
+				failoverBudgetLimit.DeleteLabelValues(s.Name())
 			}
 		}
 	}
@@ -312,9 +289,9 @@ func (r *seriesRegistry) set(e *engine, snap *snapshot) {
 	gone := seriesKeys{}
 	gone.add(old)
 	for _, z := range old.zones {
-		for _, s := range z.services {
-			if live[s.name] == nil {
-				s.retired.Store(true) // before its series go: see answerCtr.resolve
+		for _, s := range z.Services() {
+			if live[s.Name()] == nil {
+				s.Retire() // before its series go: see answerCtr.resolve
 			}
 		}
 	}
@@ -328,8 +305,8 @@ func (r *seriesRegistry) drainKeys() map[string]bool {
 	keys := map[string]bool{}
 	for _, snap := range r.snaps {
 		for _, z := range snap.zones {
-			for _, s := range z.services {
-				for _, b := range s.backends {
+			for _, s := range z.Services() {
+				for _, b := range s.Backends() {
 					keys[drainKey(s, b)] = true
 				}
 			}
@@ -358,15 +335,15 @@ func (k seriesKeys) add(snap *snapshot) {
 		}
 	}
 	for _, z := range snap.zones {
-		for _, s := range z.services {
-			sk := k[s.name]
+		for _, s := range z.Services() {
+			sk := k[s.Name()]
 			if sk == nil {
 				sk = &serviceKeys{backends: map[[2]string]bool{}, sites: map[string]bool{}, clients: map[string]bool{}}
-				k[s.name] = sk
+				k[s.Name()] = sk
 			}
-			for _, b := range s.backends {
-				sk.backends[[2]string{b.site, b.ID()}] = true
-				sk.sites[b.site] = true
+			for _, b := range s.Backends() {
+				sk.backends[[2]string{b.Site(), b.ID()}] = true
+				sk.sites[b.Site()] = true
 			}
 			for _, c := range clients {
 				sk.clients[c] = true
@@ -445,28 +422,28 @@ func mapsKeys(m map[string]bool) []string {
 
 // setOverrideGauges publishes which override holds for each backend of s and,
 // for drained backends no answer of set hands out any more, drain_safe_at.
-func setOverrideGauges(s *service, held []*adminapi.Override, set *answerSet, d *drainTracker) {
+func setOverrideGauges(s *Service, held []*adminapi.Override, set *AnswerSet, d *drainTracker) {
 	some := false
 	for _, o := range held {
 		some = some || o != nil
 	}
-	if !some && !s.overrideSeries {
+	if !some && !s.OverrideSeries() {
 		return // the common case: no override, no series to delete
 	}
-	s.overrideSeries = some
-	for i, b := range s.backends {
+	s.SetOverrideSeries(some)
+	for i, b := range s.Backends() {
 		id := b.ID()
 		for _, act := range []string{adminapi.ActionDrain, adminapi.ActionDown, adminapi.ActionUp} {
 			if held[i] != nil && held[i].Action == act {
-				backendOverride.WithLabelValues(s.name, b.site, id, act).Set(1)
+				backendOverride.WithLabelValues(s.Name(), b.Site(), id, act).Set(1)
 			} else {
-				backendOverride.DeleteLabelValues(s.name, b.site, id, act)
+				backendOverride.DeleteLabelValues(s.Name(), b.Site(), id, act)
 			}
 		}
 		if held[i] != nil && held[i].Action == adminapi.ActionDrain && !inAnswers(set, i) {
-			drainSafeAt.WithLabelValues(s.name, b.site, id).Set(float64(d.safeAt(s, b).UnixMilli()) / 1000)
+			drainSafeAt.WithLabelValues(s.Name(), b.Site(), id).Set(float64(d.safeAt(s, b).UnixMilli()) / 1000)
 		} else {
-			drainSafeAt.DeleteLabelValues(s.name, b.site, id)
+			drainSafeAt.DeleteLabelValues(s.Name(), b.Site(), id)
 		}
 	}
 }

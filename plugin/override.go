@@ -9,7 +9,7 @@ import (
 )
 
 // matches reports whether selector s picks backend b of service svc.
-func matches(s adminapi.Selector, svc string, b *backend) bool {
+func matches(s adminapi.Selector, svc string, b *Backend) bool {
 	name := strings.TrimSuffix(svc, ".")
 	switch {
 	case s.Backend != "":
@@ -20,9 +20,9 @@ func matches(s adminapi.Selector, svc string, b *backend) bool {
 			}
 			want = want[i+1:]
 		}
-		return want == b.ID() || want == b.addr.String()
+		return want == b.ID() || want == b.Addr().String()
 	case s.Site != "":
-		return s.Site == b.site
+		return s.Site == b.Site()
 	case s.Glob != "":
 		subject := b.ID()
 		if strings.Contains(s.Glob, "/") {
@@ -36,7 +36,7 @@ func matches(s adminapi.Selector, svc string, b *backend) bool {
 
 // effective returns the override that holds for backend b of service svc
 // at now: the most specific, then the most recent. nil when none does.
-func effective(list []adminapi.Override, svc string, b *backend, now time.Time) *adminapi.Override {
+func effective(list []adminapi.Override, svc string, b *Backend, now time.Time) *adminapi.Override {
 	var best *adminapi.Override
 	for i := range list {
 		o := &list[i]

@@ -9,24 +9,22 @@ import (
 // packWire packs the reply for qname (lowercase, as the zone spells it) and
 // qtype with res, or returns nil for what the fast path does not serve. The
 // reply shares the recorders' messages of share, when given.
-func packWire(qname string, qtype uint16, res lookupResult, share *wire.Answer) *wire.Answer {
-	if res.result != Success && res.result != NoData {
+func packWire(qname string, qtype uint16, res Reply, share *wire.Answer) *wire.Answer {
+	if res.Result != Success && res.Result != NoData {
 		return nil
 	}
 	var ede []byte
-	if res.degraded != nil {
-		ede = edeOption(res.degraded)
+	if res.Degraded != nil {
+		ede = EDEOption(res.Degraded)
 	}
-	return wire.Pack(qname, qtype, res.answer, res.ns, res.extra, ede, share)
+	return wire.Pack(qname, qtype, res.Answer, res.Ns, res.Extra, ede, share)
 }
 
 // edeOption is the Extended DNS Error option (RFC 8914) for d, packed.
-func edeOption(d *degradation) []byte { return wire.EDEOption(d.code, d.text) }
-
-var notReadyEDE = edeOption(notReady)
+func EDEOption(d *Degradation) []byte { return wire.EDEOption(d.Code, d.Text) }
 
 // packAnswers packs every rotation of a site's answers.
-func packAnswers(s *service, sa *siteAnswers) {
+func packAnswers(s *Service, sa *siteAnswers) {
 	packRR(s, s.name, dns.TypeA, &sa.a)
 	packRR(s, s.name, dns.TypeAAAA, &sa.aaaa)
 	for i := range sa.srv {
@@ -34,14 +32,14 @@ func packAnswers(s *service, sa *siteAnswers) {
 	}
 }
 
-func packRR(s *service, owner string, qtype uint16, ra *rrAnswer) {
-	res := lookupResult{result: ra.result, extra: ra.extra, degraded: ra.degraded}
+func packRR(s *Service, owner string, qtype uint16, ra *ServiceAnswer) {
+	res := Reply{Result: ra.result, Extra: ra.extra, Degraded: ra.degraded}
 	switch ra.result {
 	case Success:
 		ra.wire = make([]*wire.Answer, len(ra.rotations))
 		var share *wire.Answer
 		for i, rot := range ra.rotations {
-			res.answer = rot
+			res.Answer = rot
 			if ra.wire[i] = packWire(owner, qtype, res, share); ra.wire[i] != nil {
 				share = ra.wire[i]
 			}
@@ -51,7 +49,7 @@ func packRR(s *service, owner string, qtype uint16, ra *rrAnswer) {
 		// degraded one carries its EDE beside the shared bytes.
 		if wa := s.noData; wa != nil {
 			if ra.degraded != nil {
-				wa = wa.WithEDE(edeOption(ra.degraded))
+				wa = wa.WithEDE(EDEOption(ra.degraded))
 			}
 			ra.wire = []*wire.Answer{wa}
 		}
@@ -91,13 +89,13 @@ func (z *Zone) packStatic() {
 			if len(n.extraSvc[t]) > 0 {
 				continue // its additional data follows health: packed with the service's answers
 			}
-			n.wire = append(n.wire, typedWire{t, packWire(name, t, lookupResult{result: Success, answer: set, extra: n.extra[t]}, nil)})
+			n.wire = append(n.wire, typedWire{t, packWire(name, t, Reply{Result: Success, Answer: set, Extra: n.extra[t]}, nil)})
 		}
 		n.noData = noData
 		if name == z.origin {
 			// The apex's SOA is owned by the query name: packed for it,
 			// the owner points at the question and takes its spelling.
-			n.noData = packWire(name, 0, lookupResult{result: NoData, ns: z.negSOA}, nil)
+			n.noData = packWire(name, 0, Reply{Result: NoData, Ns: z.negSOA}, nil)
 		}
 		n.lines = nil
 	}

@@ -340,8 +340,8 @@ services:
 `
 	h := newTestHandler(t, zone, wireSites...)
 	snap := h.snap.Load()
-	s := snap.zones["example.test."].services[1]
-	setHealth := func(hs ...Health) { s.answers.Store(computeAnswers(s, hs, snap.sites.Orders())) }
+	s := snap.zones["example.test."].Services()[1]
+	setHealth := func(hs ...Health) { s.SetAnswers(ComputeAnswers(s, hs, snap.sites.Orders())) }
 	ask := func(client, qname string, qtype uint16) *dns.Msg {
 		m := new(dns.Msg)
 		m.SetQuestion(qname, qtype)

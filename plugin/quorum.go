@@ -1,29 +1,6 @@
 package hadns
 
-import (
-	"fmt"
-	"strconv"
-	"strings"
-
-	"github.com/hadns/hadns/healthcheck"
-)
-
-// parseHealthPolicy reads a service's `health` key: "" or "local" (0: this
-// instance's own checker decides, as without a store) or "quorum N".
-func parseHealthPolicy(s string) (int, error) {
-	f := strings.Fields(s)
-	switch {
-	case len(f) == 0 || len(f) == 1 && f[0] == "local":
-		return 0, nil
-	case len(f) == 2 && f[0] == "quorum":
-		n, err := strconv.Atoi(f[1])
-		if err != nil || n < 1 || n > 1000 {
-			return 0, fmt.Errorf("health %q: quorum wants a number of instances from 1 to 1000", s)
-		}
-		return n, nil
-	}
-	return 0, fmt.Errorf("health %q: want local or quorum N", s)
-}
+import "github.com/hadns/hadns/healthcheck"
 
 // Observation words in the shared store.
 const (
@@ -78,16 +55,16 @@ func quorumVerdict(own healthcheck.State, peers []string, n int) Health {
 // reachable store, the set's verdict. While etcd is unreachable (or only
 // the saved copy is known) every service falls back to local health: the
 // peers' views may be old.
-func (e *engine) backendHealth(s *service, b *backend) Health {
-	own := e.checker.State(b.check.Key())
-	if s.quorum == 0 || e.st.set == nil {
+func (e *engine) backendHealth(s *Service, b *Backend) Health {
+	own := e.checker.State(b.Check().Key())
+	if s.Quorum() == 0 || e.st.set == nil {
 		return fromState(own)
 	}
 	v := e.st.set.view.Load()
 	if !v.connected || v.snap.Stale {
 		return fromState(own)
 	}
-	key := b.check.Key()
+	key := b.Check().Key()
 	self := e.st.set.instance()
 	var peers []string
 	for inst, m := range v.snap.Observations {
@@ -98,5 +75,5 @@ func (e *engine) backendHealth(s *service, b *backend) Health {
 			peers = append(peers, o.State)
 		}
 	}
-	return quorumVerdict(own, peers, s.quorum)
+	return quorumVerdict(own, peers, s.Quorum())
 }

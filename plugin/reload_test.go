@@ -59,7 +59,7 @@ func hasName(e *engine, origin, name string) bool {
 	if z == nil {
 		return false
 	}
-	return z.lookup(name, dns.TypeA, 0).result == Success
+	return z.Lookup(name, dns.TypeA, 0).Result == Success
 }
 
 // A file written in two steps is not served half-written: a version is

@@ -21,9 +21,9 @@ import (
 // service is a name whose A, AAAA (and SRV at its SRV owners) answers are
 // chosen from healthy backends. Its configuration is immutable; answers holds
 // the current precomputed answer set, swapped whole when health changes.
-type service struct {
+type Service struct {
 	name        string // absolute, lowercase
-	srv         []srvOwner
+	srv         []SRVOwner
 	ttl         uint32
 	degradedTTL uint32
 	port        uint16
@@ -33,13 +33,13 @@ type service struct {
 	onAllDown   string
 	budget      time.Duration
 	quorum      int // health: quorum N; 0 is local health (quorum.go)
-	backends    []*backend
+	backends    []*Backend
 	line        int
 	file        string
 	negSOA      []dns.RR     // the zone's, for the authority of empty answers
 	noData      *wire.Answer // the zone's packed NODATA
 
-	answers atomic.Pointer[answerSet]
+	answers atomic.Pointer[AnswerSet]
 	// rot spreads A/AAAA answers over the pool: each query takes the next rotation.
 	rot atomic.Uint32
 	// retired is set when a reload removed the service and its series
@@ -61,13 +61,13 @@ type service struct {
 }
 
 // srvOwner is a name with SRV records for the service.
-type srvOwner struct {
+type SRVOwner struct {
 	name string // absolute, lowercase
 	port uint16 // 0: each backend's port
 }
 
 // backend is one configured address of a service.
-type backend struct {
+type Backend struct {
 	addr      netip.Addr
 	port      uint16 // effective port: the backend's own or the service's
 	site      string
@@ -81,7 +81,7 @@ type backend struct {
 	glue dns.RR // the address record with owner = target
 }
 
-func (b *backend) family() uint16 {
+func (b *Backend) Family() uint16 {
 	if b.addr.Is4() {
 		return dns.TypeA
 	}
@@ -89,7 +89,7 @@ func (b *backend) family() uint16 {
 }
 
 // ID names the backend in logs, status and metrics: address, or address:port.
-func (b *backend) ID() string {
+func (b *Backend) ID() string {
 	if b.port == 0 {
 		return b.addr.String()
 	}
@@ -97,7 +97,7 @@ func (b *backend) ID() string {
 }
 
 // owners returns every name the service answers at.
-func (s *service) owners() []string {
+func (s *Service) owners() []string {
 	out := []string{s.name}
 	for _, o := range s.srv {
 		out = append(out, o.name)
@@ -116,7 +116,7 @@ func (s *service) owners() []string {
 }
 
 // configuredAddrs returns the address records of every backend.
-func (s *service) configuredAddrs() []dns.RR {
+func (s *Service) configuredAddrs() []dns.RR {
 	out := make([]dns.RR, 0, len(s.backends))
 	for _, b := range s.backends {
 		out = append(out, b.a)
@@ -136,13 +136,13 @@ func generatedName(addr netip.Addr, svcName string) string {
 	return s + "." + svcName
 }
 
-func buildService(sc *serviceConfig, origin string, errs *fileerr.List) *service {
+func buildService(sc *serviceConfig, origin string, errs *fileerr.List) *Service {
 	if sc.Name == "" {
 		errs.Addf(sc.line, "service needs a name")
 		return nil
 	}
 	name := absName(sc.Name, origin)
-	if !validName(name) || !dns.IsSubDomain(origin, name) {
+	if !ValidName(name) || !dns.IsSubDomain(origin, name) {
 		errs.Addf(sc.line, "service name %q is not a name inside %s", sc.Name, origin)
 		return nil
 	}
@@ -153,7 +153,7 @@ func buildService(sc *serviceConfig, origin string, errs *fileerr.List) *service
 		errs.Addf(sc.keyLine("name"), "service name %q: wildcard service names are not supported; list each name as a service", sc.Name)
 		return nil
 	}
-	s := &service{
+	s := &Service{
 		name:       name,
 		ttl:        uint32(orDefault(sc.TTL, defaultServiceTTL)),
 		port:       sc.Port,
@@ -206,11 +206,11 @@ func buildService(sc *serviceConfig, origin string, errs *fileerr.List) *service
 			errs.Addf(sc.keyLine("srv"), "service %s: srv owner %q: wildcard names are not supported", name, o.Name)
 			continue
 		}
-		if !validName(owner) {
+		if !ValidName(owner) {
 			errs.Addf(sc.keyLine("srv"), "service %s: srv owner %q is not a valid name", name, o.Name)
 			continue
 		}
-		s.srv = append(s.srv, srvOwner{name: owner, port: o.Port})
+		s.srv = append(s.srv, SRVOwner{name: owner, port: o.Port})
 	}
 	if len(sc.Backends) == 0 {
 		errs.Addf(sc.line, "service %s has no backends", name)
@@ -229,7 +229,7 @@ func buildService(sc *serviceConfig, origin string, errs *fileerr.List) *service
 			continue
 		}
 		seen[b.ID()] = bc.line
-		if b.port == 0 && slices.ContainsFunc(s.srv, func(o srvOwner) bool { return o.port == 0 }) {
+		if b.port == 0 && slices.ContainsFunc(s.srv, func(o SRVOwner) bool { return o.port == 0 }) {
 			errs.Addf(bc.line, "service %s: backend %s needs a port for SRV (set port on the service or the backend)", name, b.addr)
 		}
 		if spec, bok := decodeSpec(&bc.Check, svcSpec, errs); ok && bok {
@@ -241,13 +241,13 @@ func buildService(sc *serviceConfig, origin string, errs *fileerr.List) *service
 		s.backends = append(s.backends, b)
 	}
 	for _, o := range s.srv {
-		if n := s.fullSRVSize(o); n > dns.MaxMsgSize {
+		if n := s.FullSRVSize(o); n > dns.MaxMsgSize {
 			errs.Addf(sc.line, "service %s: the SRV answer at %s with every backend healthy is %d bytes, more than the %d a DNS message can hold even over TCP; split the service or give it fewer backends", name, o.name, n, dns.MaxMsgSize)
 		}
 	}
 	buildSVCB(sc, s, origin, errs)
 	if s.budget > 0 {
-		if worst := s.failoverBound(); worst > s.budget {
+		if worst := s.FailoverBound(); worst > s.budget {
 			errs.Addf(sc.keyLine("failover_budget"), "service %s: worst-case failover %v (detection + TTL) exceeds failover_budget %v", name, worst, s.budget)
 		}
 	}
@@ -268,7 +268,7 @@ func hasWildcardLabel(name string) bool {
 // when every backend is healthy: one record per backend, with the address
 // of each generated target in the additional section. A answers are bounded
 // by max_answers; the SRV answer holds every backend.
-func (s *service) fullSRVSize(o srvOwner) int {
+func (s *Service) FullSRVSize(o SRVOwner) int {
 	m := &dns.Msg{Compress: true, Question: []dns.Question{{Name: o.name, Qtype: dns.TypeSRV, Qclass: dns.ClassINET}}}
 	for _, b := range s.backends {
 		m.Answer = append(m.Answer, &dns.SRV{Hdr: dns.RR_Header{Name: o.name, Rrtype: dns.TypeSRV, Class: dns.ClassINET}, Port: b.port, Target: b.target})
@@ -325,12 +325,12 @@ func decodeSpec(n *yaml.Node, base healthcheck.Spec, errs *fileerr.List) (health
 
 // failoverBound is the worst case a client waits for a dead backend to leave
 // its cache: the slowest backend's detection bound plus the answer TTL.
-func (s *service) failoverBound() time.Duration {
-	return s.detectionBound() + time.Duration(s.ttl)*time.Second
+func (s *Service) FailoverBound() time.Duration {
+	return s.DetectionBound() + time.Duration(s.ttl)*time.Second
 }
 
 // detectionBound is the slowest backend's worst-case detection time.
-func (s *service) detectionBound() time.Duration {
+func (s *Service) DetectionBound() time.Duration {
 	var detect time.Duration
 	for _, b := range s.backends {
 		detect = max(detect, b.check.Spec.DetectionBound())
@@ -339,15 +339,15 @@ func (s *service) detectionBound() time.Duration {
 }
 
 // buildBackend returns the backend, or an error and the key it concerns.
-func buildBackend(bc *backendConfig, s *service, origin string) (*backend, string, error) {
-	addr, err := validAddr(bc.Address)
+func buildBackend(bc *BackendConfig, s *Service, origin string) (*Backend, string, error) {
+	addr, err := ValidAddr(bc.Address)
 	if err != nil {
 		return nil, "address", err
 	}
 	if bc.Site == "" {
 		return nil, "", fmt.Errorf("backend %s needs a site", addr)
 	}
-	b := &backend{addr: addr, port: bc.Port, site: bc.Site, weight: defaultBackendWeigh, line: bc.line}
+	b := &Backend{addr: addr, port: bc.Port, site: bc.Site, weight: defaultBackendWeigh, line: bc.line}
 	if b.port == 0 {
 		b.port = s.port
 	}
@@ -359,7 +359,7 @@ func buildBackend(bc *backendConfig, s *service, origin string) (*backend, strin
 	}
 	if bc.Hostname != "" {
 		b.target = absName(bc.Hostname, origin)
-		if !validName(b.target) {
+		if !ValidName(b.target) {
 			return nil, "hostname", fmt.Errorf("backend %s: hostname %q is not a valid name", addr, bc.Hostname)
 		}
 	} else if len(s.srv) > 0 {
@@ -390,7 +390,7 @@ func buildBackend(bc *backendConfig, s *service, origin string) (*backend, strin
 
 // addService puts a service's names into the zone, refusing clashes with
 // static records.
-func (z *Zone) addService(s *service, errs *fileerr.List) {
+func (z *Zone) addService(s *Service, errs *fileerr.List) {
 	n := z.node(s.name)
 	for _, t := range []uint16{dns.TypeA, dns.TypeAAAA, dns.TypeCNAME} {
 		if len(n.rrsets.get(t)) > 0 {
@@ -423,14 +423,14 @@ func (z *Zone) addService(s *service, errs *fileerr.List) {
 			gn.lines = map[uint16]int{}
 		}
 		dup := false
-		for _, o := range gn.rrsets.get(b.family()) {
+		for _, o := range gn.rrsets.get(b.Family()) {
 			if dns.IsDuplicate(o, b.glue) {
 				dup = true
 			}
 		}
 		if !dup {
 			gn.rrsets.add(b.glue)
-			gn.lines[b.family()] = b.line
+			gn.lines[b.Family()] = b.line
 		}
 	}
 	z.services = append(z.services, s)

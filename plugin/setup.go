@@ -323,23 +323,23 @@ func loadWith(cfg *config, contents map[string][]byte) (*snapshot, error) {
 			errs = append(errs, err.(fileerr.ErrorList)...)
 			continue
 		}
-		if other, dup := zones[z.origin]; dup {
-			errs = append(errs, fileerr.FileError{File: f, Msg: fmt.Sprintf("zone %s is also defined in %s", z.origin, other.file)})
+		if other, dup := zones[z.Origin()]; dup {
+			errs = append(errs, fileerr.FileError{File: f, Msg: fmt.Sprintf("zone %s is also defined in %s", z.Origin(), other.File())})
 			continue
 		}
-		if !originServed(z.origin, cfg.origins) {
-			errs = append(errs, fileerr.FileError{File: f, Msg: fmt.Sprintf("zone %s is not inside this server block's zones (%s)", z.origin, strings.Join(cfg.origins, " "))})
+		if !originServed(z.Origin(), cfg.origins) {
+			errs = append(errs, fileerr.FileError{File: f, Msg: fmt.Sprintf("zone %s is not inside this server block's zones (%s)", z.Origin(), strings.Join(cfg.origins, " "))})
 			continue
 		}
-		zones[z.origin] = z
-		for _, s := range z.services {
-			for _, b := range s.backends {
-				if len(cfg.sites) > 0 && !slices.ContainsFunc(cfg.sites, func(sc sites.Config) bool { return sc.Name == b.site }) {
-					errs = append(errs, fileerr.FileError{File: s.file, Line: b.line, Msg: fmt.Sprintf("service %s: backend %s names site %q, which no site line in the Corefile defines", s.name, b.ID(), b.site)})
+		zones[z.Origin()] = z
+		for _, s := range z.Services() {
+			for _, b := range s.Backends() {
+				if len(cfg.sites) > 0 && !slices.ContainsFunc(cfg.sites, func(sc sites.Config) bool { return sc.Name == b.Site() }) {
+					errs = append(errs, fileerr.FileError{File: s.File(), Line: b.line, Msg: fmt.Sprintf("service %s: backend %s names site %q, which no site line in the Corefile defines", s.Name(), b.ID(), b.Site())})
 					continue
 				}
-				if !slices.Contains(backendSites, b.site) {
-					backendSites = append(backendSites, b.site)
+				if !slices.Contains(backendSites, b.Site()) {
+					backendSites = append(backendSites, b.Site())
 				}
 			}
 		}
@@ -359,13 +359,13 @@ func loadWith(cfg *config, contents map[string][]byte) (*snapshot, error) {
 func loadZone(f string, contents map[string][]byte) (*Zone, error) {
 	data, ok := contents[f]
 	if !ok {
-		return LoadZoneFile(f)
+		return Load(f)
 	}
 	var mtime time.Time
 	if fi, err := os.Stat(f); err == nil {
 		mtime = fi.ModTime()
 	}
-	return parseZoneFile(f, data, mtime)
+	return Parse(f, data, mtime)
 }
 
 func originServed(origin string, served []string) bool {

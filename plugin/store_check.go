@@ -7,9 +7,9 @@ import "time"
 // names path and the line of every problem. `hadns ctl zone push` calls it
 // before anything is sent, and the server checks again before writing.
 func CheckZoneDocument(path string, data []byte) (string, error) {
-	z, err := parseZoneDoc(path, data, time.Unix(1, 0), nil)
+	z, err := ParseWithBackends(path, data, time.Unix(1, 0), nil)
 	if err != nil {
 		return "", err
 	}
-	return z.origin, nil
+	return z.Origin(), nil
 }

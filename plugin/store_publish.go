@@ -76,11 +76,11 @@ func (e *engine) publishServed() {
 	now := e.ops.clock.Now()
 	list := e.store.All()
 	for _, z := range e.snap.zones {
-		for _, s := range z.services {
-			set := s.answers.Load()
-			ttl := time.Duration(s.ttl) * time.Second
-			for i, b := range s.backends {
-				o := effective(list, s.name, b, now)
+		for _, s := range z.Services() {
+			set := s.Answers()
+			ttl := time.Duration(s.TTL()) * time.Second
+			for i, b := range s.Backends() {
+				o := effective(list, s.Name(), b, now)
 				if o == nil || o.Action != adminapi.ActionDrain {
 					continue
 				}
@@ -97,7 +97,7 @@ func (e *engine) publishServed() {
 // setDrainSafeAt is the set-wide drain_safe_at of a drained backend that
 // left this instance's answers at local: the latest of local and every
 // instance's served record. nil without a store.
-func (e *engine) setDrainSafeAt(s *service, b *backend, local time.Time) *time.Time {
+func (e *engine) setDrainSafeAt(s *Service, b *Backend, local time.Time) *time.Time {
 	if e.st.set == nil {
 		return nil
 	}

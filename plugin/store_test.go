@@ -82,7 +82,7 @@ func TestParseHealthPolicy(t *testing.T) {
 			t.Errorf("%q accepted", in)
 		}
 	}
-	_, err := parseZoneFile("z.yaml", []byte(strings.Replace(selZone, "    ttl: 20\n", "    ttl: 20\n    health: quorum x\n", 1)), time.Unix(1, 0))
+	_, err := Parse("z.yaml", []byte(strings.Replace(selZone, "    ttl: 20\n", "    ttl: 20\n    health: quorum x\n", 1)), time.Unix(1, 0))
 	if err == nil || !strings.Contains(err.Error(), "z.yaml:9:") || !strings.Contains(err.Error(), "quorum wants a number") {
 		t.Errorf("bad health in a zone: %v", err)
 	}
@@ -293,12 +293,12 @@ func TestStoreOverridesApply(t *testing.T) {
 func TestQuorumUsesPeersOnlyWhileConnected(t *testing.T) {
 	zone := strings.Replace(selZone, "    ttl: 20\n", "    ttl: 20\n    health: quorum 2\n", 1)
 	e, _ := storeEngine(t, zone, true)
-	var svc *service
+	var svc *Service
 	for _, z := range e.snap.zones {
-		svc = z.services[0]
+		svc = z.Services()[0]
 	}
-	b := svc.backends[0]
-	key := b.check.Key()
+	b := svc.Backends()[0]
+	key := b.Check().Key()
 	obs := func(states ...string) map[string]map[string]store.Observation {
 		m := map[string]map[string]store.Observation{"ns1": {key: {State: obsUp}}}
 		for i, s := range states {

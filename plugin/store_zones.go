@@ -52,12 +52,12 @@ func (e *engine) overrideSource() overrideStore {
 // when it loads as a zone file does (`hadns check`) and its origin is the
 // key's.
 func validateStoreZone(origin string, doc []byte) error {
-	z, err := parseZoneDoc(storeZonePath(store.CanonicalOrigin(origin)), doc, time.Unix(1, 0), nil)
+	z, err := ParseWithBackends(storeZonePath(store.CanonicalOrigin(origin)), doc, time.Unix(1, 0), nil)
 	if err != nil {
 		return err
 	}
-	if z.origin != store.CanonicalOrigin(origin) {
-		return fmt.Errorf("the document's origin %s is not the key's %s", z.origin, store.CanonicalOrigin(origin))
+	if z.Origin() != store.CanonicalOrigin(origin) {
+		return fmt.Errorf("the document's origin %s is not the key's %s", z.Origin(), store.CanonicalOrigin(origin))
 	}
 	return nil
 }
@@ -107,8 +107,8 @@ func (e *engine) storeChanged(prev, v *storeView) {
 	all := !sameMap(prev.snap.Overrides, v.snap.Overrides)
 	quorum := all || prev.connected != v.connected || !sameMap(prev.snap.Observations, v.snap.Observations)
 	for _, z := range e.snap.zones {
-		for _, s := range z.services {
-			if all || quorum && s.quorum > 0 {
+		for _, s := range z.Services() {
+			if all || quorum && s.Quorum() > 0 {
 				e.recompute(s, e.snap)
 			}
 		}
@@ -185,10 +185,10 @@ func (e *engine) withStore(files *snapshot) *snapshot {
 	}
 	var backendSites []string
 	for _, z := range zones {
-		for _, s := range z.services {
-			for _, b := range s.backends {
-				if !slices.Contains(backendSites, b.site) {
-					backendSites = append(backendSites, b.site)
+		for _, s := range z.Services() {
+			for _, b := range s.Backends() {
+				if !slices.Contains(backendSites, b.Site()) {
+					backendSites = append(backendSites, b.Site())
 				}
 			}
 		}
@@ -207,20 +207,20 @@ func (e *engine) withStore(files *snapshot) *snapshot {
 
 // buildStoreZone builds a store document with its registrations, checking
 // its sites against the Corefile's as a zone file's are.
-func (e *engine) buildStoreZone(origin string, doc store.Zone, regs map[string][]backendConfig) (*Zone, error) {
+func (e *engine) buildStoreZone(origin string, doc store.Zone, regs map[string][]BackendConfig) (*Zone, error) {
 	path := storeZonePath(origin)
 	mtime := time.Unix(doc.ModRevision, 0) // default serial: the revision, which only grows
-	z, err := parseZoneDoc(path, doc.Doc, mtime, regsUnder(regs, origin))
+	z, err := ParseWithBackends(path, doc.Doc, mtime, regsUnder(regs, origin))
 	if err != nil {
 		// Maybe a registration does not fit: serve the zone without them.
 		var rerr error
-		if z, rerr = parseZoneDoc(path, doc.Doc, mtime, nil); rerr != nil {
+		if z, rerr = ParseWithBackends(path, doc.Doc, mtime, nil); rerr != nil {
 			return nil, rerr
 		}
 		e.logOnce("regs/"+origin, fmt.Sprintf("store: registered backends of zone %s left out: %v", origin, err), true)
 	}
-	if z.origin != origin {
-		return nil, fmt.Errorf("the document's origin %s is not the key's", z.origin)
+	if z.Origin() != origin {
+		return nil, fmt.Errorf("the document's origin %s is not the key's", z.Origin())
 	}
 	if err := e.checkSites(z); err != nil {
 		return nil, err
@@ -235,10 +235,10 @@ func (e *engine) checkSites(z *Zone) error {
 		return nil
 	}
 	var errs fileerr.ErrorList
-	for _, s := range z.services {
-		for _, b := range s.backends {
-			if !slices.ContainsFunc(e.cfg.sites, func(sc sites.Config) bool { return sc.Name == b.site }) {
-				errs = append(errs, fileerr.FileError{File: z.file, Line: b.line, Msg: fmt.Sprintf("service %s: backend %s names site %q, which no site line in the Corefile defines", s.name, b.ID(), b.site)})
+	for _, s := range z.Services() {
+		for _, b := range s.Backends() {
+			if !slices.ContainsFunc(e.cfg.sites, func(sc sites.Config) bool { return sc.Name == b.Site() }) {
+				errs = append(errs, fileerr.FileError{File: z.File(), Line: b.line, Msg: fmt.Sprintf("service %s: backend %s names site %q, which no site line in the Corefile defines", s.Name(), b.ID(), b.Site())})
 			}
 		}
 	}
@@ -250,8 +250,8 @@ func (e *engine) checkSites(z *Zone) error {
 
 // rebuildFileZone returns z with the registered backends of its services
 // added; z itself when none is registered.
-func (e *engine) rebuildFileZone(z *Zone, regs map[string][]backendConfig) *Zone {
-	sig := regSignature(regs, z.origin)
+func (e *engine) rebuildFileZone(z *Zone, regs map[string][]BackendConfig) *Zone {
+	sig := regSignature(regs, z.Origin())
 	if sig == "" || z.src == nil {
 		return z
 	}
@@ -261,18 +261,18 @@ func (e *engine) rebuildFileZone(z *Zone, regs map[string][]backendConfig) *Zone
 	if b, ok := e.st.built[z]; ok && b.regs == sig {
 		return b.zone
 	}
-	nz, err := parseZoneDoc(z.file, z.src, z.mtime, regsUnder(regs, z.origin))
+	nz, err := ParseWithBackends(z.File(), z.src, z.mtime, regsUnder(regs, z.Origin()))
 	if err == nil {
 		err = e.checkSites(nz)
 	}
 	if err != nil {
 		storeRejected.WithLabelValues("registration").Inc()
-		e.logOnce("regs/"+z.origin, fmt.Sprintf("store: registered backends of zone %s left out: %v", z.origin, err), true)
+		e.logOnce("regs/"+z.Origin(), fmt.Sprintf("store: registered backends of zone %s left out: %v", z.Origin(), err), true)
 		return z
 	}
 	// Only the current version of each file zone is worth keeping.
 	for old := range e.st.built {
-		if old.origin == z.origin && old != z {
+		if old.Origin() == z.Origin() && old != z {
 			delete(e.st.built, old)
 		}
 	}
@@ -283,8 +283,8 @@ func (e *engine) rebuildFileZone(z *Zone, regs map[string][]backendConfig) *Zone
 // registrations turns the snapshot's registrations into zone file backends
 // by absolute service name, leaving out (and logging once) the ones that
 // cannot be a backend.
-func (e *engine) registrations(snap *store.Snapshot) map[string][]backendConfig {
-	out := map[string][]backendConfig{}
+func (e *engine) registrations(snap *store.Snapshot) map[string][]BackendConfig {
+	out := map[string][]BackendConfig{}
 	for svc, m := range snap.Registrations {
 		name := dns.CanonicalName(svc)
 		ids := slices.Sorted(maps.Keys(m))
@@ -295,7 +295,7 @@ func (e *engine) registrations(snap *store.Snapshot) map[string][]backendConfig 
 				e.logOnce("reg/"+svc+"/"+id, fmt.Sprintf("store: registration %s/%s left out: %v", svc, id, err), true)
 				continue
 			}
-			out[name] = append(out[name], backendConfig{Address: r.Address, Port: r.Port, Site: r.Site, Weight: r.Weight, Hostname: r.Hostname})
+			out[name] = append(out[name], BackendConfig{Address: r.Address, Port: r.Port, Site: r.Site, Weight: r.Weight, Hostname: r.Hostname})
 		}
 	}
 	return out
@@ -304,7 +304,7 @@ func (e *engine) registrations(snap *store.Snapshot) map[string][]backendConfig 
 // checkRegistration is what can be told of a registration without its
 // service: an address, a site, and a site the Corefile defines.
 func (e *engine) checkRegistration(r store.Registration) error {
-	if _, err := validAddr(r.Address); err != nil {
+	if _, err := ValidAddr(r.Address); err != nil {
 		return err
 	}
 	if r.Site == "" {
@@ -317,8 +317,8 @@ func (e *engine) checkRegistration(r store.Registration) error {
 }
 
 // regsUnder picks the registrations of services inside origin.
-func regsUnder(regs map[string][]backendConfig, origin string) map[string][]backendConfig {
-	out := map[string][]backendConfig{}
+func regsUnder(regs map[string][]BackendConfig, origin string) map[string][]BackendConfig {
+	out := map[string][]BackendConfig{}
 	for name, bs := range regs {
 		if dns.IsSubDomain(origin, name) {
 			out[name] = bs
@@ -328,7 +328,7 @@ func regsUnder(regs map[string][]backendConfig, origin string) map[string][]back
 }
 
 // regSignature names the registrations inside origin; "" when none.
-func regSignature(regs map[string][]backendConfig, origin string) string {
+func regSignature(regs map[string][]BackendConfig, origin string) string {
 	var parts []string
 	for name, bs := range regs {
 		if !dns.IsSubDomain(origin, name) {

@@ -12,12 +12,12 @@ import (
 
 // svcbSel is selZone's service (three sites: east, west with an IPv6
 // backend, north) with an HTTPS record and an SVCB record below it.
-func svcbSel(t *testing.T) (*service, func(map[string]Health) *answerSet) {
+func svcbSel(t *testing.T) (*Service, func(map[string]Health) *AnswerSet) {
 	t.Helper()
 	s, orders := selService(t, func(z string) string {
 		return z + "    https: {alpn: [h2]}\n    svcb: {name: _8443._foo, port: 8443}\n"
 	})
-	return s, func(h map[string]Health) *answerSet { return computeAnswers(s, health(s, h), orders) }
+	return s, func(h map[string]Health) *AnswerSet { return ComputeAnswers(s, health(s, h), orders) }
 }
 
 // tiersOf renders an HTTPS/SVCB answer as "prio target v4,v4|v6" per record.
@@ -101,14 +101,14 @@ func TestSelectSVCB(t *testing.T) {
 			sa := &set.bySite[tc.site]
 			for j, want := range []string{".", "api.example.test."} {
 				ra := &sa.svcb[j]
-				if ra.result != tc.result {
-					t.Fatalf("record %d: result %v, want %v", j, ra.result, tc.result)
+				if ra.Result() != tc.result {
+					t.Fatalf("record %d: result %v, want %v", j, ra.Result(), tc.result)
 				}
-				if (ra.degraded == nil) != (tc.degrade == "") || ra.degraded != nil && !strings.HasPrefix(ra.degraded.text, tc.degrade) {
-					t.Errorf("record %d: degraded %+v, want %q", j, ra.degraded, tc.degrade)
+				if (ra.Degraded() == nil) != (tc.degrade == "") || ra.Degraded() != nil && !strings.HasPrefix(ra.Degraded().Text, tc.degrade) {
+					t.Errorf("record %d: degraded %+v, want %q", j, ra.Degraded(), tc.degrade)
 				}
 				if tc.result != Success {
-					if len(ra.rotations) != 0 {
+					if len(ra.Rotations()) != 0 {
 						t.Errorf("record %d: records in a %v answer", j, tc.result)
 					}
 					continue
@@ -117,10 +117,10 @@ func TestSelectSVCB(t *testing.T) {
 				for _, w := range tc.tiers {
 					wantTiers = append(wantTiers, strings.Replace(w, " . ", " "+want+" ", 1))
 				}
-				if got := tiersOf(ra.rotations[0]); !slices.Equal(got, wantTiers) {
+				if got := tiersOf(ra.Rotations()[0]); !slices.Equal(got, wantTiers) {
 					t.Errorf("record %d: tiers %q, want %q", j, got, wantTiers)
 				}
-				for _, rr := range ra.rotations[0] {
+				for _, rr := range ra.Rotations()[0] {
 					if rr.Header().Ttl != tc.ttl {
 						t.Errorf("record %d: TTL %d, want %d", j, rr.Header().Ttl, tc.ttl)
 					}
@@ -131,13 +131,13 @@ func TestSelectSVCB(t *testing.T) {
 				if j == 0 && tc.degrade == "fail-open" {
 					// The hints are what an A/AAAA query gets while failing open.
 					var hinted []string
-					for _, ra := range []*rrAnswer{&sa.a, &sa.aaaa} {
-						if len(ra.rotations) > 0 {
-							hinted = append(hinted, addrsOf(ra.rotations[0])...)
+					for _, ra := range []*ServiceAnswer{&sa.a, &sa.aaaa} {
+						if len(ra.Rotations()) > 0 {
+							hinted = append(hinted, addrsOf(ra.Rotations()[0])...)
 						}
 					}
 					slices.Sort(hinted)
-					if got := hintAddrs(ra.rotations[0]); !slices.Equal(got, hinted) {
+					if got := hintAddrs(ra.Rotations()[0]); !slices.Equal(got, hinted) {
 						t.Errorf("fail-open hints %v, A and AAAA answers %v", got, hinted)
 					}
 				}
@@ -172,9 +172,9 @@ func hintAddrs(rrs []dns.RR) []string {
 func TestSVCBMembersForDrain(t *testing.T) {
 	s, compute := svcbSel(t)
 	set := compute(map[string]Health{"10.1.0.1": Drained})
-	for bi, b := range s.backends {
-		if got, want := inAnswers(set, bi), b.addr.String() != "10.1.0.1"; got != want {
-			t.Errorf("%s in answers: %v, want %v", b.addr, got, want)
+	for bi, b := range s.Backends() {
+		if got, want := inAnswers(set, bi), b.Addr().String() != "10.1.0.1"; got != want {
+			t.Errorf("%s in answers: %v, want %v", b.Addr(), got, want)
 		}
 	}
 }
@@ -238,12 +238,12 @@ func setHealth(t *testing.T, h *Hadns, health map[string]Health) {
 	t.Helper()
 	snap := h.snap.Load()
 	for _, z := range snap.zones {
-		for _, s := range z.services {
-			hs := make([]Health, len(s.backends))
-			for i, b := range s.backends {
-				hs[i] = health[b.addr.String()]
+		for _, s := range z.Services() {
+			hs := make([]Health, len(s.Backends()))
+			for i, b := range s.Backends() {
+				hs[i] = health[b.Addr().String()]
 			}
-			s.answers.Store(computeAnswers(s, hs, snap.sites.Orders()))
+			s.SetAnswers(ComputeAnswers(s, hs, snap.sites.Orders()))
 		}
 	}
 }

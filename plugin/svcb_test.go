@@ -31,7 +31,7 @@ services:
 // The records a zone file declares, as hadns builds them: owners, targets,
 // parameters in key order, AliasMode as static records.
 func TestSVCBZoneFile(t *testing.T) {
-	z, err := parseZoneFile("z.yaml", []byte(svcbBase+`    https:
+	z, err := Parse("z.yaml", []byte(svcbBase+`    https:
       alpn: [h2, http/1.1]
       port: 8443
       params: {ech: AEX+DQBB, mandatory: "alpn,port", key65000: "a b"}
@@ -114,7 +114,7 @@ func TestSVCBZoneFileErrorsNameTheLine(t *testing.T) {
       - name: _j
         alpn: h2
 `
-	_, err := parseZoneFile("z.yaml", []byte(text), time.Unix(1, 0))
+	_, err := Parse("z.yaml", []byte(text), time.Unix(1, 0))
 	var list fileerr.ErrorList
 	if !errors.As(err, &list) {
 		t.Fatalf("want a fileerr.ErrorList, got %v", err)
@@ -183,7 +183,7 @@ func TestSVCBZoneFileRejects(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := parseZoneFile("z.yaml", []byte(tc.text), time.Unix(1, 0))
+			_, err := Parse("z.yaml", []byte(tc.text), time.Unix(1, 0))
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %v, want one containing %q", err, tc.want)
 			}
@@ -199,7 +199,7 @@ func TestSVCBZoneFileTooBig(t *testing.T) {
 	for i := range 4200 {
 		b.WriteString("      - {address: \"2001:db8::" + strings.ToLower(strings.TrimLeft(hex4(i+1), "0")) + "\", site: a}\n")
 	}
-	_, err := parseZoneFile("z.yaml", []byte(b.String()), time.Unix(1, 0))
+	_, err := Parse("z.yaml", []byte(b.String()), time.Unix(1, 0))
 	if err == nil || !strings.Contains(err.Error(), "z.yaml:9: service api.example.test.: the https answer at api.example.test. with every backend healthy in one site is") {
 		t.Fatalf("error %v, want the HTTPS answer refused as too big on line 9", err)
 	}

@@ -190,7 +190,7 @@ func isWire(h *Hadns, m *dns.Msg) bool {
 	snap := h.snap.Load()
 	q := m.Question[0]
 	qname := strings.ToLower(q.Name)
-	return snap.zoneFor(qname).lookup(qname, q.Qtype, 0).wire != nil
+	return snap.zoneFor(qname).Lookup(qname, q.Qtype, 0).Wire != nil
 }
 
 // addrWriter is a test writer with a fixed remote address.

@@ -22,7 +22,7 @@ type Zone struct {
 	nsLine int              // line of the zone file's ns key, for errors about the nameservers
 	nodes  map[string]*node // every owner name and empty non-terminal, lowercase
 	// services in file order
-	services []*service
+	services []*Service
 	// nx is the zone's NXDOMAIN, packed but for the question.
 	nx *wire.Answer
 	// hasDNAME is set when a name has a DNAME, so lookups look for one
@@ -42,15 +42,15 @@ type node struct {
 	rrsets typedSets
 	lines  map[uint16]int      // line of each RRset's first record, for errors
 	extra  map[uint16][]dns.RR // additional-section addresses for NS, MX and SRV sets
-	svc    *service            // a service's name: its A and AAAA follow health
-	srvOf  *service            // a service's SRV owner: its SRV follows health
+	svc    *Service            // a service's name: its A and AAAA follow health
+	srvOf  *Service            // a service's SRV owner: its SRV follows health
 	srvIdx int32               // which of srvOf's SRV owners (int32: the node fits a smaller size class)
 	cut    bool                // NS below the apex: a delegation
 
 	// extraSvc is, by type, the services that NS, MX and SRV targets name:
 	// their addresses follow health (serviceExtra). With one service, its
 	// answers carry this RRset's additional data, at depIdx in its deps.
-	extraSvc map[uint16][]*service
+	extraSvc map[uint16][]*Service
 	depIdx   map[uint16]int
 
 	// Replies packed at load for the fast path: each RRset answered as
@@ -244,11 +244,11 @@ func (z *Zone) finish(errs *fileerr.List) {
 				if n.extra == nil {
 					n.extra = map[uint16][]dns.RR{}
 				}
-				var svcs []*service
+				var svcs []*Service
 				n.extra[t], svcs = z.additional(set, n.cut && t == dns.TypeNS)
 				if len(svcs) > 0 {
 					if n.extraSvc == nil {
-						n.extraSvc = map[uint16][]*service{}
+						n.extraSvc = map[uint16][]*Service{}
 						n.depIdx = map[uint16]int{}
 					}
 					n.extraSvc[t] = svcs
