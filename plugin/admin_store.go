@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hadns/hadns/internal/store"
+	"github.com/hadns/hadns/internal/zone"
 )
 
 // maxZoneBody bounds a pushed zone document.
@@ -169,7 +170,7 @@ func (a *adminServer) postRegistration(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusBadRequest, "body: "+err.Error())
 		return
 	}
-	addr, err := ValidAddr(req.Address)
+	addr, err := zone.ValidAddr(req.Address)
 	if err != nil {
 		writeErr(w, http.StatusBadRequest, err.Error())
 		return
@@ -191,7 +192,7 @@ func (a *adminServer) postRegistration(w http.ResponseWriter, r *http.Request) {
 		ttl = time.Duration(req.TTLSeconds) * time.Second
 	}
 	svc := store.CanonicalOrigin(req.Service)
-	if !ValidName(svc) {
+	if !zone.ValidName(svc) {
 		writeErr(w, http.StatusBadRequest, fmt.Sprintf("service %q is not a domain name", req.Service))
 		return
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hadns/hadns/healthcheck"
 	"github.com/hadns/hadns/internal/dnssec"
+	"github.com/hadns/hadns/internal/zone"
 )
 
 // DNSSEC online signing of the precomputed answers. The signatures are made
@@ -121,29 +122,29 @@ func (o *dnssecOptions) config() (*dnssecConfig, error) {
 		}
 		return nil, nil
 	}
-	d := &dnssecConfig{zones: map[string]*Signer{}, clock: healthcheck.SystemClock{}}
+	d := &dnssecConfig{zones: map[string]*zone.Signer{}, clock: healthcheck.SystemClock{}}
 	for _, l := range o.lines {
 		s, err := dnssec.NewSigner(l.zone, l.keys, dnssec.Options{Validity: o.validity, Refresh: o.refresh, Published: l.publish})
 		if err != nil {
 			return nil, fmt.Errorf("%s:%d - Error during parsing: %v", o.file, l.line, err)
 		}
-		d.zones[l.zone] = NewSigner(s, func() time.Time { return d.clock.Now() })
+		d.zones[l.zone] = zone.NewSigner(s, func() time.Time { return d.clock.Now() })
 	}
 	return d, nil
 }
 
 // dnssecConfig is the signing of one hadns block: a signer per signed zone.
 type dnssecConfig struct {
-	zones map[string]*Signer // by origin; read-only once parsed
-	clock healthcheck.Clock  // signing time and the refresh timer; tests inject one
+	zones map[string]*zone.Signer // by origin; read-only once parsed
+	clock healthcheck.Clock       // signing time and the refresh timer; tests inject one
 
 	// built holds, for each signed zone the engine serves, the signed twins
 	// of its static replies, for resign. Guarded by the engine's mutex.
-	built map[*Zone][]StaticTwin
+	built map[*zone.Zone][]zone.StaticTwin
 }
 
 // signerFor returns the signer of the zone with origin, nil if unsigned.
-func (d *dnssecConfig) signerFor(origin string) *Signer {
+func (d *dnssecConfig) signerFor(origin string) *zone.Signer {
 	if d == nil {
 		return nil
 	}
@@ -176,7 +177,7 @@ func (e *engine) signZones(snap *snapshot) {
 	if d == nil {
 		return
 	}
-	built := map[*Zone][]StaticTwin{}
+	built := map[*zone.Zone][]zone.StaticTwin{}
 	now := d.clock.Now()
 	for _, z := range snap.zones {
 		zs := d.zones[z.Origin()]
@@ -205,7 +206,7 @@ func (e *engine) signZones(snap *snapshot) {
 
 // signAnswers gives every packed reply of a service's new answers its
 // signed twin, before they are published.
-func (e *engine) signAnswers(s *Service, set *AnswerSet, snap *snapshot) {
+func (e *engine) signAnswers(s *zone.Service, set *zone.AnswerSet, snap *snapshot) {
 	z := snap.zoneFor(s.Name())
 	if z == nil {
 		return
@@ -276,7 +277,7 @@ func (e *engine) signLoop(done <-chan struct{}) {
 // signed turns res, the answer to a query with the DO bit, into its signed
 // form: the packed reply's twin where it has one (no allocation), else
 // the records signed here.
-func (h *Hadns) signed(z *Zone, qname string, qtype uint16, res Reply) Reply {
+func (h *Hadns) signed(z *zone.Zone, qname string, qtype uint16, res zone.Reply) zone.Reply {
 	if tw := res.Wire.Signed(); tw != nil {
 		sr := tw.Load()
 		res.Wire, res.Answer, res.Ns, res.Extra = sr.Wire, sr.Answer, sr.Ns, sr.Extra
@@ -290,10 +291,10 @@ func (h *Hadns) signed(z *Zone, qname string, qtype uint16, res Reply) Reply {
 	out, err := zs.SignGeneral(z, qname, qtype, res)
 	if err != nil {
 		log.Errorf("signing the answer to %s/%s failed: %v", qname, dns.TypeToString[qtype], err)
-		return Reply{Result: ServerFailure}
+		return zone.Reply{Result: zone.ServerFailure}
 	}
 	return out
 }
 
 // signs reports whether the zone z is signed.
-func (d *dnssecConfig) signs(z *Zone) bool { return d.signerFor(z.Origin()) != nil }
+func (d *dnssecConfig) signs(z *zone.Zone) bool { return d.signerFor(z.Origin()) != nil }

@@ -15,6 +15,7 @@ import (
 	"github.com/hadns/hadns/healthcheck"
 	"github.com/hadns/hadns/healthcheck/healthchecktest"
 	"github.com/hadns/hadns/internal/sites"
+	"github.com/hadns/hadns/internal/zone"
 )
 
 // BenchmarkServeDNSSigned compares, in one run, queries to the unsigned
@@ -126,10 +127,10 @@ func scaleZone(services, backends, nsites int) (string, []sites.Config) {
 // per signed answer (each rotation of each site's A and SRV answer) and
 // per signature made.
 func BenchmarkSignedTransition(b *testing.B) {
-	zone, siteCfg := scaleZone(50, 200, 5)
-	plain := newTestHandler(b, zone, siteCfg...)
+	zoneText, siteCfg := scaleZone(50, 200, 5)
+	plain := newTestHandler(b, zoneText, siteCfg...)
 	start := time.Now()
-	signed, se := newSignedHandler(b, zone, healthchecktest.NewFakeClock(time.Now()), siteCfg...)
+	signed, se := newSignedHandler(b, zoneText, healthchecktest.NewFakeClock(time.Now()), siteCfg...)
 	load := time.Since(start)
 	for _, v := range []struct {
 		name string
@@ -140,7 +141,7 @@ func BenchmarkSignedTransition(b *testing.B) {
 			e := v.e
 			snap := v.h.snap.Load()
 			s := snap.zones["example.test."].Services()[17]
-			health := make([]Health, len(s.Backends()))
+			health := make([]zone.Health, len(s.Backends()))
 			w := &captureWriter{ResponseWriter: &addrWriter{remote: &net.UDPAddr{IP: net.IPv4(192, 168, 2, 9), Port: 53}}}
 			prev, k := 0, 0
 			var made0 uint64
@@ -152,11 +153,11 @@ func BenchmarkSignedTransition(b *testing.B) {
 				// Backends of site s2 (j % 5 == 2), whose client asks.
 				cur := (k*35)%200 + 2
 				k++
-				health[prev], health[cur] = Healthy, Down
+				health[prev], health[cur] = zone.Healthy, zone.Down
 				prev = cur
 				q := doQuery(s.Name(), dns.TypeA, true)
 				t0 := time.Now()
-				set := ComputeAnswers(s, health, snap.sites.Orders())
+				set := zone.ComputeAnswers(s, health, snap.sites.Orders())
 				e.signAnswers(s, set, snap)
 				s.SetAnswers(set)
 				v.h.ServeDNS(context.Background(), request.NewScrubWriter(q, w), q)
@@ -182,21 +183,21 @@ func BenchmarkSignedTransition(b *testing.B) {
 	b.Run("cold", func(b *testing.B) {
 		snap := signed.snap.Load()
 		s := snap.zones["example.test."].Services()[17]
-		health := make([]Health, len(s.Backends()))
+		health := make([]zone.Health, len(s.Backends()))
 		old := se.cfg.dnssec.zones["example.test."]
 		answers, sigs := 0, 0
 		var took time.Duration
 		for b.Loop() {
-			zs := NewSigner(old.Signer, time.Now)
-			set := ComputeAnswers(s, health, snap.sites.Orders())
+			zs := zone.NewSigner(old.Signer, time.Now)
+			set := zone.ComputeAnswers(s, health, snap.sites.Orders())
 			t0 := time.Now()
 			if err := zs.SignAnswers(s, set, time.Now()); err != nil {
 				b.Fatal(err)
 			}
 			took += time.Since(t0)
 			sigs += int(zs.Made())
-			for i := range set.bySite {
-				answers += len(set.bySite[i].a.wire) + len(set.bySite[i].srv)
+			for i := range set.Len() {
+				answers += len(set.For(i, dns.TypeA, 0).Rotations()) + len(s.SRV()) // every rotation is packed
 			}
 		}
 		b.ReportMetric(float64(took.Microseconds())/float64(answers), "µs/answer")

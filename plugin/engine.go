@@ -11,6 +11,7 @@ import (
 	"github.com/hadns/hadns/healthcheck"
 	"github.com/hadns/hadns/internal/adminapi"
 	"github.com/hadns/hadns/internal/fileerr"
+	"github.com/hadns/hadns/internal/zone"
 )
 
 // engine owns what changes behind the query path: the loaded zones, the
@@ -32,7 +33,7 @@ type engine struct {
 	st      engineStore   // the shared store's zones and registrations (store_zones.go)
 	// byKey maps a check target to the services whose answers depend on it,
 	// so a transition recomputes only those.
-	byKey map[string][]*Service
+	byKey map[string][]*zone.Service
 
 	mu    sync.Mutex // serialises rebuilds: reloads and health changes
 	snap  *snapshot
@@ -69,7 +70,7 @@ func (e *engine) install(snap *snapshot) {
 // installLocked is install of a snapshot that already holds the store's
 // zones, with e.mu held.
 func (e *engine) installLocked(snap *snapshot) {
-	byKey := map[string][]*Service{}
+	byKey := map[string][]*zone.Service{}
 	var targets []*healthcheck.Target
 	for _, z := range snap.zones {
 		for _, s := range z.Services() {
@@ -139,18 +140,18 @@ func (e *engine) retire(snap *snapshot) {
 // recompute rebuilds one service's answers from current health with the
 // operator's overrides folded in, and notes for drain_safe_at until when the
 // answers it replaces may be cached.
-func (e *engine) recompute(s *Service, snap *snapshot) {
+func (e *engine) recompute(s *zone.Service, snap *snapshot) {
 	now := e.ops.clock.Now()
 	overrides := e.store.All()
-	h := make([]Health, len(s.Backends()))
+	h := make([]zone.Health, len(s.Backends()))
 	held := make([]*adminapi.Override, len(s.Backends()))
 	for i, b := range s.Backends() {
 		held[i] = effective(overrides, s.Name(), b, now)
 		h[i] = fold(e.backendHealth(s, b), held[i])
 	}
-	set := ComputeAnswers(s, h, snap.sites.Orders())
+	set := zone.ComputeAnswers(s, h, snap.sites.Orders())
 	e.signAnswers(s, set, snap)
-	old := s.answers.Swap(set)
+	old := s.SetAnswers(set)
 	if !e.serving {
 		return
 	}
@@ -176,14 +177,14 @@ func (e *engine) OverridesChanged() {
 
 // fromState maps the checker's state to selection's view: a target not yet
 // checked counts as healthy, as DESIGN.md asks.
-func fromState(st healthcheck.State) Health {
+func fromState(st healthcheck.State) zone.Health {
 	switch st {
 	case healthcheck.Suspect:
-		return Suspect
+		return zone.Suspect
 	case healthcheck.Down:
-		return Down
+		return zone.Down
 	}
-	return Healthy
+	return zone.Healthy
 }
 
 func (e *engine) start() error {
@@ -276,7 +277,7 @@ func (e *engine) checkReady() {
 func (e *engine) apply(events []healthcheck.Event) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	touched := map[*Service]bool{}
+	touched := map[*zone.Service]bool{}
 	for _, ev := range events {
 		if ev.Removed {
 			// No engine checks it any more; an engine being replaced may

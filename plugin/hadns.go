@@ -18,6 +18,7 @@ import (
 	"github.com/hadns/hadns/internal/clientsubnet"
 	"github.com/hadns/hadns/internal/sites"
 	"github.com/hadns/hadns/internal/wire"
+	"github.com/hadns/hadns/internal/zone"
 )
 
 // maxUDPSize is the largest UDP reply we send, whatever the client offers:
@@ -42,12 +43,12 @@ type Hadns struct {
 
 // snapshot is everything a query reads, swapped whole on reload.
 type snapshot struct {
-	zones map[string]*Zone // by origin
+	zones map[string]*zone.Zone // by origin
 	sites *sites.Table
 }
 
 // zoneFor returns the zone that holds qname (lowercase), longest match first.
-func (s *snapshot) zoneFor(qname string) *Zone {
+func (s *snapshot) zoneFor(qname string) *zone.Zone {
 	for off, end := 0, false; !end; off, end = dns.NextLabel(qname, off) {
 		if z, ok := s.zones[qname[off:]]; ok {
 			return z
@@ -82,7 +83,7 @@ func (h *Hadns) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) 
 	snap := h.snap.Load()
 	q := r.Question[0]
 	qname := strings.ToLower(q.Name) // no allocation when already lower case
-	var z *Zone
+	var z *zone.Zone
 	if snap != nil {
 		z = snap.zoneFor(qname)
 	}
@@ -166,16 +167,16 @@ func (h *Hadns) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) 
 	m.RecursionAvailable = false
 	m.Answer, m.Ns, m.Extra = res.Answer, res.Ns, res.Extra
 	switch res.Result {
-	case NameError:
+	case zone.NameError:
 		m.Rcode = dns.RcodeNameError
-	case Delegation:
+	case zone.Delegation:
 		// A referral is not authoritative, but a CNAME chain that leads into
 		// one is our own data: AA follows the first owner (RFC 1035 4.1.1).
 		m.Authoritative = len(res.Answer) > 0
-	case ServerFailure:
+	case zone.ServerFailure:
 		m.Rcode = dns.RcodeServerFailure
 		m.Answer, m.Ns, m.Extra = nil, nil, nil
-	case NameTooLong:
+	case zone.NameTooLong:
 		m.Rcode = dns.RcodeYXDomain
 	}
 	if q.Name != qname && len(q.Name) == len(qname) {
@@ -193,7 +194,7 @@ func (h *Hadns) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) 
 		m.Extra = append(m.Extra[:len(m.Extra):len(m.Extra)], opt)
 	}
 	if udp {
-		truncate(m, udpSize(reqOpt), res.Result == Delegation)
+		truncate(m, udpSize(reqOpt), res.Result == zone.Delegation)
 	}
 	writeMsg(w, m)
 	return dns.RcodeSuccess, nil
@@ -252,9 +253,9 @@ func echoCase(answer []dns.RR, qname, asked string) []dns.RR {
 	return out
 }
 
-var notReadyEDE = EDEOption(notReady)
+var notReadyEDE = zone.EDEOption(notReady)
 
-var notReady = &Degradation{Code: dns.ExtendedErrorCodeNotReady, Text: "not ready: health checks have not finished their first round", Kind: "not_ready"}
+var notReady = &zone.Degradation{Code: dns.ExtendedErrorCodeNotReady, Text: "not ready: health checks have not finished their first round", Kind: "not_ready"}
 
 // replyOpt is our OPT record: version 0, our buffer size, the DO bit echoed.
 func replyOpt(req *dns.OPT) *dns.OPT {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hadns/hadns/healthcheck"
 	"github.com/hadns/hadns/internal/adminapi"
+	"github.com/hadns/hadns/internal/zone"
 )
 
 // Metrics under coredns_hadns_. Series for answers are looked up when answers
@@ -158,7 +159,7 @@ func siteLabel(site string) string {
 // countAnswer counts one query from a client of site client (its metric
 // label) answered with ra, an answer of svc: no allocation once the
 // answer's series are made, on its first query.
-func countAnswer(ra *ServiceAnswer, svc *Service, client string) {
+func countAnswer(ra *zone.ServiceAnswer, svc *zone.Service, client string) {
 	c := ra.Counters()
 	if c == nil {
 		c = resolveCounters(ra, svc, client)
@@ -169,7 +170,7 @@ func countAnswer(ra *ServiceAnswer, svc *Service, client string) {
 	}
 }
 
-func resolveCounters(ra *ServiceAnswer, svc *Service, client string) *Counters {
+func resolveCounters(ra *zone.ServiceAnswer, svc *zone.Service, client string) *zone.Counters {
 	served, degraded := ra.Served(), ""
 	if served == "" {
 		served = "none"
@@ -177,7 +178,7 @@ func resolveCounters(ra *ServiceAnswer, svc *Service, client string) *Counters {
 	if ra.Degraded() != nil {
 		degraded = ra.Degraded().Kind
 	}
-	c := &Counters{Count: answers.WithLabelValues(svc.Name(), client, served)}
+	c := &zone.Counters{Count: answers.WithLabelValues(svc.Name(), client, served)}
 	if degraded != "" {
 		c.Degraded = degradedAnswers.WithLabelValues(svc.Name(), client, degraded)
 	}
@@ -193,11 +194,11 @@ func resolveCounters(ra *ServiceAnswer, svc *Service, client string) *Counters {
 }
 
 // setBackendGauges publishes a service's current health.
-func setBackendGauges(s *Service, h []Health) {
+func setBackendGauges(s *zone.Service, h []zone.Health) {
 	perSite := map[string]int{}
 	for i, b := range s.Backends() {
 		up := 0.0
-		if Usable(h[i]) {
+		if zone.Usable(h[i]) {
 			up = 1
 			perSite[b.Site()]++
 		} else if _, ok := perSite[b.Site()]; !ok {
@@ -210,7 +211,7 @@ func setBackendGauges(s *Service, h []Health) {
 	}
 }
 
-func countTransition(s *Service, b *Backend, to healthcheck.State) {
+func countTransition(s *zone.Service, b *zone.Backend, to healthcheck.State) {
 	transitions.WithLabelValues(s.Name(), b.ID(), to.String()).Inc()
 }
 
@@ -422,7 +423,7 @@ func mapsKeys(m map[string]bool) []string {
 
 // setOverrideGauges publishes which override holds for each backend of s and,
 // for drained backends no answer of set hands out any more, drain_safe_at.
-func setOverrideGauges(s *Service, held []*adminapi.Override, set *AnswerSet, d *drainTracker) {
+func setOverrideGauges(s *zone.Service, held []*adminapi.Override, set *zone.AnswerSet, d *drainTracker) {
 	some := false
 	for _, o := range held {
 		some = some || o != nil

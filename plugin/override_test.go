@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/hadns/hadns/internal/adminapi"
+	"github.com/hadns/hadns/internal/zone"
 )
 
 func TestSelectorMatches(t *testing.T) {
@@ -54,7 +55,7 @@ func TestEffectiveOverride(t *testing.T) {
 	if o := effective(list, s.Name(), b, now); o == nil || o.ID != "2" {
 		t.Fatalf("effective %+v, want id 2", o)
 	}
-	if got := fold(Down, effective(list, s.Name(), b, now)); got != Healthy {
+	if got := fold(zone.Down, effective(list, s.Name(), b, now)); got != zone.Healthy {
 		t.Fatalf("forced up folds to %v", got)
 	}
 	// Without it, the glob beats the site.
@@ -64,7 +65,7 @@ func TestEffectiveOverride(t *testing.T) {
 	if o := effective([]adminapi.Override{list[0], list[2]}, s.Name(), s.Backends()[1], now); o == nil || o.ID != "3" {
 		t.Fatalf("glob over site: %+v", o)
 	}
-	if fold(Suspect, nil) != Suspect || fold(Healthy, &list[0]) != Drained || fold(Healthy, &list[2]) != Down {
+	if fold(zone.Suspect, nil) != zone.Suspect || fold(zone.Healthy, &list[0]) != zone.Drained || fold(zone.Healthy, &list[2]) != zone.Down {
 		t.Fatal("fold")
 	}
 }

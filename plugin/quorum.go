@@ -1,6 +1,10 @@
 package hadns
 
-import "github.com/hadns/hadns/healthcheck"
+import (
+	"github.com/hadns/hadns/healthcheck"
+
+	"github.com/hadns/hadns/internal/zone"
+)
 
 // Observation words in the shared store.
 const (
@@ -28,7 +32,7 @@ func observationOf(st healthcheck.State) string {
 // own state stands. A cut-off instance that alone sees a healthy backend
 // down therefore keeps handing it out, and one that alone sees it up does
 // not keep it alive for everyone either once n others agree.
-func quorumVerdict(own healthcheck.State, peers []string, n int) Health {
+func quorumVerdict(own healthcheck.State, peers []string, n int) zone.Health {
 	if len(peers) == 0 {
 		return fromState(own)
 	}
@@ -42,10 +46,10 @@ func quorumVerdict(own healthcheck.State, peers []string, n int) Health {
 		}
 	}
 	if down >= n {
-		return Down
+		return zone.Down
 	}
 	if own == healthcheck.Down {
-		return Healthy // the set says up: this instance's view alone does not count
+		return zone.Healthy // the set says up: this instance's view alone does not count
 	}
 	return fromState(own)
 }
@@ -55,7 +59,7 @@ func quorumVerdict(own healthcheck.State, peers []string, n int) Health {
 // reachable store, the set's verdict. While etcd is unreachable (or only
 // the saved copy is known) every service falls back to local health: the
 // peers' views may be old.
-func (e *engine) backendHealth(s *Service, b *Backend) Health {
+func (e *engine) backendHealth(s *zone.Service, b *zone.Backend) zone.Health {
 	own := e.checker.State(b.Check().Key())
 	if s.Quorum() == 0 || e.st.set == nil {
 		return fromState(own)

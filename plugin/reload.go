@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/hadns/hadns/internal/zone"
 )
 
 // dirGrace is how long a zone whose file left a `zones DIR` folder keeps
@@ -50,7 +52,7 @@ type zoneWatch struct {
 }
 
 type carriedZone struct {
-	zone  *Zone
+	zone  *zone.Zone
 	until time.Time
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/hadns/hadns/internal/fileerr"
 	"github.com/hadns/hadns/internal/ops"
 	"github.com/hadns/hadns/internal/sites"
+	"github.com/hadns/hadns/internal/zone"
 )
 
 var log = clog.NewWithPlugin(pluginName)
@@ -315,7 +316,7 @@ func loadWith(cfg *config, contents map[string][]byte) (*snapshot, error) {
 		}
 		errs = append(errs, list...)
 	}
-	zones := map[string]*Zone{}
+	zones := map[string]*zone.Zone{}
 	var backendSites []string
 	for _, f := range files {
 		z, err := loadZone(f, contents)
@@ -335,7 +336,7 @@ func loadWith(cfg *config, contents map[string][]byte) (*snapshot, error) {
 		for _, s := range z.Services() {
 			for _, b := range s.Backends() {
 				if len(cfg.sites) > 0 && !slices.ContainsFunc(cfg.sites, func(sc sites.Config) bool { return sc.Name == b.Site() }) {
-					errs = append(errs, fileerr.FileError{File: s.File(), Line: b.line, Msg: fmt.Sprintf("service %s: backend %s names site %q, which no site line in the Corefile defines", s.Name(), b.ID(), b.Site())})
+					errs = append(errs, fileerr.FileError{File: s.File(), Line: b.Line(), Msg: fmt.Sprintf("service %s: backend %s names site %q, which no site line in the Corefile defines", s.Name(), b.ID(), b.Site())})
 					continue
 				}
 				if !slices.Contains(backendSites, b.Site()) {
@@ -356,16 +357,16 @@ func loadWith(cfg *config, contents map[string][]byte) (*snapshot, error) {
 }
 
 // loadZone parses f from contents if it is there, else from disk.
-func loadZone(f string, contents map[string][]byte) (*Zone, error) {
+func loadZone(f string, contents map[string][]byte) (*zone.Zone, error) {
 	data, ok := contents[f]
 	if !ok {
-		return Load(f)
+		return zone.Load(f)
 	}
 	var mtime time.Time
 	if fi, err := os.Stat(f); err == nil {
 		mtime = fi.ModTime()
 	}
-	return Parse(f, data, mtime)
+	return zone.Parse(f, data, mtime)
 }
 
 func originServed(origin string, served []string) bool {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hadns/hadns/healthcheck"
 	"github.com/hadns/hadns/internal/adminapi"
+	"github.com/hadns/hadns/internal/zone"
 )
 
 // status describes every zone of the engines, the newest engine winning
@@ -67,7 +68,7 @@ func status(engines []*engine, now time.Time) adminapi.Status {
 	return doc
 }
 
-func (e *engine) serviceStatus(s *Service, snap *snapshot, list []adminapi.Override, now time.Time, matched map[string][]string, effectiveIDs map[string]bool) adminapi.ServiceStatus {
+func (e *engine) serviceStatus(s *zone.Service, snap *snapshot, list []adminapi.Override, now time.Time, matched map[string][]string, effectiveIDs map[string]bool) adminapi.ServiceStatus {
 	set := s.Answers()
 	e.mu.Lock()
 	checker := e.checker // replaced by start, under mu
@@ -80,7 +81,7 @@ func (e *engine) serviceStatus(s *Service, snap *snapshot, list []adminapi.Overr
 		Answers:  make([]adminapi.SiteAnswerStatus, 0, len(snap.sites.Orders())),
 	}
 	for _, site := range snap.sites.Orders()[snap.sites.Default()].Sites {
-		if slices.ContainsFunc(s.Backends(), func(b *Backend) bool { return b.Site() == site }) {
+		if slices.ContainsFunc(s.Backends(), func(b *zone.Backend) bool { return b.Site() == site }) {
 			ss.Sites = append(ss.Sites, site)
 		}
 	}
@@ -137,13 +138,13 @@ func (e *engine) serviceStatus(s *Service, snap *snapshot, list []adminapi.Overr
 
 // healthName is a backend's state for people: selection's view, except
 // that a backend not yet checked is "unknown" (handed out all the same).
-func healthName(h Health, checker healthcheck.State) string {
+func healthName(h zone.Health, checker healthcheck.State) string {
 	switch h {
-	case Suspect:
+	case zone.Suspect:
 		return "suspect"
-	case Down:
+	case zone.Down:
 		return "down"
-	case Drained:
+	case zone.Drained:
 		return "drained"
 	}
 	if checker == healthcheck.Unknown {
@@ -160,12 +161,12 @@ func describeCheck(t healthcheck.Target) string {
 	return s
 }
 
-func answerOf(s *Service, owner string, ra *ServiceAnswer) adminapi.AnswerStatus {
+func answerOf(s *zone.Service, owner string, ra *zone.ServiceAnswer) adminapi.AnswerStatus {
 	as := adminapi.AnswerStatus{Owner: owner, ServedSite: ra.Served()}
 	switch ra.Result() {
-	case Success:
+	case zone.Success:
 		as.Result = "success"
-	case NoData:
+	case zone.NoData:
 		as.Result = "nodata"
 	default:
 		as.Result = "servfail"

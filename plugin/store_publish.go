@@ -7,6 +7,7 @@ import (
 	"github.com/hadns/hadns/healthcheck"
 	"github.com/hadns/hadns/internal/adminapi"
 	"github.com/hadns/hadns/internal/store"
+	"github.com/hadns/hadns/internal/zone"
 )
 
 // publishObservations writes this instance's view of every target the
@@ -97,7 +98,7 @@ func (e *engine) publishServed() {
 // setDrainSafeAt is the set-wide drain_safe_at of a drained backend that
 // left this instance's answers at local: the latest of local and every
 // instance's served record. nil without a store.
-func (e *engine) setDrainSafeAt(s *Service, b *Backend, local time.Time) *time.Time {
+func (e *engine) setDrainSafeAt(s *zone.Service, b *zone.Backend, local time.Time) *time.Time {
 	if e.st.set == nil {
 		return nil
 	}

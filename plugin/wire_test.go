@@ -293,16 +293,3 @@ func TestLearnPluginWriterCannotPanic(t *testing.T) {
 		t.Errorf("no writer between plugins: type %v, problem %q; want neither", typ, problem)
 	}
 }
-
-// The rotation index stays in range however far the query counter has
-// gone: int(counter) turns negative on 32-bit platforms after 2^31 queries
-// (run with GOARCH=386 to see the old arithmetic fail).
-func TestRotationIndexUnsigned(t *testing.T) {
-	for _, c := range []uint32{0, 1, 1<<31 - 1, 1 << 31, 1<<31 + 7, 1<<32 - 1} {
-		for _, n := range []int{2, 3, 7, 8} {
-			if i := rotIndex(c, n); i < 0 || i >= n {
-				t.Errorf("rotIndex(%d, %d) = %d, want 0..%d", c, n, i, n-1)
-			}
-		}
-	}
-}

@@ -1,4 +1,4 @@
-package hadns
+package zone
 
 import (
 	"fmt"
@@ -548,8 +548,9 @@ func (ra *ServiceAnswer) TTL() uint32 {
 // Len is the number of site orders set has answers for.
 func (set *AnswerSet) Len() int { return len(set.bySite) }
 
-// For returns the answer of set for qtype (A, AAAA, or SRV at the
-// service's SRV owner i) for clients of site order site.
+// For returns the answer of set for qtype for clients of site order site:
+// A, AAAA, SRV at the service's SRV owner i, or HTTPS or SVCB for its
+// ServiceMode record i.
 func (set *AnswerSet) For(site int, qtype uint16, i int) *ServiceAnswer {
 	sa := &set.bySite[site]
 	switch qtype {
@@ -557,6 +558,8 @@ func (set *AnswerSet) For(site int, qtype uint16, i int) *ServiceAnswer {
 		return &sa.a
 	case dns.TypeAAAA:
 		return &sa.aaaa
+	case dns.TypeHTTPS, dns.TypeSVCB:
+		return &sa.svcb[i]
 	}
 	return &sa.srv[i]
 }

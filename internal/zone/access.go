@@ -1,7 +1,8 @@
-package hadns
+package zone
 
 import (
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/miekg/dns"
@@ -20,6 +21,17 @@ func (z *Zone) Services() []*Service { return z.services }
 // modification time, so that it can be built again with registered
 // backends added (ParseWithBackends).
 func (z *Zone) Source() ([]byte, time.Time) { return z.src, z.mtime }
+
+// Names returns every owner name of the zone and its empty non-terminals,
+// sorted.
+func (z *Zone) Names() []string {
+	out := make([]string, 0, len(z.nodes))
+	for name := range z.nodes {
+		out = append(out, name)
+	}
+	slices.Sort(out)
+	return out
+}
 
 // Name returns the service's name: absolute, lowercase.
 func (s *Service) Name() string { return s.name }
@@ -58,13 +70,19 @@ func (s *Service) File() string { return s.file }
 // Line returns the line of the service's entry in its file.
 func (s *Service) Line() int { return s.line }
 
+// SetRotation sets the counter the service's A and AAAA queries take their
+// rotation from (each adds one): two queries after the same SetRotation
+// get the same answer. For tests that compare two paths.
+func (s *Service) SetRotation(c uint32) { s.rot.Store(c) }
+
 // Answers returns the service's current answers, nil before the first
 // SetAnswers.
 func (s *Service) Answers() *AnswerSet { return s.answers.Load() }
 
-// SetAnswers publishes set (from ComputeAnswers) as the service's answers;
-// queries take them from then on, without a lock.
-func (s *Service) SetAnswers(set *AnswerSet) { s.answers.Store(set) }
+// SetAnswers publishes set (from ComputeAnswers) as the service's answers,
+// and returns the ones it replaces; queries take the new ones from then on,
+// without a lock.
+func (s *Service) SetAnswers(set *AnswerSet) (old *AnswerSet) { return s.answers.Swap(set) }
 
 // Retire marks the service as removed by a reload, once its metric series
 // are deleted: a late query must not make them again (Retired).
@@ -90,6 +108,9 @@ func (b *Backend) Addr() netip.Addr { return b.addr }
 // Port returns the backend's port: its own or the service's, 0 for none.
 func (b *Backend) Port() uint16 { return b.port }
 
+// Line returns the line of the backend's entry in its zone file.
+func (b *Backend) Line() int { return b.line }
+
 // Site returns the backend's site.
 func (b *Backend) Site() string { return b.site }
 
@@ -109,6 +130,9 @@ func (ra *ServiceAnswer) Served() string { return ra.served }
 
 // Members returns the indexes of the backends ra hands out.
 func (ra *ServiceAnswer) Members() []int { return ra.members }
+
+// Extra returns ra's additional records.
+func (ra *ServiceAnswer) Extra() []dns.RR { return ra.extra }
 
 // Rotations returns ra's records: one answer per rotation.
 func (ra *ServiceAnswer) Rotations() [][]dns.RR { return ra.rotations }

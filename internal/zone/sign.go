@@ -1,4 +1,4 @@
-package hadns
+package zone
 
 import (
 	"bytes"
@@ -16,7 +16,7 @@ import (
 )
 
 // The signing of one zone's answers: what knows the zone model and the
-// answers, and nothing of CoreDNS or the engine (dnssec.go).
+// answers, and nothing of CoreDNS or the engine (plugin/dnssec.go).
 
 // onDemandCacheSlots is the size of a zone's caches of what queries sign
 // (slots; a new entry replaces the one in its slot).

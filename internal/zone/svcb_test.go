@@ -1,4 +1,4 @@
-package hadns
+package zone
 
 import (
 	"errors"
@@ -9,29 +9,13 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/hadns/hadns/internal/fileerr"
+	"github.com/hadns/hadns/internal/zone/zonetest"
 )
-
-// svcbBase is a zone with one service; tests append its https: and svcb:
-// keys (indented as the service's keys).
-const svcbBase = `origin: example.test.
-soa: {mname: ns1, rname: h}
-ns: [ns1]
-records: |
-  ns1 A 192.0.2.53
-services:
-  - name: api
-    port: 8080
-    srv: [_http._tcp]
-    backends:
-      - {address: 192.0.2.1, site: east}
-      - {address: "2001:db8::1", site: east}
-      - {address: 198.51.100.1, site: west}
-`
 
 // The records a zone file declares, as hadns builds them: owners, targets,
 // parameters in key order, AliasMode as static records.
 func TestSVCBZoneFile(t *testing.T) {
-	z, err := Parse("z.yaml", []byte(svcbBase+`    https:
+	z, err := Parse("z.yaml", []byte(zonetest.SVCBBase+`    https:
       alpn: [h2, http/1.1]
       port: 8443
       params: {ech: AEX+DQBB, mandatory: "alpn,port", key65000: "a b"}
@@ -85,7 +69,7 @@ func TestSVCBZoneFile(t *testing.T) {
 // Every mistake in an https: or svcb: key is reported with its file and
 // line, all at once, and the keys are strict.
 func TestSVCBZoneFileErrorsNameTheLine(t *testing.T) {
-	text := svcbBase + `    https:
+	text := zonetest.SVCBBase + `    https:
       alpn: [h2]
       ipv4hint: 192.0.2.1
     svcb:
@@ -155,7 +139,7 @@ func TestSVCBZoneFileErrorsNameTheLine(t *testing.T) {
 }
 
 func TestSVCBZoneFileRejects(t *testing.T) {
-	svc := func(extra string) string { return svcbBase + extra }
+	svc := func(extra string) string { return zonetest.SVCBBase + extra }
 	tests := []struct {
 		name, text, want string
 	}{

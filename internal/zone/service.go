@@ -1,4 +1,4 @@
-package hadns
+package zone
 
 import (
 	"fmt"
@@ -32,7 +32,7 @@ type Service struct {
 	weighted    bool // A/AAAA first places (and membership) follow weights
 	onAllDown   string
 	budget      time.Duration
-	quorum      int // health: quorum N; 0 is local health (quorum.go)
+	quorum      int // health: quorum N; 0 is local health (plugin/quorum.go decides)
 	backends    []*Backend
 	line        int
 	file        string

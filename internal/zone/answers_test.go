@@ -1,4 +1,4 @@
-package hadns
+package zone
 
 import (
 	"slices"
@@ -10,33 +10,12 @@ import (
 
 	"github.com/hadns/hadns/internal/fileerr"
 	"github.com/hadns/hadns/internal/sites"
+	"github.com/hadns/hadns/internal/zone/zonetest"
 )
-
-// selZone has three sites of backends for one service.
-const selZone = `origin: example.test.
-soa: {mname: ns1, rname: h}
-ns: [ns1]
-records: |
-  ns1 A 192.0.2.53
-services:
-  - name: api
-    ttl: 20
-    port: 80
-    srv: [_http._tcp]
-    min_healthy: 2
-    max_answers: 3
-    backends:
-      - {address: 10.1.0.1, site: east}
-      - {address: 10.1.0.2, site: east, weight: 5}
-      - {address: 10.2.0.1, site: west}
-      - {address: 10.2.0.2, site: west}
-      - {address: 10.3.0.1, site: north}
-      - {address: "2001:db8::1", site: west}
-`
 
 func selService(t *testing.T, edit func(string) string) (*Service, []sites.Order) {
 	t.Helper()
-	text := selZone
+	text := zonetest.SelZone
 	if edit != nil {
 		text = edit(text)
 	}
@@ -53,21 +32,6 @@ func selService(t *testing.T, edit func(string) string) (*Service, []sites.Order
 		t.Fatal(err)
 	}
 	return z.services[0], st.Orders()
-}
-
-// addrsOf lists the addresses in an answer, sorted.
-func addrsOf(rrs []dns.RR) []string {
-	var out []string
-	for _, rr := range rrs {
-		switch rr := rr.(type) {
-		case *dns.A:
-			out = append(out, rr.A.String())
-		case *dns.AAAA:
-			out = append(out, rr.AAAA.String())
-		}
-	}
-	slices.Sort(out)
-	return out
 }
 
 func health(s *Service, set map[string]Health) []Health {
@@ -161,7 +125,7 @@ func TestSelectAddrs(t *testing.T) {
 			}
 			// Every rotation holds the same set when it fits max_answers.
 			for _, r := range got.rotations {
-				if a := addrsOf(r); !slices.Equal(a, tc.addrs) {
+				if a := zonetest.AddrsOf(r); !slices.Equal(a, tc.addrs) {
 					t.Fatalf("answer %v, want %v", a, tc.addrs)
 				}
 				for _, rr := range r {
@@ -185,7 +149,7 @@ func TestSelectAddrsRotatesWithinMaxAnswers(t *testing.T) {
 		if len(r) != 3 {
 			t.Fatalf("rotation of %d records, want max_answers 3", len(r))
 		}
-		seen[addrsOf(r[:1])[0]] = true
+		seen[zonetest.AddrsOf(r[:1])[0]] = true
 	}
 	if len(seen) != 5 {
 		t.Fatalf("first records %v: every backend should lead one rotation", seen)
@@ -248,4 +212,17 @@ func TestSelectSRV(t *testing.T) {
 			t.Fatalf("SRV %v (%v), want %v failing open", g, got.degraded, want)
 		}
 	})
+}
+
+// The rotation index stays in range however far the query counter has
+// gone: int(counter) turns negative on 32-bit platforms after 2^31 queries
+// (run with GOARCH=386 to see the old arithmetic fail).
+func TestRotationIndexUnsigned(t *testing.T) {
+	for _, c := range []uint32{0, 1, 1<<31 - 1, 1 << 31, 1<<31 + 7, 1<<32 - 1} {
+		for _, n := range []int{2, 3, 7, 8} {
+			if i := rotIndex(c, n); i < 0 || i >= n {
+				t.Errorf("rotIndex(%d, %d) = %d, want 0..%d", c, n, i, n-1)
+			}
+		}
+	}
 }
