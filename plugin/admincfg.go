@@ -95,7 +95,7 @@ func (a *adminOptions) config(c *caddy.Controller) (*admin.Config, error) {
 		return nil, nil
 	}
 	cfg := &admin.Config{Addr: a.addr, Cert: a.cert, Insecure: a.insecure, Hosts: a.hosts}
-	if err := cfg.Check(); err != nil {
+	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("%s:%d - Error during parsing: %v", c.File(), a.addrLine, err)
 	}
 	if a.tokenFile != "" {

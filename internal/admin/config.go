@@ -22,10 +22,10 @@ type Config struct {
 	Hosts []string
 }
 
-// Check judges the configuration as a whole: a non-loopback address needs
+// Validate judges the configuration as a whole: a non-loopback address needs
 // TLS or an explicit admin_insecure. The caller adds where in its
 // configuration the address was given.
-func (c *Config) Check() error {
+func (c *Config) Validate() error {
 	host, _, err := net.SplitHostPort(c.Addr)
 	if err != nil {
 		return fmt.Errorf("admin %q: want HOST:PORT, like 127.0.0.1:8053 (%v)", c.Addr, err)
