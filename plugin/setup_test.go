@@ -1,22 +1,16 @@
 package hadns
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"encoding/pem"
-	"math/big"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/coredns/caddy"
 
 	"github.com/hadns/hadns/internal/admin"
+	"github.com/hadns/hadns/internal/admin/admintest"
 )
 
 func TestParse(t *testing.T) {
@@ -195,23 +189,11 @@ func testFiles(t *testing.T) *strings.Replacer {
 		}
 		return p
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotAfter: time.Now().Add(time.Hour), DNSNames: []string{"localhost"}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	certPEM, keyPEM := admintest.KeyPair(t)
 	return strings.NewReplacer(
 		"TOKENFILE", write("token", []byte("tok-from-file\n")),
 		"EMPTYFILE", write("empty", []byte(" \n")),
-		"CERTFILE", write("cert.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
-		"KEYFILE", write("key.pem", pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})),
+		"CERTFILE", write("cert.pem", certPEM),
+		"KEYFILE", write("key.pem", keyPEM),
 	)
 }

@@ -1,6 +1,7 @@
 // Package admintest holds test support for the admin HTTP API: a request
 // run through a handler in memory, as from a given client, with its JSON
-// reply decoded. Only tests should import it.
+// reply decoded, and a self-signed key pair for admin_tls. Only tests
+// should import it.
 package admintest
 
 import (
