@@ -141,7 +141,7 @@ func (h *Hadns) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) 
 	}
 	udp := isUDP(w)
 	if res.wire != nil {
-		ede := res.wire.ede
+		ede := res.wire.ede()
 		if deg == notReady {
 			ede = notReadyEDE
 		}

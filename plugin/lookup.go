@@ -174,21 +174,25 @@ func (z *Zone) answerNode(n *node, qname, owner string, qtype uint16, site int) 
 	if n.svc != nil && (qtype == dns.TypeA || qtype == dns.TypeAAAA) {
 		return oneResult{lookupResult: n.svc.answer(qtype, site, 0, z.negSOA)}
 	}
-	if n.srvOf != nil && qtype == dns.TypeSRV {
-		return oneResult{lookupResult: n.srvOf.answer(qtype, site, int(n.srvIdx), z.negSOA)}
+	if s := n.srvOwner(); s != nil && qtype == dns.TypeSRV {
+		return oneResult{lookupResult: s.answer(qtype, site, n.more.srvIdx, z.negSOA)}
 	}
 	if qtype == dns.TypeANY {
 		return oneResult{lookupResult: z.answerANY(n, qname, owner, site)}
 	}
 	if set := n.rrsets.get(qtype); len(set) > 0 {
-		r := lookupResult{result: Success, answer: synth(set, qname, owner), extra: n.extra[qtype], wire: n.wire.get(qtype)}
+		r := lookupResult{result: Success, answer: synth(set, qname, owner), extra: n.extraFor(qtype), wire: n.rrsets.wire(qtype)}
 		n.serviceExtra(qtype, site, &r, true)
 		return oneResult{lookupResult: r}
 	}
 	if cn := n.rrsets.get(dns.TypeCNAME); len(cn) > 0 {
 		return oneResult{lookupResult: lookupResult{result: Success, answer: synth(cn, qname, owner)}, cnameOnly: true}
 	}
-	return oneResult{lookupResult: lookupResult{result: NoData, ns: z.negSOA, wire: n.noData}}
+	noData := z.noData
+	if owner == z.origin {
+		noData = z.apexNoData
+	}
+	return oneResult{lookupResult: lookupResult{result: NoData, ns: z.negSOA, wire: noData}}
 }
 
 // answerANY answers ANY with one RRset, as RFC 8482 allows, rather than
@@ -203,8 +207,8 @@ func (z *Zone) answerANY(n *node, qname, owner string, site int) lookupResult {
 			return r
 		}
 	}
-	if n.srvOf != nil {
-		if r := n.srvOf.answer(dns.TypeSRV, site, int(n.srvIdx), z.negSOA); r.result == Success && len(r.answer) > 0 {
+	if s := n.srvOwner(); s != nil {
+		if r := s.answer(dns.TypeSRV, site, n.more.srvIdx, z.negSOA); r.result == Success && len(r.answer) > 0 {
 			return r
 		}
 	}
@@ -239,7 +243,7 @@ func synth(set []dns.RR, qname, owner string) []dns.RR {
 func (z *Zone) referral(cut string, site int) lookupResult {
 	n := z.nodes[cut]
 	ns := n.rrsets.get(dns.TypeNS)
-	r := lookupResult{result: Delegation, ns: ns[:len(ns):len(ns)], extra: n.extra[dns.TypeNS]}
+	r := lookupResult{result: Delegation, ns: ns[:len(ns):len(ns)], extra: n.extraFor(dns.TypeNS)}
 	n.serviceExtra(dns.TypeNS, site, &r, false)
 	return r
 }
@@ -253,11 +257,14 @@ func (z *Zone) referral(cut string, site int) lookupResult {
 // its current answers hold this data, and the reply packed when asked (the
 // RRset answers the question); with more, it is put together here.
 func (n *node) serviceExtra(qtype uint16, site int, r *lookupResult, asked bool) {
-	svcs := n.extraSvc[qtype]
+	if n.more == nil {
+		return
+	}
+	svcs := n.more.extraSvc[qtype]
 	if len(svcs) == 0 {
 		return
 	}
-	if i, ok := n.depIdx[qtype]; ok && len(svcs) == 1 {
+	if i, ok := n.more.depIdx[qtype]; ok && len(svcs) == 1 {
 		set := svcs[0].answers.Load()
 		if set == nil || site >= len(set.bySite) || i >= len(set.bySite[site].deps) {
 			return

@@ -368,7 +368,7 @@ func (z *Zone) addService(s *service, errs *fileerr.List) {
 	n := z.node(s.name)
 	for _, t := range []uint16{dns.TypeA, dns.TypeAAAA, dns.TypeCNAME} {
 		if len(n.rrsets.get(t)) > 0 {
-			errs.Addf(s.line, "service %s clashes with the static %s record on line %d", s.name, dns.TypeToString[t], n.lines[t])
+			errs.Addf(s.line, "service %s clashes with the static %s record on line %d", s.name, dns.TypeToString[t], z.line(s.name, t))
 		}
 	}
 	n.svc = s
@@ -376,10 +376,11 @@ func (z *Zone) addService(s *service, errs *fileerr.List) {
 		sn := z.node(o.name)
 		for _, t := range []uint16{dns.TypeSRV, dns.TypeCNAME} {
 			if len(sn.rrsets.get(t)) > 0 {
-				errs.Addf(s.line, "srv owner %s clashes with the static %s record on line %d", o.name, dns.TypeToString[t], sn.lines[t])
+				errs.Addf(s.line, "srv owner %s clashes with the static %s record on line %d", o.name, dns.TypeToString[t], z.line(o.name, t))
 			}
 		}
-		sn.srvOf, sn.srvIdx = s, int32(i)
+		m := sn.moreFields()
+		m.srvOf, m.srvIdx = s, i
 	}
 	// Generated SRV targets answer their own address. A service without
 	// SRV owners has no SRV targets: no names are made up for it.
@@ -392,9 +393,6 @@ func (z *Zone) addService(s *service, errs *fileerr.List) {
 			errs.Addf(b.line, "generated name %s for backend %s clashes with another name", b.target, b.addr)
 			continue
 		}
-		if gn.lines == nil {
-			gn.lines = map[uint16]int{}
-		}
 		dup := false
 		for _, o := range gn.rrsets.get(b.family()) {
 			if dns.IsDuplicate(o, b.glue) {
@@ -403,7 +401,7 @@ func (z *Zone) addService(s *service, errs *fileerr.List) {
 		}
 		if !dup {
 			gn.rrsets.add(b.glue)
-			gn.lines[b.family()] = b.line
+			z.setLine(b.target, b.family(), b.line)
 		}
 	}
 	z.services = append(z.services, s)
