@@ -117,7 +117,7 @@ func generatedName(addr netip.Addr, svcName string) string {
 	return s + "." + svcName
 }
 
-func buildService(sc *serviceConfig, origin string, errs *fileerr.List) *service {
+func buildService(sc *serviceConfig, origin string, specs *healthcheck.Specs, errs *fileerr.List) *service {
 	if sc.Name == "" {
 		errs.Addf(sc.line, "service needs a name")
 		return nil
@@ -208,7 +208,7 @@ func buildService(sc *serviceConfig, origin string, errs *fileerr.List) *service
 			errs.Addf(bc.line, "service %s: backend %s needs a port for SRV (set port on the service or the backend)", name, b.addr)
 		}
 		if spec, bok := decodeSpec(&bc.Check, svcSpec, errs); ok && bok {
-			b.check = healthcheck.Target{Addr: netip.AddrPortFrom(b.addr, b.port), Spec: spec.WithDefaults()}
+			b.check = healthcheck.Target{Addr: netip.AddrPortFrom(b.addr, b.port), Spec: specs.Intern(spec)}
 			if b.check.ProbeAddr().Port() == 0 {
 				errs.Addf(bc.line, "service %s: backend %s has no port to check: set port on the service or backend, or check.port", name, b.addr)
 			}
@@ -307,7 +307,9 @@ func (s *service) failoverBound() time.Duration {
 func (s *service) detectionBound() time.Duration {
 	var detect time.Duration
 	for _, b := range s.backends {
-		detect = max(detect, b.check.Spec.DetectionBound())
+		if b.check.Spec != nil { // nil only for a backend whose check is in error
+			detect = max(detect, b.check.Spec.DetectionBound())
+		}
 	}
 	return detect
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/miekg/dns"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/hadns/hadns/healthcheck"
 	"github.com/hadns/hadns/internal/fileerr"
 )
 
@@ -285,11 +286,12 @@ func buildZone(path string, root *yaml.Node, zf *zoneFile, mtime time.Time, errs
 		parseRecords(&zf.Records, origin, ttl, z, errs)
 	}
 
-	// Services.
+	// Services. Backends checked alike share one check spec.
 	seen := map[string]int{}
+	var specs healthcheck.Specs
 	for i := range zf.Services {
 		sc := &zf.Services[i]
-		svc := buildService(sc, origin, errs)
+		svc := buildService(sc, origin, &specs, errs)
 		if svc == nil {
 			continue
 		}
