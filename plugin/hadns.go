@@ -124,7 +124,7 @@ func (h *Hadns) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) 
 		res = h.signed(z, qname, q.Qtype, res)
 	}
 	if res.from != nil {
-		res.from.countAnswer()
+		res.from.countAnswer(res.svc, siteLabel(snap.sites.Orders()[site].Site))
 	}
 
 	var scope uint8

@@ -36,8 +36,10 @@ type lookupResult struct {
 	// scoped is set when the answer depended on the client's site, so the ECS
 	// scope must be the matched prefix length.
 	scoped bool
-	// from is the service answer this came from, for its counters.
+	// from is the service answer this came from, for its counters, and
+	// svc its service.
 	from *rrAnswer
+	svc  *service
 	// wire is this very reply packed, when the name was answered as asked
 	// (no CNAME followed, no wildcard), for the fast path.
 	wire *wireAnswer
@@ -52,6 +54,7 @@ func (z *Zone) lookup(qname string, qtype uint16, site int) lookupResult {
 	var scoped bool
 	var deg *degradation
 	var from *rrAnswer
+	var svc *service
 	for i := 0; ; i++ {
 		r := z.lookupOne(qname, qtype, site)
 		scoped = scoped || r.scoped
@@ -59,12 +62,12 @@ func (z *Zone) lookup(qname string, qtype uint16, site int) lookupResult {
 			deg = r.degraded
 		}
 		if from == nil {
-			from = r.from
+			from, svc = r.from, r.svc
 		}
 		if len(chain) > 0 {
 			r.answer = append(chain, r.answer...)
 		}
-		r.scoped, r.degraded, r.from = scoped, deg, from
+		r.scoped, r.degraded, r.from, r.svc = scoped, deg, from, svc
 		if i > 0 {
 			r.wire = nil
 		}
