@@ -118,7 +118,7 @@ type rrAnswer struct {
 	// an answer that is the same everywhere has scope 0 (7.4).
 	scoped bool
 
-	ctr *answerCtr // the series it counts in; set by countersFor
+	ctr answerCtr // the series it counts in, made on its first query
 
 	// wire is each rotation packed (or the one empty answer), for the fast
 	// path; set by packAnswers.
@@ -142,7 +142,7 @@ func (s *service) answer(qtype uint16, site, srvIdx int, negSOA []dns.RR) lookup
 	default:
 		ra = &sa.srv[srvIdx]
 	}
-	res := lookupResult{result: ra.result, extra: ra.extra, degraded: ra.degraded, scoped: ra.scoped, from: ra}
+	res := lookupResult{result: ra.result, extra: ra.extra, degraded: ra.degraded, scoped: ra.scoped, from: ra, svc: s}
 	i := 0
 	if ra.slots != nil {
 		i = int(ra.slots[weighted.Index(s.rot.Add(1), len(ra.slots))])
@@ -178,10 +178,7 @@ func computeAnswers(s *service, health []Health, orders []sites.Order) *answerSe
 		}
 		for j := range s.srv {
 			sa.srv[j] = selectSRV(s, j, health, o)
-			countersFor(s, o, &sa.srv[j])
 		}
-		countersFor(s, o, &sa.a)
-		countersFor(s, o, &sa.aaaa)
 		set.bySite[i] = sa
 	}
 	markScoped(set, func(sa *siteAnswers) *rrAnswer { return &sa.a })
@@ -417,7 +414,13 @@ func rotations(s *service, pool []int, ttl uint32) [][]dns.RR {
 	return out
 }
 
+// withTTL returns rr with TTL ttl: rr itself when it has that TTL already
+// (a healthy answer, the common case: no copy per answer and site), else a
+// copy. Records in answers are never changed in place, so sharing is safe.
 func withTTL(rr dns.RR, ttl uint32) dns.RR {
+	if rr.Header().Ttl == ttl {
+		return rr
+	}
 	c := dns.Copy(rr)
 	c.Header().Ttl = ttl
 	return c

@@ -277,8 +277,8 @@ func (e *engine) signLoop(done <-chan struct{}) {
 // form: the packed reply's twin where it has one (no allocation), else
 // the records signed here.
 func (h *Hadns) signed(z *Zone, qname string, qtype uint16, res lookupResult) lookupResult {
-	if res.wire != nil && res.wire.signed != nil {
-		sr := res.wire.signed.cur.Load()
+	if tw := res.wire.signedTwin(); tw != nil {
+		sr := tw.cur.Load()
 		res.wire, res.answer, res.ns, res.extra = sr.wa, sr.answer, sr.ns, sr.extra
 		return res
 	}

@@ -276,8 +276,9 @@ func (zs *zoneSigner) twin(wa *wireAnswer, owner string, qtype uint16, res looku
 	if err != nil {
 		return err
 	}
-	wa.signed = &signedTwin{}
-	wa.signed.cur.Store(sr)
+	tw := &signedTwin{}
+	tw.cur.Store(sr)
+	wa.rareFields().signed = tw
 	return nil
 }
 
@@ -301,20 +302,20 @@ func (zs *zoneSigner) signZone(z *Zone, now time.Time) ([]staticTwin, error) {
 		for _, rr := range set {
 			apex.rrsets.add(rr)
 		}
-		apex.wire = append(apex.wire, typedWire{t, packWire(z.origin, t, lookupResult{result: Success, answer: set}, nil)})
+		apex.rrsets.setWire(t, packWire(z.origin, t, lookupResult{result: Success, answer: set}, nil))
 	}
 	var twins []staticTwin
 	for name, n := range z.nodes {
 		below := z.cutAbove(name) != ""
-		for _, tw := range n.wire {
+		for _, tw := range n.rrsets {
 			if tw.wa == nil || below && tw.t != dns.TypeDS {
 				continue // at or below a cut only the DS is the zone's own
 			}
-			st := staticTwin{owner: name, qtype: tw.t, res: lookupResult{result: Success, answer: n.rrsets.get(tw.t), extra: n.extra[tw.t]}}
+			st := staticTwin{owner: name, qtype: tw.t, res: lookupResult{result: Success, answer: tw.set, extra: n.extraFor(tw.t)}}
 			if err := zs.twin(tw.wa, name, tw.t, st.res, now); err != nil {
 				return twins, err
 			}
-			st.twin = tw.wa.signed
+			st.twin = tw.wa.signedTwin()
 			twins = append(twins, st)
 		}
 	}
@@ -538,7 +539,7 @@ func typesAt(z *Zone, name string) []uint16 {
 			}
 		}
 	}
-	if n.srvOf != nil && !slices.Contains(types, dns.TypeSRV) {
+	if n.srvOwner() != nil && !slices.Contains(types, dns.TypeSRV) {
 		types = append(types, dns.TypeSRV)
 	}
 	return z.svcbTypes(name, types)

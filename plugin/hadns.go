@@ -130,7 +130,7 @@ func (h *Hadns) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) 
 		res = h.signed(z, qname, q.Qtype, res)
 	}
 	if res.from != nil {
-		res.from.countAnswer()
+		res.from.countAnswer(res.svc, siteLabel(snap.sites.Orders()[site].Site))
 	}
 
 	var scope uint8
@@ -150,7 +150,7 @@ func (h *Hadns) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) 
 	}
 	udp := isUDP(w)
 	if res.wire != nil {
-		ede := res.wire.ede
+		ede := res.wire.ede()
 		if deg == notReady {
 			ede = notReadyEDE
 		}

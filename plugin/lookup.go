@@ -36,8 +36,10 @@ type lookupResult struct {
 	// scoped is set when the answer depended on the client's site, so the ECS
 	// scope must be the matched prefix length.
 	scoped bool
-	// from is the service answer this came from, for its counters.
+	// from is the service answer this came from, for its counters, and
+	// svc its service.
 	from *rrAnswer
+	svc  *service
 	// wire is this very reply packed, when the name was answered as asked
 	// (no CNAME followed, no wildcard), for the fast path.
 	wire *wireAnswer
@@ -52,6 +54,7 @@ func (z *Zone) lookup(qname string, qtype uint16, site int) lookupResult {
 	var scoped bool
 	var deg *degradation
 	var from *rrAnswer
+	var svc *service
 	for i := 0; ; i++ {
 		r := z.lookupOne(qname, qtype, site)
 		scoped = scoped || r.scoped
@@ -59,12 +62,12 @@ func (z *Zone) lookup(qname string, qtype uint16, site int) lookupResult {
 			deg = r.degraded
 		}
 		if from == nil {
-			from = r.from
+			from, svc = r.from, r.svc
 		}
 		if len(chain) > 0 {
 			r.answer = append(chain, r.answer...)
 		}
-		r.scoped, r.degraded, r.from = scoped, deg, from
+		r.scoped, r.degraded, r.from, r.svc = scoped, deg, from, svc
 		if i > 0 {
 			r.wire = nil
 		}
@@ -174,8 +177,8 @@ func (z *Zone) answerNode(n *node, qname, owner string, qtype uint16, site int) 
 	if n.svc != nil && (qtype == dns.TypeA || qtype == dns.TypeAAAA) {
 		return oneResult{lookupResult: n.svc.answer(qtype, site, 0, z.negSOA)}
 	}
-	if n.srvOf != nil && qtype == dns.TypeSRV {
-		return oneResult{lookupResult: n.srvOf.answer(qtype, site, int(n.srvIdx), z.negSOA)}
+	if s := n.srvOwner(); s != nil && qtype == dns.TypeSRV {
+		return oneResult{lookupResult: s.answer(qtype, site, n.more.srvIdx, z.negSOA)}
 	}
 	if qtype == dns.TypeHTTPS || qtype == dns.TypeSVCB {
 		if r, ok := z.lookupSVCB(owner, qtype, site); ok {
@@ -186,14 +189,18 @@ func (z *Zone) answerNode(n *node, qname, owner string, qtype uint16, site int) 
 		return oneResult{lookupResult: z.answerANY(n, qname, owner, site)}
 	}
 	if set := n.rrsets.get(qtype); len(set) > 0 {
-		r := lookupResult{result: Success, answer: synth(set, qname, owner), extra: n.extra[qtype], wire: n.wire.get(qtype)}
+		r := lookupResult{result: Success, answer: synth(set, qname, owner), extra: n.extraFor(qtype), wire: n.rrsets.wire(qtype)}
 		n.serviceExtra(qtype, site, &r, true)
 		return oneResult{lookupResult: r}
 	}
 	if cn := n.rrsets.get(dns.TypeCNAME); len(cn) > 0 {
 		return oneResult{lookupResult: lookupResult{result: Success, answer: synth(cn, qname, owner)}, cnameOnly: true}
 	}
-	return oneResult{lookupResult: lookupResult{result: NoData, ns: z.negSOA, wire: n.noData}}
+	noData := z.noData
+	if owner == z.origin {
+		noData = z.apexNoData
+	}
+	return oneResult{lookupResult: lookupResult{result: NoData, ns: z.negSOA, wire: noData}}
 }
 
 // answerANY answers ANY with one RRset, as RFC 8482 allows, rather than
@@ -208,8 +215,8 @@ func (z *Zone) answerANY(n *node, qname, owner string, site int) lookupResult {
 			return r
 		}
 	}
-	if n.srvOf != nil {
-		if r := n.srvOf.answer(dns.TypeSRV, site, int(n.srvIdx), z.negSOA); r.result == Success && len(r.answer) > 0 {
+	if s := n.srvOwner(); s != nil {
+		if r := s.answer(dns.TypeSRV, site, n.more.srvIdx, z.negSOA); r.result == Success && len(r.answer) > 0 {
 			return r
 		}
 	}
@@ -249,7 +256,7 @@ func synth(set []dns.RR, qname, owner string) []dns.RR {
 func (z *Zone) referral(cut string, site int) lookupResult {
 	n := z.nodes[cut]
 	ns := n.rrsets.get(dns.TypeNS)
-	r := lookupResult{result: Delegation, ns: ns[:len(ns):len(ns)], extra: n.extra[dns.TypeNS]}
+	r := lookupResult{result: Delegation, ns: ns[:len(ns):len(ns)], extra: n.extraFor(dns.TypeNS)}
 	n.serviceExtra(dns.TypeNS, site, &r, false)
 	return r
 }
@@ -263,11 +270,14 @@ func (z *Zone) referral(cut string, site int) lookupResult {
 // its current answers hold this data, and the reply packed when asked (the
 // RRset answers the question); with more, it is put together here.
 func (n *node) serviceExtra(qtype uint16, site int, r *lookupResult, asked bool) {
-	svcs := n.extraSvc[qtype]
+	if n.more == nil {
+		return
+	}
+	svcs := n.more.extraSvc[qtype]
 	if len(svcs) == 0 {
 		return
 	}
-	if i, ok := n.depIdx[qtype]; ok && len(svcs) == 1 {
+	if i, ok := n.more.depIdx[qtype]; ok && len(svcs) == 1 {
 		set := svcs[0].answers.Load()
 		if set == nil || site >= len(set.bySite) || i >= len(set.bySite[site].deps) {
 			return

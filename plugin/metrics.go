@@ -5,6 +5,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/miekg/dns"
 
@@ -14,7 +15,6 @@ import (
 
 	"github.com/hadns/hadns/healthcheck"
 	"github.com/hadns/hadns/internal/adminapi"
-	"github.com/hadns/hadns/internal/sites"
 )
 
 // Metrics under coredns_hadns_. Series for answers are looked up when answers
@@ -157,40 +157,30 @@ func siteLabel(site string) string {
 	return site
 }
 
-// countersFor names the series an answer increments. They are made on the
-// answer's first query, not here: a series costs about a kilobyte, and a
-// zone of 20,000 services has one per service and client site, most of
-// them never asked for from every site.
-func countersFor(s *service, o sites.Order, ra *rrAnswer) {
-	served := ra.served
-	if served == "" {
-		served = "none"
-	}
-	ra.ctr = &answerCtr{svc: s, client: siteLabel(o.Site), served: served}
-	if ra.degraded != nil {
-		ra.ctr.degraded = ra.degraded.kind
-	}
-}
+// answerCtr holds the series an answer increments. They are made on the
+// answer's first query, not when it is computed: a series costs about a
+// kilobyte, and a zone of 20,000 services has one per service and client
+// site, most of them never asked for from every site. The labels come from
+// the answer and from the query (service, client site), so an answer keeps
+// one pointer for them, not a copy of its labels.
+//
+// The pointer is read and set with sync/atomic's functions rather than
+// held in an atomic.Pointer, which may not be copied: answers are built as
+// values and copied into place before they are published, and only then
+// counted.
+type answerCtr struct{ p unsafe.Pointer } // *ctrPair
 
-// answerCtr is the series an answer increments, made on its first query.
-type answerCtr struct {
-	svc                      *service
-	client, served, degraded string // degraded: "" for a healthy answer
-	c                        atomic.Pointer[ctrPair]
-}
+func (a *answerCtr) load() *ctrPair { return (*ctrPair)(atomic.LoadPointer(&a.p)) }
 
 type ctrPair struct{ count, degraded prometheus.Counter }
 
-// countAnswer counts one query answered with ra: no allocation once the
+// countAnswer counts one query from a client of site client (its metric
+// label) answered with ra, an answer of svc: no allocation once the
 // answer's series are made.
-func (ra *rrAnswer) countAnswer() {
-	a := ra.ctr
-	if a == nil {
-		return
-	}
-	p := a.c.Load()
+func (ra *rrAnswer) countAnswer(svc *service, client string) {
+	p := ra.ctr.load()
 	if p == nil {
-		p = a.resolve()
+		p = ra.resolveCtr(svc, client)
 	}
 	p.count.Inc()
 	if p.degraded != nil {
@@ -198,21 +188,28 @@ func (ra *rrAnswer) countAnswer() {
 	}
 }
 
-func (a *answerCtr) resolve() *ctrPair {
-	p := &ctrPair{count: answers.WithLabelValues(a.svc.name, a.client, a.served)}
-	if a.degraded != "" {
-		p.degraded = degradedAnswers.WithLabelValues(a.svc.name, a.client, a.degraded)
+func (ra *rrAnswer) resolveCtr(svc *service, client string) *ctrPair {
+	served, degraded := ra.served, ""
+	if served == "" {
+		served = "none"
 	}
-	if a.svc.retired.Load() {
+	if ra.degraded != nil {
+		degraded = ra.degraded.kind
+	}
+	p := &ctrPair{count: answers.WithLabelValues(svc.name, client, served)}
+	if degraded != "" {
+		p.degraded = degradedAnswers.WithLabelValues(svc.name, client, degraded)
+	}
+	if svc.retired.Load() {
 		// A query that read a snapshot a reload has since replaced, after
 		// the service's series were deleted: do not bring them back.
-		answers.DeleteLabelValues(a.svc.name, a.client, a.served)
-		if a.degraded != "" {
-			degradedAnswers.DeleteLabelValues(a.svc.name, a.client, a.degraded)
+		answers.DeleteLabelValues(svc.name, client, served)
+		if degraded != "" {
+			degradedAnswers.DeleteLabelValues(svc.name, client, degraded)
 		}
 	}
-	a.c.CompareAndSwap(nil, p)
-	return a.c.Load()
+	atomic.CompareAndSwapPointer(&ra.ctr.p, nil, unsafe.Pointer(p))
+	return ra.ctr.load()
 }
 
 // setBackendGauges publishes a service's current health.

@@ -17,7 +17,6 @@ func computeSVCB(s *service, health []Health, orders []sites.Order, set *answerS
 		sa.svcb = make([]rrAnswer, len(s.svcb))
 		for j, r := range s.svcb {
 			sa.svcb[j] = selectSVCB(s, r, health, o, sa)
-			countersFor(s, o, &sa.svcb[j])
 		}
 	}
 	for j, r := range s.svcb {

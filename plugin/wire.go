@@ -28,25 +28,16 @@ type wireAnswer struct {
 	qnameEnd int32  // offset just past the question's name (int32: with nx, one word)
 	// nx marks a negative answer (NXDOMAIN, or a NODATA shared by every
 	// name of a zone): its question varies, so buf is the header alone and
-	// soa is the zone's SOA record, written out in full so that its owner
-	// keeps the zone's spelling.
-	nx  bool
-	ede []byte // the EDE option of a degraded answer, or nil
+	// the zone's SOA record follows the question (rare.soa).
+	nx bool
 	// msgs is the reply as a message, by RD and CD, for the recorders of
 	// plugins before us (log, prometheus), which read its header and what
 	// kind of answer it is; the rotations of one answer share them.
 	msgs *recMsgs
-
-	soa []byte
-
-	// cuts are the places the additional section may end early in a UDP
-	// reply too big for the client: after each of its RRsets but the last,
-	// from the end back. Additional data is not required, so dropping it
-	// does not set TC (RFC 2181 9).
-	cuts []extraCut
-
-	// signed is this reply with its RRSIGs, in a signed zone (dnssec.go).
-	signed *signedTwin
+	// rare holds what few replies have (wire_rare.go): nil for a plain
+	// answer in an unsigned zone, which is most of them, so those cost
+	// 48 bytes here rather than 128.
+	rare *wireRare
 }
 
 // extraCut is a prefix of buf: its length, and the ARCOUNT it holds.
@@ -102,9 +93,12 @@ func packWire(qname string, qtype uint16, res lookupResult, msgs *recMsgs) *wire
 	for end < len(buf) && buf[end] != 0 {
 		end += 1 + int(buf[end])
 	}
-	wa := &wireAnswer{buf: buf, qnameEnd: int32(end + 1), msgs: msgs, cuts: extraCuts(buf, end+5, len(res.answer)+len(res.ns), res.extra)}
+	wa := &wireAnswer{buf: buf, qnameEnd: int32(end + 1), msgs: msgs}
+	if cuts := extraCuts(buf, end+5, len(res.answer)+len(res.ns), res.extra); cuts != nil {
+		wa.rareFields().cuts = cuts
+	}
 	if res.degraded != nil {
-		wa.ede = edeOption(res.degraded)
+		wa.rareFields().ede = edeOption(res.degraded)
 	}
 	if wa.msgs == nil {
 		wa.msgs = &recMsgs{}
@@ -224,15 +218,16 @@ func finishWire(w dns.ResponseWriter, r *dns.Msg, bp *[]byte, b []byte, wa *wire
 		// Drop additional RRsets from the end until it fits; the answer
 		// itself not fitting is for the general path, which sets TC.
 		i := 0
-		for i < len(wa.cuts) && wa.cuts[i].off+optLen > size {
+		cuts := wa.cuts()
+		for i < len(cuts) && cuts[i].off+optLen > size {
 			i++
 		}
-		if i == len(wa.cuts) {
+		if i == len(cuts) {
 			*bp = b
 			return false
 		}
-		b = b[:wa.cuts[i].off]
-		binary.BigEndian.PutUint16(b[10:], wa.cuts[i].arcount)
+		b = b[:cuts[i].off]
+		binary.BigEndian.PutUint16(b[10:], cuts[i].arcount)
 	}
 	if reqOpt != nil {
 		b = appendOPT(b, reqOpt.Do(), ecs, scope, ede)
@@ -277,7 +272,7 @@ func writeNX(w dns.ResponseWriter, r *dns.Msg, wa *wireAnswer, reqOpt *dns.OPT, 
 	}
 	b = append(b, 0)
 	b = append(b, byte(q.Qtype>>8), byte(q.Qtype), byte(q.Qclass>>8), byte(q.Qclass))
-	b = append(b, wa.soa...)
+	b = append(b, wa.soa()...)
 	return finishWire(w, r, bp, b, wa, reqOpt, ecs, scope, ede, udp, flags)
 }
 
@@ -481,31 +476,11 @@ func packRR(s *service, owner string, qtype uint16, ra *rrAnswer) {
 		// degraded one carries its EDE beside the shared bytes.
 		if wa := s.noData; wa != nil {
 			if ra.degraded != nil {
-				c := *wa
-				c.ede = edeOption(ra.degraded)
-				wa = &c
+				wa = wa.withEDE(edeOption(ra.degraded))
 			}
 			ra.wire = []*wireAnswer{wa}
 		}
 	}
-}
-
-// typedWires are a name's packed RRsets by type: a name has a handful of
-// types, so a slice costs a fraction of a map's memory and is as quick.
-type typedWires []typedWire
-
-type typedWire struct {
-	t  uint16
-	wa *wireAnswer
-}
-
-func (ws typedWires) get(t uint16) *wireAnswer {
-	for i := range ws {
-		if ws[i].t == t {
-			return ws[i].wa
-		}
-	}
-	return nil
 }
 
 // packStatic packs the static answers of every name: each RRset as asked,
@@ -515,24 +490,19 @@ func (ws typedWires) get(t uint16) *wireAnswer {
 func (z *Zone) packStatic() {
 	noData := packNegative(z.negSOA, dns.RcodeSuccess)
 	for name, n := range z.nodes {
-		if len(n.rrsets) > 0 {
-			n.wire = make(typedWires, 0, len(n.rrsets))
-		}
-		for _, ts := range n.rrsets {
-			t, set := ts.t, ts.set
-			if len(n.extraSvc[t]) > 0 {
+		for i := range n.rrsets {
+			ts := &n.rrsets[i]
+			if n.more != nil && len(n.more.extraSvc[ts.t]) > 0 {
 				continue // its additional data follows health: packed with the service's answers
 			}
-			n.wire = append(n.wire, typedWire{t, packWire(name, t, lookupResult{result: Success, answer: set, extra: n.extra[t]}, nil)})
+			ts.wa = packWire(name, ts.t, lookupResult{result: Success, answer: ts.set, extra: n.extraFor(ts.t)}, nil)
 		}
-		n.noData = noData
-		if name == z.origin {
-			// The apex's SOA is owned by the query name: packed for it,
-			// the owner points at the question and takes its spelling.
-			n.noData = packWire(name, 0, lookupResult{result: NoData, ns: z.negSOA}, nil)
-		}
-		n.lines = nil
 	}
+	z.lines = nil
+	z.noData = noData
+	// The apex's SOA is owned by the query name: packed for it, the owner
+	// points at the question and takes its spelling.
+	z.apexNoData = packWire(z.origin, 0, lookupResult{result: NoData, ns: z.negSOA}, nil)
 	z.nx = packNX(z.negSOA)
 	for _, s := range z.services {
 		s.negSOA, s.noData = z.negSOA, noData
@@ -618,5 +588,5 @@ func packNegative(negSOA []dns.RR, rcode int) *wireAnswer {
 	buf := []byte{0, 0, 0x84, byte(rcode), 0, 1, 0, 0, 0, 1, 0, 0} // QR AA, rcode; 1 question, 1 authority
 	msgs := &recMsgs{}
 	msgs.v.Store(flagVariants(m)) // its bytes lack the question: made now
-	return &wireAnswer{nx: true, buf: buf, soa: rr[:n], msgs: msgs}
+	return &wireAnswer{nx: true, buf: buf, msgs: msgs, rare: &wireRare{soa: rr[:n]}}
 }
