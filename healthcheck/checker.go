@@ -164,8 +164,11 @@ func (c *Checker) Set(targets []Target) error {
 	next := make(map[string]*entry, len(targets))
 	var added []*entry
 	var errs []error
+	// The entries' specs are interned: targets checked alike share one
+	// (and the caller's Specs are never held).
+	var specs Specs
 	for _, t := range targets {
-		t.Spec = t.Spec.WithDefaults()
+		t.Spec = specs.Intern(t.spec())
 		if err := t.Spec.validate(c.kinds()); err != nil {
 			errs = append(errs, fmt.Errorf("target %s: %w", t.ProbeAddr(), err))
 			continue

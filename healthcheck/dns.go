@@ -24,7 +24,7 @@ func (DNSProber) Check(ctx context.Context, t Target) error {
 }
 
 func (DNSProber) bind(t Target) (Prober, error) {
-	s := t.Spec.WithDefaults()
+	s := t.spec().WithDefaults()
 	qtype, ok := dnsType(s.QType)
 	if !ok {
 		return nil, &ProbeError{Op: "dns", Err: fmt.Errorf("unknown qtype %q", s.QType)}

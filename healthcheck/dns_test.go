@@ -52,10 +52,10 @@ func TestDNSProbe(t *testing.T) {
 		tg   Target
 		want string
 	}{
-		{"noerror", Target{Addr: addr, Spec: dnsSpec(Spec{QName: "ok.test"})}, ""},
-		{"nxdomain", Target{Addr: addr, Spec: dnsSpec(Spec{QName: "missing.test", QType: "AAAA"})}, "dns: rcode NXDOMAIN, want NOERROR"},
-		{"nxdomain expected", Target{Addr: addr, Spec: dnsSpec(Spec{QName: "missing.test", RCode: "nxdomain"})}, ""},
-		{"nobody listening", Target{Addr: closed, Spec: dnsSpec(Spec{QName: "ok.test"})}, "dns: connection refused"},
+		{"noerror", Target{Addr: addr, Spec: new(dnsSpec(Spec{QName: "ok.test"}))}, ""},
+		{"nxdomain", Target{Addr: addr, Spec: new(dnsSpec(Spec{QName: "missing.test", QType: "AAAA"}))}, "dns: rcode NXDOMAIN, want NOERROR"},
+		{"nxdomain expected", Target{Addr: addr, Spec: new(dnsSpec(Spec{QName: "missing.test", RCode: "nxdomain"}))}, ""},
+		{"nobody listening", Target{Addr: closed, Spec: new(dnsSpec(Spec{QName: "ok.test"}))}, "dns: connection refused"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -125,7 +125,7 @@ func TestDNSProbeWantsItsOwnReply(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			addr := rawDNSServer(t, tc.reply)
-			tg := Target{Addr: addr, Spec: Spec{Kind: "dns", QName: "ok.test"}}
+			tg := Target{Addr: addr, Spec: &Spec{Kind: "dns", QName: "ok.test"}}
 			wantErr(t, probe(t, tg, time.Second), tc.want)
 		})
 	}

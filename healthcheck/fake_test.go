@@ -96,7 +96,7 @@ func target(addr string, s Spec) Target {
 	if s.Kind == "" {
 		s.Kind = "fake"
 	}
-	return Target{Addr: netip.MustParseAddrPort(addr), Spec: s}
+	return Target{Addr: netip.MustParseAddrPort(addr), Spec: new(s)}
 }
 
 // park waits until n loops are parked on their timers.

@@ -29,7 +29,7 @@ func (HTTPProber) Check(ctx context.Context, t Target) error {
 }
 
 func (HTTPProber) bind(t Target) (Prober, error) {
-	s := t.Spec.WithDefaults()
+	s := t.spec().WithDefaults()
 	status, err := parseStatus(s.Status)
 	if err != nil {
 		return nil, probeErr("http", err)

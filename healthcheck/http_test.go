@@ -49,7 +49,7 @@ func TestHTTPProbe(t *testing.T) {
 	srv := httptest.NewServer(healthHandler())
 	defer srv.Close()
 	addr := addrOf(t, srv.Listener.Addr())
-	http := func(s Spec) Target { s.Kind = "http"; return Target{Addr: addr, Spec: s} }
+	http := func(s Spec) Target { s.Kind = "http"; return Target{Addr: addr, Spec: new(s)} }
 	tests := []struct {
 		name    string
 		tg      Target
@@ -69,7 +69,7 @@ func TestHTTPProbe(t *testing.T) {
 		{"body regexp mismatch", http(Spec{Path: "/ok", BodyRegexp: `^version`}), time.Second, `http: body does not match "^version"`},
 		{"host and headers", http(Spec{Path: "/echo", Host: "api.example", Headers: map[string]string{"X-Token": "s3"}, Body: "host=api.example token=s3 method=GET"}), time.Second, ""},
 		{"head", http(Spec{Path: "/echo", Method: "HEAD"}), time.Second, ""},
-		{"refused", Target{Addr: boundSocket(t), Spec: Spec{Kind: "http"}}, time.Second, "connect: connection refused"},
+		{"refused", Target{Addr: boundSocket(t), Spec: &Spec{Kind: "http"}}, time.Second, "connect: connection refused"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -92,7 +92,7 @@ func TestHTTPFreshConnection(t *testing.T) {
 	}
 	srv.Start()
 	defer srv.Close()
-	tg := Target{Addr: addrOf(t, srv.Listener.Addr()), Spec: Spec{Kind: "http", Path: "/ok"}.WithDefaults()}
+	tg := Target{Addr: addrOf(t, srv.Listener.Addr()), Spec: new(Spec{Kind: "http", Path: "/ok"}.WithDefaults())}
 	p, err := HTTPProber{}.bind(tg)
 	if err != nil {
 		t.Fatal(err)
@@ -127,7 +127,7 @@ func TestHTTPSProbe(t *testing.T) {
 	esrv.StartTLS()
 	defer esrv.Close()
 
-	https := func(a Target, s Spec) Target { s.Kind = "https"; s.Path = "/ok"; a.Spec = s; return a }
+	https := func(a Target, s Spec) Target { s.Kind = "https"; s.Path = "/ok"; a.Spec = &s; return a }
 	tests := []struct {
 		name string
 		tg   Target

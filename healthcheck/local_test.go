@@ -62,7 +62,7 @@ func TestRealEMFILE(t *testing.T) {
 	probers := make([]Prober, len(kinds))
 	targets := make([]Target, len(kinds))
 	for i, s := range kinds {
-		targets[i] = Target{Addr: addr, Spec: s.WithDefaults()}
+		targets[i] = Target{Addr: addr, Spec: new(s.WithDefaults())}
 		p := builtinProbers()[s.Kind]
 		if b, ok := p.(binder); ok {
 			if p, err = b.bind(targets[i]); err != nil {

@@ -15,7 +15,7 @@ func (c *Checker) pollLoop(ctx context.Context, e *entry) {
 			timer.Stop()
 		}
 	}()
-	spec := &e.target.Spec
+	spec := e.target.Spec
 	for first := true; ; first = false {
 		start := c.clock.Now()
 		// Probes do real I/O: their timeout is on the real clock.
@@ -57,7 +57,7 @@ func (c *Checker) pollLoop(ctx context.Context, e *entry) {
 // tells them apart: if it connects, that connection is held and the target
 // is Up again; if not, it is Down.
 func (c *Checker) watchLoop(ctx context.Context, e *entry, w Watcher) {
-	spec := &e.target.Spec
+	spec := e.target.Spec
 	var timer Timer
 	defer func() {
 		if timer != nil {
@@ -183,7 +183,7 @@ func (c *Checker) recordWith(e *entry, err error, d time.Duration, definitive, f
 	old := e.counts.state
 	e.counts = step(e.counts, err == nil, definitive, e.target.Spec.Rise, max(e.target.Spec.Fall, minFall))
 	e.lastCheck, e.lastErr, e.lastDur = now, err, d
-	next := nextDelay(&e.target.Spec, e.counts, first, c.rand)
+	next := nextDelay(e.target.Spec, e.counts, first, c.rand)
 	if nw := e.counts.state; nw != old {
 		e.state.Store(uint32(nw))
 		e.since = now

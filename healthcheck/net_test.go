@@ -156,7 +156,7 @@ func hangingSocket(t *testing.T) netip.AddrPort {
 // probe runs one check of t through a bound prober, under timeout.
 func probe(t *testing.T, tg Target, timeout time.Duration) error {
 	t.Helper()
-	tg.Spec = tg.Spec.WithDefaults()
+	tg.Spec = new(tg.spec().WithDefaults())
 	if err := tg.Spec.Validate(); err != nil {
 		t.Fatalf("spec: %v", err)
 	}

@@ -13,7 +13,7 @@ import (
 func TestTCPLoopSpareSockets(t *testing.T) {
 	spec := Spec{Interval: 100 * time.Millisecond, Timeout: 80 * time.Millisecond, FastInterval: 20 * time.Millisecond}
 	ln := listen(t)
-	tg := Target{Addr: addrOf(t, ln.Addr()), Spec: spec}
+	tg := Target{Addr: addrOf(t, ln.Addr()), Spec: new(spec)}
 	c, w, pc := loopChecker(t, []Target{tg})
 	w.next(t, Up, 5*time.Second)
 

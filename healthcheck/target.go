@@ -13,14 +13,24 @@ import (
 type Target struct {
 	// Addr is the backend's address and service port.
 	Addr netip.AddrPort
-	// Spec is the check. Set fills its defaults.
-	Spec Spec
+	// Spec is the check; nil means every default. Targets with the same
+	// check may share one Spec (see Specs), so a Spec must not change once
+	// a target points at it. Set fills its defaults.
+	Spec *Spec
+}
+
+// spec returns t's check, the zero Spec when it has none.
+func (t Target) spec() Spec {
+	if t.Spec == nil {
+		return Spec{}
+	}
+	return *t.Spec
 }
 
 // ProbeAddr is the address the probe connects to: Addr, with its port
 // replaced by Spec.Port when that is set.
 func (t Target) ProbeAddr() netip.AddrPort {
-	if t.Spec.Port != 0 {
+	if t.Spec != nil && t.Spec.Port != 0 {
 		return netip.AddrPortFrom(t.Addr.Addr(), uint16(t.Spec.Port))
 	}
 	return t.Addr
@@ -34,13 +44,20 @@ func (t Target) ProbeAddr() netip.AddrPort {
 //
 // It looks like "tcp://127.0.0.1:80?interval=1s&timeout=800ms&...".
 func (t Target) Key() string {
-	s := t.Spec.WithDefaults()
-	a := t.ProbeAddr()
+	s := t.spec().WithDefaults()
 	var b strings.Builder
 	b.Grow(128)
 	b.WriteString(s.Kind)
 	b.WriteString("://")
-	b.WriteString(a.String())
+	b.WriteString(t.ProbeAddr().String())
+	s.writeQuery(&b)
+	return b.String()
+}
+
+// writeQuery writes every field of s but Kind and Port to b, as a URL
+// query ("?interval=1s&timeout=800ms&..."), in a fixed order with map keys
+// sorted, and zero fields left out.
+func (s *Spec) writeQuery(b *strings.Builder) {
 	sep := byte('?')
 	add := func(name, val string) {
 		if val == "" {
@@ -100,5 +117,4 @@ func (t Target) Key() string {
 	add("expect", s.Expect)
 	add("keepalive_interval", dur(s.KeepaliveInterval))
 	add("keepalive_count", num(s.KeepaliveCount))
-	return b.String()
 }

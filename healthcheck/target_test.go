@@ -11,8 +11,8 @@ import (
 
 func TestKey(t *testing.T) {
 	a := netip.MustParseAddrPort("192.0.2.1:80")
-	base := Target{Addr: a, Spec: Spec{Kind: "http", Headers: map[string]string{"b": "2", "a": "1"}}}
-	explicit := Target{Addr: a, Spec: Spec{Kind: "http", Interval: time.Second, Method: "GET", Headers: map[string]string{"a": "1", "b": "2"}}}
+	base := Target{Addr: a, Spec: &Spec{Kind: "http", Headers: map[string]string{"b": "2", "a": "1"}}}
+	explicit := Target{Addr: a, Spec: &Spec{Kind: "http", Interval: time.Second, Method: "GET", Headers: map[string]string{"a": "1", "b": "2"}}}
 	if base.Key() != explicit.Key() {
 		t.Fatalf("defaulted keys differ:\n%s\n%s", base.Key(), explicit.Key())
 	}
@@ -21,13 +21,15 @@ func TestKey(t *testing.T) {
 		t.Fatalf("key\n%s\nwant\n%s", base.Key(), want)
 	}
 	other := base
-	other.Spec.Path = "/health"
+	spec := *base.Spec
+	spec.Path = "/health"
+	other.Spec = &spec
 	if other.Key() == base.Key() {
 		t.Fatal("different paths share a key")
 	}
 	// The probe port, not the service port, identifies the loop.
-	p1 := Target{Addr: netip.MustParseAddrPort("192.0.2.1:80"), Spec: Spec{Port: 9000}}
-	p2 := Target{Addr: netip.MustParseAddrPort("192.0.2.1:443"), Spec: Spec{Port: 9000}}
+	p1 := Target{Addr: netip.MustParseAddrPort("192.0.2.1:80"), Spec: &Spec{Port: 9000}}
+	p2 := Target{Addr: netip.MustParseAddrPort("192.0.2.1:443"), Spec: &Spec{Port: 9000}}
 	if p1.Key() != p2.Key() {
 		t.Fatalf("same probe address, different keys: %s %s", p1.Key(), p2.Key())
 	}
@@ -63,7 +65,8 @@ func TestKeyCoversEverySpecField(t *testing.T) {
 		}
 		for _, v := range vals {
 			tg := base
-			reflect.ValueOf(&tg.Spec).Elem().Field(i).Set(reflect.ValueOf(v))
+			tg.Spec = &Spec{}
+			reflect.ValueOf(tg.Spec).Elem().Field(i).Set(reflect.ValueOf(v))
 			k := tg.Key()
 			what := fmt.Sprintf("Spec.%s = %v", f.Name, v)
 			if prev, dup := seen[k]; dup {
@@ -101,13 +104,13 @@ func keyTestValues(typ reflect.Type) []any {
 // "a=1&header.b" with the value "2" read as two headers, a: 1 and b: 2.
 func TestKeyHeaderNamesEscaped(t *testing.T) {
 	a := netip.MustParseAddrPort("192.0.2.1:80")
-	one := Target{Addr: a, Spec: Spec{Kind: "http", Headers: map[string]string{"a=1&header.b": "2"}}}
-	two := Target{Addr: a, Spec: Spec{Kind: "http", Headers: map[string]string{"a": "1", "b": "2"}}}
+	one := Target{Addr: a, Spec: &Spec{Kind: "http", Headers: map[string]string{"a=1&header.b": "2"}}}
+	two := Target{Addr: a, Spec: &Spec{Kind: "http", Headers: map[string]string{"a": "1", "b": "2"}}}
 	if one.Key() == two.Key() {
 		t.Fatalf("different headers share the key %s", one.Key())
 	}
 	// Ordinary names read as before.
-	plain := Target{Addr: a, Spec: Spec{Kind: "http", Headers: map[string]string{"X-Check_1.v~2": "yes"}}}
+	plain := Target{Addr: a, Spec: &Spec{Kind: "http", Headers: map[string]string{"X-Check_1.v~2": "yes"}}}
 	if k := plain.Key(); !strings.Contains(k, "&header.X-Check_1.v~2=yes&") {
 		t.Fatalf("key %s", k)
 	}

@@ -32,7 +32,7 @@ func TestTCPProbeTimeout(t *testing.T) {
 func TestTCPProbePort(t *testing.T) {
 	ln := listen(t)
 	// The service port is refused; the check port is the listener's.
-	tg := Target{Addr: boundSocket(t), Spec: Spec{Port: int(addrOf(t, ln.Addr()).Port())}}
+	tg := Target{Addr: boundSocket(t), Spec: &Spec{Port: int(addrOf(t, ln.Addr()).Port())}}
 	wantErr(t, probe(t, tg, time.Second), "")
 }
 
@@ -40,7 +40,7 @@ func TestTCPProbePort(t *testing.T) {
 // goes away is confirmed down after a fast-interval confirmation.
 func TestCheckerTCPDown(t *testing.T) {
 	ln := listen(t)
-	tg := Target{Addr: addrOf(t, ln.Addr()), Spec: Spec{Interval: 300 * time.Millisecond, Timeout: 200 * time.Millisecond, FastInterval: 50 * time.Millisecond}}
+	tg := Target{Addr: addrOf(t, ln.Addr()), Spec: &Spec{Interval: 300 * time.Millisecond, Timeout: 200 * time.Millisecond, FastInterval: 50 * time.Millisecond}}
 	c, w := runChecker(t, tg)
 	w.next(t, Up, 5*time.Second)
 	ln.Close()
@@ -63,7 +63,7 @@ type wallClock struct{ SystemClock }
 // not use the tcp loop.
 func TestCheckerTCPDownWithoutLoop(t *testing.T) {
 	ln := listen(t)
-	tg := Target{Addr: addrOf(t, ln.Addr()), Spec: Spec{Interval: 300 * time.Millisecond, Timeout: 200 * time.Millisecond, FastInterval: 50 * time.Millisecond}}
+	tg := Target{Addr: addrOf(t, ln.Addr()), Spec: &Spec{Interval: 300 * time.Millisecond, Timeout: 200 * time.Millisecond, FastInterval: 50 * time.Millisecond}}
 	c := New(Options{Clock: wallClock{}})
 	w := &eventWaiter{sub: c.Subscribe()}
 	if err := c.Set([]Target{tg}); err != nil {

@@ -57,9 +57,9 @@ func loopChecker(t *testing.T, targets []Target) (*Checker, *eventWaiter, *probe
 // TestTCPLoopStates runs up, refused and hanging targets on the loop.
 func TestTCPLoopStates(t *testing.T) {
 	spec := Spec{Interval: 200 * time.Millisecond, Timeout: 100 * time.Millisecond, FastInterval: 20 * time.Millisecond}
-	up := Target{Addr: addrOf(t, listen(t).Addr()), Spec: spec}
-	refused := Target{Addr: boundSocket(t), Spec: spec}
-	hanging := Target{Addr: hangingSocket(t), Spec: spec}
+	up := Target{Addr: addrOf(t, listen(t).Addr()), Spec: new(spec)}
+	refused := Target{Addr: boundSocket(t), Spec: new(spec)}
+	hanging := Target{Addr: hangingSocket(t), Spec: new(spec)}
 	c, w, _ := loopChecker(t, []Target{up, refused, hanging})
 	want := map[string]string{up.Key(): "ok", refused.Key(): "connect: connection refused", hanging.Key(): "connect: timeout"}
 	deadline := time.Now().Add(10 * time.Second)
@@ -99,8 +99,8 @@ func TestTCPLoopSchedule(t *testing.T) {
 	spec := Spec{Interval: interval, Timeout: 80 * time.Millisecond, FastInterval: 20 * time.Millisecond}
 	var targets []Target
 	for range n / 2 {
-		targets = append(targets, Target{Addr: addrOf(t, listen(t).Addr()), Spec: spec})
-		targets = append(targets, Target{Addr: boundSocket(t), Spec: spec})
+		targets = append(targets, Target{Addr: addrOf(t, listen(t).Addr()), Spec: new(spec)})
+		targets = append(targets, Target{Addr: boundSocket(t), Spec: new(spec)})
 	}
 	start := time.Now()
 	c, _, pc := loopChecker(t, targets)
@@ -141,8 +141,8 @@ func TestTCPLoopSchedule(t *testing.T) {
 // TestTCPLoopRemove: a target Set removes is probed no more.
 func TestTCPLoopRemove(t *testing.T) {
 	spec := Spec{Interval: 50 * time.Millisecond, Timeout: 40 * time.Millisecond, FastInterval: 10 * time.Millisecond}
-	a := Target{Addr: addrOf(t, listen(t).Addr()), Spec: spec}
-	b := Target{Addr: addrOf(t, listen(t).Addr()), Spec: spec}
+	a := Target{Addr: addrOf(t, listen(t).Addr()), Spec: new(spec)}
+	b := Target{Addr: addrOf(t, listen(t).Addr()), Spec: new(spec)}
 	c, w, pc := loopChecker(t, []Target{a, b})
 	w.next(t, Up, 5*time.Second)
 	w.next(t, Up, 5*time.Second)
@@ -224,7 +224,7 @@ func TestTCPLoopStopClosesSockets(t *testing.T) {
 	spec := Spec{Interval: time.Minute, Timeout: 30 * time.Second}
 	var targets []Target
 	for range n {
-		targets = append(targets, Target{Addr: hangingSocket(t), Spec: spec})
+		targets = append(targets, Target{Addr: hangingSocket(t), Spec: new(spec)})
 	}
 	before := openFiles(t)
 	c := New(Options{})

@@ -10,7 +10,7 @@ import (
 // verification on unless Insecure, against CAFile's roots when set, for
 // ServerName, else the Host header's name, else the target's IP address.
 func tlsConfig(t Target) (*tls.Config, error) {
-	s := t.Spec
+	s := t.spec()
 	cfg := &tls.Config{
 		InsecureSkipVerify: s.Insecure, //nolint:gosec // explicit opt-in, documented on the field
 		MinVersion:         tls.VersionTLS12,

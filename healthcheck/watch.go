@@ -57,7 +57,7 @@ func watchUserTimeout(s Spec) time.Duration {
 
 // Open connects to t and does the send/expect exchange.
 func (WatchProber) Open(ctx context.Context, t Target) (Session, error) {
-	s := t.Spec.WithDefaults()
+	s := t.spec().WithDefaults()
 	idle := s.KeepaliveInterval
 	d := net.Dialer{
 		KeepAliveConfig: net.KeepAliveConfig{Enable: true, Idle: idle, Interval: idle, Count: s.KeepaliveCount},

@@ -19,7 +19,7 @@ var watchSpec = Spec{Kind: "watch", Interval: time.Minute, Timeout: time.Second,
 // probe interval in between.
 func TestWatchKilledProcess(t *testing.T) {
 	cmd, addr := startBackendProcess(t)
-	tg := Target{Addr: addr, Spec: watchSpec}
+	tg := Target{Addr: addr, Spec: new(watchSpec)}
 	c, w := runChecker(t, tg)
 	w.next(t, Up, 5*time.Second)
 
@@ -118,7 +118,7 @@ func (b *closableBackend) connCount() int {
 // again, the target is up after rise good reconnects, and holds the last.
 func TestWatchRecovers(t *testing.T) {
 	b := newClosableBackend(t)
-	tg := Target{Addr: b.addr, Spec: watchSpec}
+	tg := Target{Addr: b.addr, Spec: new(watchSpec)}
 	c, w := runChecker(t, tg)
 	w.next(t, Up, 5*time.Second)
 	b.waitConns(1)
@@ -146,23 +146,23 @@ func TestWatchRecovers(t *testing.T) {
 
 func TestWatchSendExpect(t *testing.T) {
 	b := newClosableBackend(t)
-	ok := Target{Addr: b.addr, Spec: Spec{Kind: "watch", Send: "ping", Expect: "pong"}}
+	ok := Target{Addr: b.addr, Spec: &Spec{Kind: "watch", Send: "ping", Expect: "pong"}}
 	wantErr(t, probe(t, ok, 2*time.Second), "")
-	bad := Target{Addr: b.addr, Spec: Spec{Kind: "watch", Send: "ping", Expect: "ready"}}
+	bad := Target{Addr: b.addr, Spec: &Spec{Kind: "watch", Send: "ping", Expect: "ready"}}
 	wantErr(t, probe(t, bad, 2*time.Second), `watch: expected "ready", got "pong"`)
-	silent := Target{Addr: b.addr, Spec: Spec{Kind: "watch", Expect: "hello"}}
+	silent := Target{Addr: b.addr, Spec: &Spec{Kind: "watch", Expect: "hello"}}
 	err := probe(t, silent, 300*time.Millisecond)
 	if err == nil || !strings.Contains(err.Error(), "timeout") {
 		t.Fatalf("expect from a silent backend: %v", err)
 	}
-	wantErr(t, probe(t, Target{Addr: boundSocket(t), Spec: Spec{Kind: "watch"}}, time.Second), "connect: connection refused")
+	wantErr(t, probe(t, Target{Addr: boundSocket(t), Spec: &Spec{Kind: "watch"}}, time.Second), "connect: connection refused")
 }
 
 // TestWatchHoldsOneConnection: while up, the watch holds exactly one
 // connection and does not poll.
 func TestWatchHoldsOneConnection(t *testing.T) {
 	b := newClosableBackend(t)
-	_, w := runChecker(t, Target{Addr: b.addr, Spec: watchSpec})
+	_, w := runChecker(t, Target{Addr: b.addr, Spec: new(watchSpec)})
 	w.next(t, Up, 5*time.Second)
 	b.waitConns(1)
 	// Six fast intervals: a polling or reconnecting watch would show here.

@@ -9,22 +9,9 @@ import (
 	"strings"
 
 	"github.com/coredns/caddy"
+
+	"github.com/hadns/hadns/internal/admin"
 )
-
-// tokenEnv holds the admin token when no admin_token_file is given.
-const tokenEnv = "HADNS_ADMIN_TOKEN"
-
-// adminConfig is the admin API of one hadns block.
-type adminConfig struct {
-	addr     string
-	token    string // bearer token for changes (and for reads from other hosts); "": changes refused
-	cert     *tls.Certificate
-	insecure bool // admin_insecure: plain HTTP on a non-loopback address, on purpose
-	// hosts are the names (lower case, no trailing dot) clients may call
-	// the server by in their Host header, besides IP addresses and
-	// localhost (admin_hosts).
-	hosts []string
-}
 
 // adminOptions gathers the admin_* lines of a block, each with its line for
 // errors, so they can be checked together at the end.
@@ -100,39 +87,22 @@ func (a *adminOptions) parse(c *caddy.Controller, path func(string) string) erro
 // config checks the options as a whole: the admin API is off unless an
 // address is given, and a non-loopback address needs TLS or an explicit
 // admin_insecure.
-func (a *adminOptions) config(c *caddy.Controller) (*adminConfig, error) {
+func (a *adminOptions) config(c *caddy.Controller) (*admin.Config, error) {
 	if a.addr == "" {
 		for opt, line := range a.seen {
 			return nil, fmt.Errorf("%s:%d - Error during parsing: %s needs an `admin ADDR` line", c.File(), line, opt)
 		}
 		return nil, nil
 	}
-	errAt := func(format string, args ...any) error {
-		return fmt.Errorf("%s:%d - Error during parsing: %s", c.File(), a.addrLine, fmt.Sprintf(format, args...))
+	cfg := &admin.Config{Addr: a.addr, Cert: a.cert, Insecure: a.insecure, Hosts: a.hosts}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("%s:%d - Error during parsing: %v", c.File(), a.addrLine, err)
 	}
-	host, _, _ := net.SplitHostPort(a.addr)
-	if !loopbackHost(host) && a.cert == nil && !a.insecure {
-		return nil, errAt("admin %s is not a loopback address: add `admin_tls CERT KEY`, or `admin_insecure` to serve plain HTTP on it anyway", a.addr)
-	}
-	if a.cert != nil && a.insecure {
-		return nil, errAt("admin_tls and admin_insecure contradict each other: choose one")
-	}
-	cfg := &adminConfig{addr: a.addr, cert: a.cert, insecure: a.insecure, hosts: a.hosts}
 	if a.tokenFile != "" {
 		data, _ := os.ReadFile(a.tokenFile) // read and checked in parse
-		cfg.token = strings.TrimSpace(string(data))
+		cfg.Token = strings.TrimSpace(string(data))
 	} else {
-		cfg.token = strings.TrimSpace(os.Getenv(tokenEnv))
+		cfg.Token = strings.TrimSpace(os.Getenv(admin.TokenEnv))
 	}
 	return cfg, nil
-}
-
-// loopbackHost reports whether host (from HOST:PORT) is a loopback address
-// or localhost. An empty host listens on every address: not loopback.
-func loopbackHost(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip, err := netip.ParseAddr(host)
-	return err == nil && ip.IsLoopback()
 }

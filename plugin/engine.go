@@ -189,7 +189,7 @@ func fromState(st healthcheck.State) zone.Health {
 
 func (e *engine) start() error {
 	if e.cfg.admin != nil {
-		if err := e.ops.registerAdmin(e, e.cfg.admin); err != nil {
+		if err := e.ops.admins.Register(adminView{e}, e.cfg.admin); err != nil {
 			return err
 		}
 	}
@@ -307,7 +307,7 @@ func (e *engine) apply(events []healthcheck.Event) {
 func (e *engine) stop() error {
 	e.pool.commitRestart()
 	if e.cfg.admin != nil {
-		e.ops.unregisterAdmin(e, e.cfg.admin.addr)
+		e.ops.admins.Unregister(adminView{e}, e.cfg.admin.Addr)
 	}
 	if e.cancel != nil {
 		e.cancel()

@@ -219,7 +219,7 @@ func TestGeoNeedsPlugins(t *testing.T) {
 		if err := os.WriteFile(cf, []byte(text), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		r, err := Check(cf)
+		r, err := ValidateCorefile(cf)
 		if err != nil {
 			t.Fatal(err)
 		}

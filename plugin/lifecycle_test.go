@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/hadns/hadns/internal/admin"
 	"github.com/hadns/hadns/internal/ops"
 	"github.com/hadns/hadns/internal/zone/zonetest"
 )
@@ -43,7 +44,7 @@ func TestFailedCorefileReloadLeavesNoGhost(t *testing.T) {
 	}
 	cfg := *r.cfg
 	cfg.files = []string{zonePath}
-	cfg.admin = &adminConfig{addr: "127.0.0.1:0", token: "rejected-token"}
+	cfg.admin = &admin.Config{Addr: "127.0.0.1:0", Token: "rejected-token"}
 	cfg.state = filepath.Join(dir, "other-state.json")
 
 	if err := r.pool.beginRestart(); err != nil { // the old instance's OnRestart
@@ -89,7 +90,7 @@ func TestFailedCorefileReloadLeavesNoGhost(t *testing.T) {
 	if code, _ := r.call("GET", "/v1/status", "", "rejected-token", "192.0.2.9:4000"); code != 401 {
 		t.Errorf("the rejected configuration's token gets %d, want 401", code)
 	}
-	if engines, _ := r.server().current(); len(engines) != 1 || engines[0] != old {
+	if engines := r.server().Engines(); len(engines) != 1 || engines[0] != (adminView{old}) {
 		t.Errorf("admin server serves %d engines, want the old one alone", len(engines))
 	}
 	r.pool.ops.mu.Lock()

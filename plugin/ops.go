@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"github.com/hadns/hadns/healthcheck"
+	"github.com/hadns/hadns/internal/admin"
 	"github.com/hadns/hadns/internal/ops"
 )
 
@@ -16,10 +17,11 @@ type operations struct {
 	clock  healthcheck.Clock
 	drains *drainTracker
 
+	admins *admin.Servers // by listen address
+
 	mu     sync.Mutex
-	stores map[string]storeEntry   // by state file path; "" is memory only
-	admins map[string]*adminServer // by listen address
-	sets   map[string]*storeSet    // shared stores by configuration (store.go)
+	stores map[string]storeEntry // by state file path; "" is memory only
+	sets   map[string]*storeSet  // shared stores by configuration (store.go)
 }
 
 func newOperations(clock healthcheck.Clock) *operations {
@@ -30,7 +32,7 @@ func newOperations(clock healthcheck.Clock) *operations {
 		clock:  clock,
 		drains: newDrainTracker(clock.Now()),
 		stores: map[string]storeEntry{},
-		admins: map[string]*adminServer{},
+		admins: admin.NewServers(admin.Options{Clock: clock, Log: log, OnRejectedConn: adminRejectedConns.Inc}),
 	}
 }
 

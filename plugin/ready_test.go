@@ -77,7 +77,7 @@ func TestLocalTroubleKeepsAnswersAndFailsReadiness(t *testing.T) {
 	if !r.h.Ready() {
 		t.Fatal("not ready before the local trouble lasted its limit")
 	}
-	doc := status([]*engine{r.e}, r.clock.Now())
+	doc := statusOf(r.e, r.clock.Now())
 	if doc.Checker.LocalTroubleTargets != r.n || doc.Checker.LastLocalError != "connect: too many open files" || doc.Checker.LocalErrorsTotal == 0 {
 		t.Fatalf("status checker %+v", doc.Checker)
 	}

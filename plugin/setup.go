@@ -15,6 +15,7 @@ import (
 	clog "github.com/coredns/coredns/plugin/pkg/log"
 	"github.com/miekg/dns"
 
+	"github.com/hadns/hadns/internal/admin"
 	"github.com/hadns/hadns/internal/fileerr"
 	"github.com/hadns/hadns/internal/ops"
 	"github.com/hadns/hadns/internal/sites"
@@ -35,7 +36,7 @@ type config struct {
 	defaultOrder   []string
 	defaultOrderAt fileerr.Position
 	startupTimeout time.Duration // readiness waits at most this long for first results; default 5s
-	admin          *adminConfig  // the admin HTTP API; nil: off
+	admin          *admin.Config // the admin HTTP API; nil: off
 	state          string        // override state file; "": overrides live in memory only
 	stateAt        fileerr.Position
 	dnssec         *dnssecConfig // signing keys by zone; nil: nothing is signed

@@ -1,20 +1,16 @@
 package hadns
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"encoding/pem"
-	"math/big"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/coredns/caddy"
+
+	"github.com/hadns/hadns/internal/admin"
+	"github.com/hadns/hadns/internal/admin/admintest"
 )
 
 func TestParse(t *testing.T) {
@@ -55,23 +51,23 @@ func TestParse(t *testing.T) {
 			}
 		}},
 		{"admin loopback", "hadns {\n zone a\n admin 127.0.0.1:8053\n state /var/lib/hadns/state.json\n}", "", func(t *testing.T, h *Hadns, c *config) {
-			if c.admin == nil || c.admin.addr != "127.0.0.1:8053" || c.admin.token != "" || c.state != "/var/lib/hadns/state.json" {
+			if c.admin == nil || c.admin.Addr != "127.0.0.1:8053" || c.admin.Token != "" || c.state != "/var/lib/hadns/state.json" {
 				t.Errorf("admin %+v state %q", c.admin, c.state)
 			}
 		}},
 		{"admin localhost v6", "hadns {\n zone a\n admin [::1]:8053\n}", "", func(t *testing.T, h *Hadns, c *config) {}},
 		{"admin token file", "hadns {\n zone a\n admin localhost:8053\n admin_token_file TOKENFILE\n}", "", func(t *testing.T, h *Hadns, c *config) {
-			if c.admin.token != "tok-from-file" {
-				t.Errorf("token %q", c.admin.token)
+			if c.admin.Token != "tok-from-file" {
+				t.Errorf("token %q", c.admin.Token)
 			}
 		}},
 		{"admin insecure", "hadns {\n zone a\n admin 0.0.0.0:8053\n admin_insecure\n}", "", func(t *testing.T, h *Hadns, c *config) {
-			if !c.admin.insecure {
+			if !c.admin.Insecure {
 				t.Errorf("admin %+v", c.admin)
 			}
 		}},
 		{"admin tls", "hadns {\n zone a\n admin 192.0.2.1:8053\n admin_tls CERTFILE KEYFILE\n}", "", func(t *testing.T, h *Hadns, c *config) {
-			if c.admin.cert == nil {
+			if c.admin.Cert == nil {
 				t.Errorf("admin %+v", c.admin)
 			}
 		}},
@@ -80,8 +76,8 @@ func TestParse(t *testing.T) {
 		{"admin no port", "hadns {\n zone a\n admin 127.0.0.1\n}", "want HOST:PORT", nil},
 		{"admin twice", "hadns {\n zone a\n admin 127.0.0.1:1\n admin 127.0.0.1:2\n}", "admin given twice", nil},
 		{"admin hosts", "hadns {\n zone a\n admin 127.0.0.1:8053\n admin_hosts Hadns.Example.NET. ops.example.net\n}", "", func(t *testing.T, h *Hadns, c *config) {
-			if !slices.Equal(c.admin.hosts, []string{"hadns.example.net", "ops.example.net"}) {
-				t.Errorf("admin hosts %q", c.admin.hosts)
+			if !slices.Equal(c.admin.Hosts, []string{"hadns.example.net", "ops.example.net"}) {
+				t.Errorf("admin hosts %q", c.admin.Hosts)
 			}
 		}},
 		{"admin hosts address", "hadns {\n zone a\n admin 127.0.0.1:8053\n admin_hosts 192.0.2.1\n}", "Testfile:4 - Error during parsing: admin_hosts \"192.0.2.1\": want a host name", nil},
@@ -93,7 +89,7 @@ func TestParse(t *testing.T) {
 		{"tls and insecure", "hadns {\n zone a\n admin 192.0.2.1:1\n admin_tls CERTFILE KEYFILE\n admin_insecure\n}", "contradict", nil},
 		{"state args", "hadns {\n zone a\n state\n}", "Wrong argument count", nil},
 	}
-	t.Setenv(tokenEnv, "")
+	t.Setenv(admin.TokenEnv, "")
 	files := testFiles(t)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -115,15 +111,15 @@ func TestParse(t *testing.T) {
 }
 
 func TestParseTokenFromEnv(t *testing.T) {
-	t.Setenv(tokenEnv, " from-env\n")
+	t.Setenv(admin.TokenEnv, " from-env\n")
 	c := caddy.NewTestController("dns", "hadns {\n zone a\n admin 127.0.0.1:1\n}")
 	_, cfg, err := parse(c)
-	if err != nil || cfg.admin.token != "from-env" {
-		t.Fatalf("token %q, err %v", cfg.admin.token, err)
+	if err != nil || cfg.admin.Token != "from-env" {
+		t.Fatalf("token %q, err %v", cfg.admin.Token, err)
 	}
 	c = caddy.NewTestController("dns", "hadns {\n zone a\n admin 127.0.0.1:1\n admin_token_file "+testFilePath(t, "tok")+"\n}")
-	if _, cfg, err = parse(c); err != nil || cfg.admin.token != "tok" {
-		t.Fatalf("the file wins over the environment: token %q, err %v", cfg.admin.token, err)
+	if _, cfg, err = parse(c); err != nil || cfg.admin.Token != "tok" {
+		t.Fatalf("the file wins over the environment: token %q, err %v", cfg.admin.Token, err)
 	}
 }
 
@@ -193,23 +189,11 @@ func testFiles(t *testing.T) *strings.Replacer {
 		}
 		return p
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotAfter: time.Now().Add(time.Hour), DNSNames: []string{"localhost"}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	certPEM, keyPEM := admintest.KeyPair(t)
 	return strings.NewReplacer(
 		"TOKENFILE", write("token", []byte("tok-from-file\n")),
 		"EMPTYFILE", write("empty", []byte(" \n")),
-		"CERTFILE", write("cert.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
-		"KEYFILE", write("key.pem", pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})),
+		"CERTFILE", write("cert.pem", certPEM),
+		"KEYFILE", write("key.pem", keyPEM),
 	)
 }

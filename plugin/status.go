@@ -9,66 +9,41 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/hadns/hadns/healthcheck"
+	"github.com/hadns/hadns/internal/admin"
 	"github.com/hadns/hadns/internal/adminapi"
 	"github.com/hadns/hadns/internal/zone"
 )
 
-// status describes every zone of the engines, the newest engine winning
-// when two serve the same zone (during a Corefile reload).
-func status(engines []*engine, now time.Time) adminapi.Status {
-	doc := adminapi.Status{Time: now.UTC(), Ready: true, Zones: []adminapi.ZoneStatus{}, Overrides: []adminapi.OverrideStatus{}}
-	seen := map[string]bool{}
-	matched := map[string][]string{}  // override ID → SERVICE/ID
-	effectiveIDs := map[string]bool{} // override IDs that hold for some backend
-	var overrides []adminapi.Override
-	stores := map[overrideStore]bool{}
-	if len(engines) > 0 {
-		lt := engines[0].pool.trouble()
-		doc.Checker = adminapi.CheckerStatus{LocalTroubleTargets: lt.Targets, LocalTroubleSince: lt.Since, LocalErrorsTotal: lt.Total, LastLocalError: lt.LastErr}
+// status describes the zones of e's snapshot that skip does not report,
+// sorted by origin, with the backends each override of e's store selects.
+// It reports false when no snapshot is loaded yet.
+func (e *engine) status(now time.Time, skip func(zone string) bool) (admin.EngineStatus, bool) {
+	snap := e.h.snap.Load()
+	if snap == nil {
+		return admin.EngineStatus{}, false
 	}
-	for i := len(engines) - 1; i >= 0; i-- {
-		e := engines[i]
-		if !stores[e.store] {
-			stores[e.store] = true
-			overrides = append(overrides, e.store.All()...)
-		}
-		snap := e.h.snap.Load()
-		if snap == nil {
+	es := admin.EngineStatus{Ready: e.h.Ready(), Matched: map[string][]string{}}
+	list := e.store.All()
+	origins := make([]string, 0, len(snap.zones))
+	for o := range snap.zones {
+		origins = append(origins, o)
+	}
+	sort.Strings(origins)
+	for _, origin := range origins {
+		if skip(origin) {
 			continue
 		}
-		doc.Ready = doc.Ready && e.h.Ready()
-		list := e.store.All()
-		origins := make([]string, 0, len(snap.zones))
-		for o := range snap.zones {
-			origins = append(origins, o)
+		z := snap.zones[origin]
+		zs := adminapi.ZoneStatus{Zone: origin, File: z.File(), Services: []adminapi.ServiceStatus{}}
+		for _, s := range z.Services() {
+			zs.Services = append(zs.Services, e.serviceStatus(s, snap, list, now, es.Matched))
 		}
-		sort.Strings(origins)
-		for _, origin := range origins {
-			if seen[origin] {
-				continue
-			}
-			seen[origin] = true
-			z := snap.zones[origin]
-			zs := adminapi.ZoneStatus{Zone: origin, File: z.File(), Services: []adminapi.ServiceStatus{}}
-			for _, s := range z.Services() {
-				zs.Services = append(zs.Services, e.serviceStatus(s, snap, list, now, matched, effectiveIDs))
-			}
-			doc.Zones = append(doc.Zones, zs)
-		}
+		es.Zones = append(es.Zones, zs)
 	}
-	sort.Slice(doc.Zones, func(i, j int) bool { return doc.Zones[i].Zone < doc.Zones[j].Zone })
-	for _, o := range overrides {
-		m := matched[o.ID]
-		if m == nil {
-			m = []string{}
-		}
-		doc.Overrides = append(doc.Overrides, adminapi.OverrideStatus{Override: o, Matched: m, Unmatched: len(m) == 0, Effective: effectiveIDs[o.ID]})
-	}
-	doc.Store = storeStatus(engines)
-	return doc
+	return es, true
 }
 
-func (e *engine) serviceStatus(s *zone.Service, snap *snapshot, list []adminapi.Override, now time.Time, matched map[string][]string, effectiveIDs map[string]bool) adminapi.ServiceStatus {
+func (e *engine) serviceStatus(s *zone.Service, snap *snapshot, list []adminapi.Override, now time.Time, matched map[string][]string) adminapi.ServiceStatus {
 	set := s.Answers()
 	e.mu.Lock()
 	checker := e.checker // replaced by start, under mu
@@ -103,7 +78,6 @@ func (e *engine) serviceStatus(s *zone.Service, snap *snapshot, list []adminapi.
 		o := effective(list, s.Name(), b, now)
 		bs.State = healthName(fold(e.backendHealth(s, b), o), st.State)
 		if o != nil {
-			effectiveIDs[o.ID] = true
 			bs.Override = o
 			if o.Action == adminapi.ActionDrain {
 				if bs.InAnswers {

@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"reflect"
-	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/hadns/hadns/internal/admin"
 	"github.com/hadns/hadns/internal/adminapi"
 	"github.com/hadns/hadns/internal/ops"
 	"github.com/hadns/hadns/internal/store"
@@ -19,10 +19,7 @@ import (
 // admin API writes them: the local state file (ops.Store) or, with a
 // `store` line, the nameserver set's etcd (storeSet).
 type overrideStore interface {
-	All() []adminapi.Override
-	Set(o adminapi.Override) (adminapi.Override, *adminapi.Override, error)
-	Clear(sel adminapi.Selector, only, by string) ([]adminapi.Override, error)
-	Delete(id, by string) ([]adminapi.Override, error)
+	admin.OverrideStore
 	Attach(l ops.Listener)
 	Detach(l ops.Listener)
 }
@@ -393,15 +390,4 @@ func (s *storeSet) Detach(l ops.Listener) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.listeners, l)
-}
-
-// storesOfSet is used by status: the distinct sets of engines.
-func setsOf(engines []*engine) []*storeSet {
-	var out []*storeSet
-	for _, e := range engines {
-		if e.st.set != nil && !slices.Contains(out, e.st.set) {
-			out = append(out, e.st.set)
-		}
-	}
-	return out
 }

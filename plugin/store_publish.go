@@ -1,7 +1,6 @@
 package hadns
 
 import (
-	"slices"
 	"time"
 
 	"github.com/hadns/hadns/healthcheck"
@@ -108,37 +107,4 @@ func (e *engine) setDrainSafeAt(s *zone.Service, b *zone.Backend, local time.Tim
 	}
 	t = t.UTC()
 	return &t
-}
-
-// storeStatus is the status document's store section; nil without one.
-func storeStatus(engines []*engine) *adminapi.StoreStatus {
-	sets := setsOf(engines)
-	if len(sets) == 0 {
-		return nil
-	}
-	set := sets[0]
-	out := &adminapi.StoreStatus{Instance: set.cfg.Instance, Endpoints: set.cfg.Endpoints, Prefix: set.cfg.Prefix, Instances: []string{}}
-	if out.Prefix == "" {
-		out.Prefix = store.DefaultPrefix
-	}
-	snap := set.view.Load().snap
-	if st, err := set.client(); err == nil {
-		s := st.Status()
-		out.Connected, out.Revision, out.LagSeconds = s.Connected, s.Revision, s.Lag.Seconds()
-		out.LastContact, out.LastError, out.Stale, out.Relists = s.LastContact, s.LastError, s.Stale, s.Relists
-	}
-	out.Zones, out.Overrides = len(snap.Zones), len(snap.Overrides)
-	for inst := range snap.Observations {
-		out.Instances = append(out.Instances, inst)
-	}
-	for inst := range snap.Served {
-		if !slices.Contains(out.Instances, inst) {
-			out.Instances = append(out.Instances, inst)
-		}
-	}
-	slices.Sort(out.Instances)
-	if len(snap.Rejected) > 0 {
-		out.Rejected = snap.Rejected
-	}
-	return out
 }

@@ -37,7 +37,7 @@ func check(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return checkUsage
 	}
-	r, err := hadns.Check(*conf)
+	r, err := hadns.ValidateCorefile(*conf)
 	if err != nil {
 		fmt.Fprintln(stderr, "hadns check:", err)
 		return checkUsage
@@ -77,7 +77,7 @@ func printBudgets(w io.Writer, budgets []hadns.Budget) {
 	fmt.Fprintln(w, "worst case = detection (slowest backend's health check) + TTL; BUDGET is the zone file's failover_budget")
 }
 
-// unknownDirective is how caddy (and hadns.Check, in its words) names a
+// unknownDirective is how caddy (and hadns.ValidateCorefile, in its words) names a
 // directive that is not in the directive list.
 var unknownDirective = regexp.MustCompile(`^Unknown directive '([^']+)'$`)
 

@@ -94,7 +94,7 @@ func storeCmd(c *client, f ctlFlags, pos []string, stdout io.Writer, usage func(
 		if f.ttl < time.Second {
 			return true, usage(errors.New("-ttl must be at least 1s"))
 		}
-		req := hadns.RegistrationRequest{Service: pos[1], Address: addr.String(), Port: port, Site: f.site, TTLSeconds: int((f.ttl + time.Second - 1) / time.Second)}
+		req := adminapi.RegistrationRequest{Service: pos[1], Address: addr.String(), Port: port, Site: f.site, TTLSeconds: int((f.ttl + time.Second - 1) / time.Second)}
 		data, _ := json.Marshal(req)
 		return true, register(c, data, f, stdout)
 	}

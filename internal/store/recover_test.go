@@ -155,6 +155,9 @@ func TestAuthUsernamePassword(t *testing.T) {
 		t.Errorf("write without credentials succeeded with auth enabled")
 	}
 	cfg.Username, cfg.Password = "root", "rootpw"
+	// New authenticates within DialTimeout, and etcd checks a password with
+	// bcrypt: on a busy machine that takes longer than the tests' 500 ms.
+	cfg.DialTimeout = 10 * time.Second
 	s := newStore(t, cfg, Options{})
 	if _, err := s.PutZone(ctx, "a.test.", []byte("a")); err != nil {
 		t.Fatalf("write with credentials: %v", err)

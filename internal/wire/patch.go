@@ -49,7 +49,7 @@ func Patch(dst []byte, wa *Answer, q *Query) (b []byte, flags int, ok bool) {
 		if b, ok = appendQuestion(b, q); !ok {
 			return b, 0, false
 		}
-		b = append(b, wa.soa...)
+		b = append(b, wa.soa()...)
 	} else if !patchName(b, wa, q.Name) {
 		return b, 0, false
 	} else {
@@ -63,15 +63,16 @@ func Patch(dst []byte, wa *Answer, q *Query) (b []byte, flags int, ok bool) {
 	if size := q.UDPLimit; size > 0 && len(b)+optLen > size {
 		// Drop additional RRsets from the end until it fits; the answer
 		// itself not fitting is for the general path, which sets TC.
+		cuts := wa.cuts()
 		i := 0
-		for i < len(wa.cuts) && wa.cuts[i].off+optLen > size {
+		for i < len(cuts) && cuts[i].off+optLen > size {
 			i++
 		}
-		if i == len(wa.cuts) {
+		if i == len(cuts) {
 			return b, 0, false
 		}
-		b = b[:wa.cuts[i].off]
-		binary.BigEndian.PutUint16(b[10:], wa.cuts[i].arcount)
+		b = b[:cuts[i].off]
+		binary.BigEndian.PutUint16(b[10:], cuts[i].arcount)
 	}
 	if q.EDNS {
 		b = appendOPT(b, q)

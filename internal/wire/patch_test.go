@@ -149,7 +149,7 @@ func TestPatchUDPDropsAdditional(t *testing.T) {
 	for limit := len(full); limit > 12; limit-- {
 		q := &Query{Name: "example.test.", Type: dns.TypeMX, Class: dns.ClassINET, UDPLimit: limit}
 		if !checkPatch(t, wa, q) {
-			if shortest := wa.cuts[len(wa.cuts)-1].off; limit >= shortest {
+			if shortest := wa.cuts()[len(wa.cuts())-1].off; limit >= shortest {
 				t.Fatalf("refused at %d bytes, though the answer without additional data (%d) fits", limit, shortest)
 			}
 			break

@@ -18,25 +18,16 @@ type Answer struct {
 	qnameEnd int32  // offset just past the question's name (int32: with nx, one word)
 	// nx marks a negative answer (NXDOMAIN, or a NODATA shared by every
 	// name of a zone): its question varies, so buf is the header alone and
-	// soa is the zone's SOA record, written out in full so that its owner
-	// keeps the zone's spelling.
-	nx  bool
-	ede []byte // the EDE option of a degraded answer, or nil
+	// the zone's SOA record follows the question (rare.soa).
+	nx bool
 	// msgs is the reply as a message, by RD and CD, for the recorders of
 	// plugins before us (log, prometheus), which read its header and what
 	// kind of answer it is; the rotations of one answer share them.
 	msgs *recMsgs
-
-	soa []byte
-
-	// cuts are the places the additional section may end early in a UDP
-	// reply too big for the client: after each of its RRsets but the last,
-	// from the end back. Additional data is not required, so dropping it
-	// does not set TC (RFC 2181 9).
-	cuts []extraCut
-
-	// signed is this reply with its RRSIGs, in a signed zone.
-	signed *Twin
+	// rare holds what few replies have (rare.go): nil for a plain answer
+	// in an unsigned zone, which is most of them, so those cost 48 bytes
+	// here rather than 128.
+	rare *rare
 }
 
 // extraCut is a prefix of buf: its length, and the ARCOUNT it holds.
@@ -74,29 +65,6 @@ func (c *recMsgs) get(wa *Answer, flags int) *dns.Msg {
 // write to it.
 func (wa *Answer) Msg(flags int) *dns.Msg { return wa.msgs.get(wa, flags&3) }
 
-// EDE returns the EDE option of a degraded answer, packed, or nil.
-func (wa *Answer) EDE() []byte { return wa.ede }
-
-// WithEDE returns a copy of wa that carries the EDE option ede (from
-// EDEOption); wa is left as it is.
-func (wa *Answer) WithEDE(ede []byte) *Answer {
-	c := *wa
-	c.ede = ede
-	return &c
-}
-
-// Signed returns wa's signed variant, nil if none (or wa is nil).
-func (wa *Answer) Signed() *Twin {
-	if wa == nil {
-		return nil
-	}
-	return wa.signed
-}
-
-// SetSigned gives wa its signed variant. Only for a reply not yet
-// published.
-func (wa *Answer) SetSigned(t *Twin) { wa.signed = t }
-
 // Pack packs the reply for qname (as the zone spells it) and qtype with the
 // given sections, and the EDE option ede (or nil), or returns nil if it
 // does not pack. The reply shares the messages of share, when given: the
@@ -123,7 +91,13 @@ func Pack(qname string, qtype uint16, answer, ns, extra []dns.RR, ede []byte, sh
 	if end+5 > len(buf) {
 		return nil // not expected: miekg/dns packed the question
 	}
-	wa := &Answer{buf: buf, qnameEnd: int32(end + 1), ede: ede, cuts: extraCuts(buf, end+5, len(answer)+len(ns), extra)}
+	wa := &Answer{buf: buf, qnameEnd: int32(end + 1)}
+	if cuts := extraCuts(buf, end+5, len(answer)+len(ns), extra); cuts != nil {
+		wa.rareFields().cuts = cuts
+	}
+	if ede != nil {
+		wa.rareFields().ede = ede
+	}
 	if share != nil {
 		wa.msgs = share.msgs
 	} else {
@@ -216,5 +190,5 @@ func Negative(negSOA []dns.RR, rcode int) *Answer {
 	buf := []byte{0, 0, 0x84, byte(rcode), 0, 1, 0, 0, 0, 1, 0, 0} // QR AA, rcode; 1 question, 1 authority
 	msgs := &recMsgs{}
 	msgs.v.Store(flagVariants(m)) // its bytes lack the question: made now
-	return &Answer{nx: true, buf: buf, soa: rr[:n], msgs: msgs}
+	return &Answer{nx: true, buf: buf, msgs: msgs, rare: &rare{soa: rr[:n]}}
 }

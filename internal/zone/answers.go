@@ -415,7 +415,13 @@ func rotations(s *Service, pool []int, ttl uint32) [][]dns.RR {
 	return out
 }
 
+// withTTL returns rr with TTL ttl: rr itself when it has that TTL already
+// (a healthy answer, the common case: no copy per answer and site), else a
+// copy. Records in answers are never changed in place, so sharing is safe.
 func withTTL(rr dns.RR, ttl uint32) dns.RR {
+	if rr.Header().Ttl == ttl {
+		return rr
+	}
 	c := dns.Copy(rr)
 	c.Header().Ttl = ttl
 	return c

@@ -25,29 +25,30 @@ const (
 // maxChase bounds CNAME chains inside a zone.
 const maxChase = 8
 
-// lookupResult is what ServeDNS writes. Slices may be shared with the zone
-// and must not be written to; full slice expressions keep appends off them.
+// Reply is what Lookup found, for the plugin to write. Slices may be shared
+// with the zone and must not be written to; full slice expressions keep
+// appends off them.
 type Reply struct {
 	Result Result
 	Answer []dns.RR
 	Ns     []dns.RR
 	Extra  []dns.RR
-	// degraded is set when a service answer came from a fallback tier, failed
-	// open or is not yet backed by health results.
+	// Degraded is set when a service answer came from a fallback tier,
+	// failed open or is not yet backed by health results.
 	Degraded *Degradation
-	// scoped is set when the answer depended on the client's site, so the ECS
-	// scope must be the matched prefix length.
+	// Scoped is set when the answer depended on the client's site, so the
+	// ECS scope must be the matched prefix length.
 	Scoped bool
-	// from is the service answer this came from, for its counters, and
-	// svc its service.
+	// From is the service answer this came from, for its counters, and
+	// Service its service.
 	From    *ServiceAnswer
 	Service *Service
-	// wire is this very reply packed, when the name was answered as asked
+	// Wire is this very reply packed, when the name was answered as asked
 	// (no CNAME followed, no wildcard), for the fast path.
 	Wire *wire.Answer
 }
 
-// lookup answers qname (lowercase) and qtype from the zone for a client in
+// Lookup answers qname (lowercase) and qtype from the zone for a client in
 // site (an index into the site orders). CNAMEs are followed inside the zone;
 // a chain that ends in NXDOMAIN keeps that rcode (RFC 6604), one that ends in
 // a referral keeps its CNAMEs and the referral.
@@ -179,8 +180,8 @@ func (z *Zone) answerNode(n *node, qname, owner string, qtype uint16, site int) 
 	if n.svc != nil && (qtype == dns.TypeA || qtype == dns.TypeAAAA) {
 		return oneResult{Reply: n.svc.answer(qtype, site, 0, z.negSOA)}
 	}
-	if n.srvOf != nil && qtype == dns.TypeSRV {
-		return oneResult{Reply: n.srvOf.answer(qtype, site, int(n.srvIdx), z.negSOA)}
+	if s := n.srvOwner(); s != nil && qtype == dns.TypeSRV {
+		return oneResult{Reply: s.answer(qtype, site, n.more.srvIdx, z.negSOA)}
 	}
 	if qtype == dns.TypeHTTPS || qtype == dns.TypeSVCB {
 		if r, ok := z.lookupSVCB(owner, qtype, site); ok {
@@ -191,14 +192,18 @@ func (z *Zone) answerNode(n *node, qname, owner string, qtype uint16, site int) 
 		return oneResult{Reply: z.answerANY(n, qname, owner, site)}
 	}
 	if set := n.rrsets.get(qtype); len(set) > 0 {
-		r := Reply{Result: Success, Answer: synth(set, qname, owner), Extra: n.extra[qtype], Wire: n.wire.get(qtype)}
+		r := Reply{Result: Success, Answer: synth(set, qname, owner), Extra: n.extraFor(qtype), Wire: n.rrsets.wire(qtype)}
 		n.serviceExtra(qtype, site, &r, true)
 		return oneResult{Reply: r}
 	}
 	if cn := n.rrsets.get(dns.TypeCNAME); len(cn) > 0 {
 		return oneResult{Reply: Reply{Result: Success, Answer: synth(cn, qname, owner)}, cnameOnly: true}
 	}
-	return oneResult{Reply: Reply{Result: NoData, Ns: z.negSOA, Wire: n.noData}}
+	noData := z.noData
+	if owner == z.origin {
+		noData = z.apexNoData
+	}
+	return oneResult{Reply: Reply{Result: NoData, Ns: z.negSOA, Wire: noData}}
 }
 
 // answerANY answers ANY with one RRset, as RFC 8482 allows, rather than
@@ -213,8 +218,8 @@ func (z *Zone) answerANY(n *node, qname, owner string, site int) Reply {
 			return r
 		}
 	}
-	if n.srvOf != nil {
-		if r := n.srvOf.answer(dns.TypeSRV, site, int(n.srvIdx), z.negSOA); r.Result == Success && len(r.Answer) > 0 {
+	if s := n.srvOwner(); s != nil {
+		if r := s.answer(dns.TypeSRV, site, n.more.srvIdx, z.negSOA); r.Result == Success && len(r.Answer) > 0 {
 			return r
 		}
 	}
@@ -254,7 +259,7 @@ func synth(set []dns.RR, qname, owner string) []dns.RR {
 func (z *Zone) referral(cut string, site int) Reply {
 	n := z.nodes[cut]
 	ns := n.rrsets.get(dns.TypeNS)
-	r := Reply{Result: Delegation, Ns: ns[:len(ns):len(ns)], Extra: n.extra[dns.TypeNS]}
+	r := Reply{Result: Delegation, Ns: ns[:len(ns):len(ns)], Extra: n.extraFor(dns.TypeNS)}
 	n.serviceExtra(dns.TypeNS, site, &r, false)
 	return r
 }
@@ -268,11 +273,14 @@ func (z *Zone) referral(cut string, site int) Reply {
 // its current answers hold this data, and the reply packed when asked (the
 // RRset answers the question); with more, it is put together here.
 func (n *node) serviceExtra(qtype uint16, site int, r *Reply, asked bool) {
-	svcs := n.extraSvc[qtype]
+	if n.more == nil {
+		return
+	}
+	svcs := n.more.extraSvc[qtype]
 	if len(svcs) == 0 {
 		return
 	}
-	if i, ok := n.depIdx[qtype]; ok && len(svcs) == 1 {
+	if i, ok := n.more.depIdx[qtype]; ok && len(svcs) == 1 {
 		set := svcs[0].answers.Load()
 		if set == nil || site >= len(set.bySite) || i >= len(set.bySite[site].deps) {
 			return

@@ -56,24 +56,6 @@ func packRR(s *Service, owner string, qtype uint16, ra *ServiceAnswer) {
 	}
 }
 
-// typedWires are a name's packed RRsets by type: a name has a handful of
-// types, so a slice costs a fraction of a map's memory and is as quick.
-type typedWires []typedWire
-
-type typedWire struct {
-	t  uint16
-	wa *wire.Answer
-}
-
-func (ws typedWires) get(t uint16) *wire.Answer {
-	for i := range ws {
-		if ws[i].t == t {
-			return ws[i].wa
-		}
-	}
-	return nil
-}
-
 // packStatic packs the static answers of every name: each RRset as asked,
 // and the NODATA reply, which like the NXDOMAIN takes its question from the
 // query, so one serves every name of the zone. It runs once the zone is
@@ -81,24 +63,19 @@ func (ws typedWires) get(t uint16) *wire.Answer {
 func (z *Zone) packStatic() {
 	noData := wire.Negative(z.negSOA, dns.RcodeSuccess)
 	for name, n := range z.nodes {
-		if len(n.rrsets) > 0 {
-			n.wire = make(typedWires, 0, len(n.rrsets))
-		}
-		for _, ts := range n.rrsets {
-			t, set := ts.t, ts.set
-			if len(n.extraSvc[t]) > 0 {
+		for i := range n.rrsets {
+			ts := &n.rrsets[i]
+			if n.more != nil && len(n.more.extraSvc[ts.t]) > 0 {
 				continue // its additional data follows health: packed with the service's answers
 			}
-			n.wire = append(n.wire, typedWire{t, packWire(name, t, Reply{Result: Success, Answer: set, Extra: n.extra[t]}, nil)})
+			ts.wa = packWire(name, ts.t, Reply{Result: Success, Answer: ts.set, Extra: n.extraFor(ts.t)}, nil)
 		}
-		n.noData = noData
-		if name == z.origin {
-			// The apex's SOA is owned by the query name: packed for it,
-			// the owner points at the question and takes its spelling.
-			n.noData = packWire(name, 0, Reply{Result: NoData, Ns: z.negSOA}, nil)
-		}
-		n.lines = nil
 	}
+	z.lines = nil
+	z.noData = noData
+	// The apex's SOA is owned by the query name: packed for it, the owner
+	// points at the question and takes its spelling.
+	z.apexNoData = packWire(z.origin, 0, Reply{Result: NoData, Ns: z.negSOA}, nil)
 	z.nx = packNX(z.negSOA)
 	for _, s := range z.services {
 		s.negSOA, s.noData = z.negSOA, noData

@@ -136,7 +136,7 @@ func generatedName(addr netip.Addr, svcName string) string {
 	return s + "." + svcName
 }
 
-func buildService(sc *serviceConfig, origin string, errs *fileerr.List) *Service {
+func buildService(sc *serviceConfig, origin string, specs *healthcheck.Specs, errs *fileerr.List) *Service {
 	if sc.Name == "" {
 		errs.Addf(sc.line, "service needs a name")
 		return nil
@@ -233,7 +233,7 @@ func buildService(sc *serviceConfig, origin string, errs *fileerr.List) *Service
 			errs.Addf(bc.line, "service %s: backend %s needs a port for SRV (set port on the service or the backend)", name, b.addr)
 		}
 		if spec, bok := decodeSpec(&bc.Check, svcSpec, errs); ok && bok {
-			b.check = healthcheck.Target{Addr: netip.AddrPortFrom(b.addr, b.port), Spec: spec.WithDefaults()}
+			b.check = healthcheck.Target{Addr: netip.AddrPortFrom(b.addr, b.port), Spec: specs.Intern(spec)}
 			if b.check.ProbeAddr().Port() == 0 {
 				errs.Addf(bc.line, "service %s: backend %s has no port to check: set port on the service or backend, or check.port", name, b.addr)
 			}
@@ -333,7 +333,9 @@ func (s *Service) FailoverBound() time.Duration {
 func (s *Service) DetectionBound() time.Duration {
 	var detect time.Duration
 	for _, b := range s.backends {
-		detect = max(detect, b.check.Spec.DetectionBound())
+		if b.check.Spec != nil { // nil only for a backend whose check is in error
+			detect = max(detect, b.check.Spec.DetectionBound())
+		}
 	}
 	return detect
 }
@@ -394,7 +396,7 @@ func (z *Zone) addService(s *Service, errs *fileerr.List) {
 	n := z.node(s.name)
 	for _, t := range []uint16{dns.TypeA, dns.TypeAAAA, dns.TypeCNAME} {
 		if len(n.rrsets.get(t)) > 0 {
-			errs.Addf(s.line, "service %s clashes with the static %s record on line %d", s.name, dns.TypeToString[t], n.lines[t])
+			errs.Addf(s.line, "service %s clashes with the static %s record on line %d", s.name, dns.TypeToString[t], z.line(s.name, t))
 		}
 	}
 	n.svc = s
@@ -402,10 +404,11 @@ func (z *Zone) addService(s *Service, errs *fileerr.List) {
 		sn := z.node(o.name)
 		for _, t := range []uint16{dns.TypeSRV, dns.TypeCNAME} {
 			if len(sn.rrsets.get(t)) > 0 {
-				errs.Addf(s.line, "srv owner %s clashes with the static %s record on line %d", o.name, dns.TypeToString[t], sn.lines[t])
+				errs.Addf(s.line, "srv owner %s clashes with the static %s record on line %d", o.name, dns.TypeToString[t], z.line(o.name, t))
 			}
 		}
-		sn.srvOf, sn.srvIdx = s, int32(i)
+		m := sn.moreFields()
+		m.srvOf, m.srvIdx = s, i
 	}
 	z.addSVCB(s, errs)
 	// Generated SRV targets answer their own address. A service without
@@ -419,9 +422,6 @@ func (z *Zone) addService(s *Service, errs *fileerr.List) {
 			errs.Addf(b.line, "generated name %s for backend %s clashes with another name", b.target, b.addr)
 			continue
 		}
-		if gn.lines == nil {
-			gn.lines = map[uint16]int{}
-		}
 		dup := false
 		for _, o := range gn.rrsets.get(b.Family()) {
 			if dns.IsDuplicate(o, b.glue) {
@@ -430,7 +430,7 @@ func (z *Zone) addService(s *Service, errs *fileerr.List) {
 		}
 		if !dup {
 			gn.rrsets.add(b.glue)
-			gn.lines[b.Family()] = b.line
+			z.setLine(b.target, b.Family(), b.line)
 		}
 	}
 	z.services = append(z.services, s)

@@ -303,16 +303,16 @@ func (zs *Signer) SignZone(z *Zone, now time.Time) ([]StaticTwin, error) {
 		for _, rr := range set {
 			apex.rrsets.add(rr)
 		}
-		apex.wire = append(apex.wire, typedWire{t, packWire(z.origin, t, Reply{Result: Success, Answer: set}, nil)})
+		apex.rrsets.setWire(t, packWire(z.origin, t, Reply{Result: Success, Answer: set}, nil))
 	}
 	var twins []StaticTwin
 	for name, n := range z.nodes {
 		below := z.cutAbove(name) != ""
-		for _, tw := range n.wire {
+		for _, tw := range n.rrsets {
 			if tw.wa == nil || below && tw.t != dns.TypeDS {
 				continue // at or below a cut only the DS is the zone's own
 			}
-			st := StaticTwin{owner: name, qtype: tw.t, res: Reply{Result: Success, Answer: n.rrsets.get(tw.t), Extra: n.extra[tw.t]}}
+			st := StaticTwin{owner: name, qtype: tw.t, res: Reply{Result: Success, Answer: tw.set, Extra: n.extraFor(tw.t)}}
 			if err := zs.twin(tw.wa, name, tw.t, st.res, now); err != nil {
 				return twins, err
 			}
@@ -540,7 +540,7 @@ func typesAt(z *Zone, name string) []uint16 {
 			}
 		}
 	}
-	if n.srvOf != nil && !slices.Contains(types, dns.TypeSRV) {
+	if n.srvOwner() != nil && !slices.Contains(types, dns.TypeSRV) {
 		types = append(types, dns.TypeSRV)
 	}
 	return z.svcbTypes(name, types)

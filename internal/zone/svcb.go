@@ -397,7 +397,7 @@ func (z *Zone) addSVCB(s *Service, errs *fileerr.List) {
 		n := z.node(owner)
 		for _, ct := range []uint16{t, dns.TypeCNAME} {
 			if len(n.rrsets.get(ct)) > 0 {
-				errs.Addf(line, "service %s: the %s record at %s clashes with the static %s record on line %d", s.name, dns.TypeToString[t], owner, dns.TypeToString[ct], n.lines[ct])
+				errs.Addf(line, "service %s: the %s record at %s clashes with the static %s record on line %d", s.name, dns.TypeToString[t], owner, dns.TypeToString[ct], z.line(owner, ct))
 				return true
 			}
 		}
@@ -426,7 +426,7 @@ func (z *Zone) addSVCB(s *Service, errs *fileerr.List) {
 			continue
 		}
 		z.insert(a.rr)
-		z.nodes[h.Name].lines[h.Rrtype] = a.line
+		z.setLine(h.Name, h.Rrtype, a.line)
 	}
 }
 

@@ -58,7 +58,7 @@ func TestSVCBZoneFile(t *testing.T) {
 			t.Errorf("%v not answered from health", k)
 		}
 	}
-	if n := z.nodes["_http._tcp.api.example.test."]; n.srvOf != s {
+	if n := z.nodes["_http._tcp.api.example.test."]; n.srvOwner() != s {
 		t.Error("the SRV owner lost its SRV answer")
 	}
 	if _, ok := z.nodes["_foo.api.example.test."]; !ok {

@@ -21,10 +21,17 @@ type Zone struct {
 	apexNS []dns.RR
 	nsLine int              // line of the zone file's ns key, for errors about the nameservers
 	nodes  map[string]*node // every owner name and empty non-terminal, lowercase
+	// lines is the line of each RRset's first record, for errors while
+	// the zone is built; dropped once it is packed.
+	lines map[nameType]int
 	// services in file order
 	services []*Service
 	// nx is the zone's NXDOMAIN, packed but for the question.
 	nx *wire.Answer
+	// noData is the NODATA of every name but the apex, packed but for the
+	// question (which it takes from the query); apexNoData is the apex's,
+	// whose SOA is owned by the question's name.
+	noData, apexNoData *wire.Answer
 	// hasDNAME is set when a name has a DNAME, so lookups look for one
 	// above the name asked only then.
 	hasDNAME bool
@@ -37,26 +44,13 @@ type Zone struct {
 	svcb map[svcbKey]svcbRef
 }
 
-// node holds what one owner name has.
+// node holds what one owner name has. A zone has a node per name, so it
+// holds only what most names need; the rest is in more.
 type node struct {
 	rrsets typedSets
-	lines  map[uint16]int      // line of each RRset's first record, for errors
-	extra  map[uint16][]dns.RR // additional-section addresses for NS, MX and SRV sets
-	svc    *Service            // a service's name: its A and AAAA follow health
-	srvOf  *Service            // a service's SRV owner: its SRV follows health
-	srvIdx int32               // which of srvOf's SRV owners (int32: the node fits a smaller size class)
-	cut    bool                // NS below the apex: a delegation
-
-	// extraSvc is, by type, the services that NS, MX and SRV targets name:
-	// their addresses follow health (serviceExtra). With one service, its
-	// answers carry this RRset's additional data, at depIdx in its deps.
-	extraSvc map[uint16][]*Service
-	depIdx   map[uint16]int
-
-	// Replies packed at load for the fast path: each RRset answered as
-	// asked, and NODATA (its question type is patched per query).
-	wire   typedWires
-	noData *wire.Answer
+	svc    *Service  // a service's name: its A and AAAA follow health
+	more   *nodeMore // nil for most names (node.go)
+	cut    bool      // NS below the apex: a delegation
 }
 
 // typedSets are a name's RRsets by type: a name has a handful of types, so
@@ -67,6 +61,10 @@ type typedSets []typedSet
 type typedSet struct {
 	t   uint16
 	set []dns.RR
+	// wa is the RRset's reply packed at load for the fast path, answered
+	// as asked; nil where its additional data follows health (packed with
+	// a service's answers) or before the zone is packed.
+	wa *wire.Answer
 }
 
 // get returns the RRset of type t, nil if none.
@@ -74,6 +72,16 @@ func (ts typedSets) get(t uint16) []dns.RR {
 	for i := range ts {
 		if ts[i].t == t {
 			return ts[i].set
+		}
+	}
+	return nil
+}
+
+// wire returns the packed reply of the RRset of type t, nil if none.
+func (ts typedSets) wire(t uint16) *wire.Answer {
+	for i := range ts {
+		if ts[i].t == t {
+			return ts[i].wa
 		}
 	}
 	return nil
@@ -94,8 +102,18 @@ func (ts *typedSets) add(rr dns.RR) {
 	*ts = append(*ts, typedSet{t: t, set: []dns.RR{rr}})
 }
 
+// setWire sets the packed reply of the RRset of type t.
+func (ts typedSets) setWire(t uint16, wa *wire.Answer) {
+	for i := range ts {
+		if ts[i].t == t {
+			ts[i].wa = wa
+			return
+		}
+	}
+}
+
 func newZone(origin, file string) *Zone {
-	return &Zone{origin: origin, file: file, nodes: map[string]*node{}}
+	return &Zone{origin: origin, file: file, nodes: map[string]*node{}, lines: map[nameType]int{}}
 }
 
 // Origin returns the zone's apex name.
@@ -118,9 +136,6 @@ func (z *Zone) insert(rr dns.RR) {
 	h := rr.Header()
 	h.Name = dns.CanonicalName(h.Name)
 	n := z.node(h.Name)
-	if n.lines == nil {
-		n.lines = map[uint16]int{}
-	}
 	for _, o := range n.rrsets.get(h.Rrtype) {
 		if dns.IsDuplicate(o, rr) {
 			return
@@ -155,7 +170,7 @@ func (z *Zone) insertStatic(rr dns.RR, line int, errs *fileerr.List) {
 	n := z.node(h.Name)
 	if set := n.rrsets.get(h.Rrtype); len(set) > 0 && set[0].Header().Ttl != h.Ttl {
 		errs.Addf(line, "records: %s %s: TTL %d differs from %d on line %d; an RRset has one TTL (RFC 2181)",
-			h.Name, dns.TypeToString[h.Rrtype], h.Ttl, set[0].Header().Ttl, n.lines[h.Rrtype])
+			h.Name, dns.TypeToString[h.Rrtype], h.Ttl, set[0].Header().Ttl, z.line(h.Name, h.Rrtype))
 		return
 	}
 	if h.Rrtype == dns.TypeCNAME && len(n.rrsets.get(dns.TypeCNAME)) > 0 {
@@ -169,7 +184,7 @@ func (z *Zone) insertStatic(rr dns.RR, line int, errs *fileerr.List) {
 	had := len(n.rrsets.get(h.Rrtype))
 	z.insert(rr)
 	if had == 0 {
-		n.lines[h.Rrtype] = line
+		z.setLine(h.Name, h.Rrtype, line)
 	}
 }
 
@@ -192,16 +207,16 @@ func (z *Zone) finish(errs *fileerr.List) {
 		n := z.nodes[name]
 		if cn := n.rrsets.get(dns.TypeCNAME); len(cn) > 0 {
 			if name == z.origin {
-				errs.Addf(n.lines[dns.TypeCNAME], "records: a CNAME at the zone apex is not allowed")
+				errs.Addf(z.line(name, dns.TypeCNAME), "records: a CNAME at the zone apex is not allowed")
 			}
-			if len(n.rrsets) > 1 || n.svc != nil || n.srvOf != nil {
-				errs.Addf(n.lines[dns.TypeCNAME], "records: %s has a CNAME and other data (RFC 1034 3.6.2)", name)
+			if len(n.rrsets) > 1 || n.svc != nil || n.srvOwner() != nil {
+				errs.Addf(z.line(name, dns.TypeCNAME), "records: %s has a CNAME and other data (RFC 1034 3.6.2)", name)
 			}
 		}
 		if name != z.origin && len(n.rrsets.get(dns.TypeNS)) > 0 {
 			n.cut = true
-			if n.svc != nil || n.srvOf != nil {
-				errs.Addf(n.lines[dns.TypeNS], "records: %s is delegated and also a service name", name)
+			if n.svc != nil || n.srvOwner() != nil {
+				errs.Addf(z.line(name, dns.TypeNS), "records: %s is delegated and also a service name", name)
 			}
 		}
 		// Empty non-terminals: every ancestor up to the origin exists.
@@ -223,14 +238,14 @@ func (z *Zone) finish(errs *fileerr.List) {
 			if below == name || !dns.IsSubDomain(name, below) {
 				continue
 			}
-			if line := z.nodes[below].firstLine(); line > 0 {
+			if line := z.firstLine(below); line > 0 {
 				errs.Addf(line, "records: %s is below the DNAME at %s, which gives it no descendants (RFC 6672 2.3)", below, name)
 			}
 		}
 	}
 	// Services below a delegation would never be answered.
 	for _, name := range names {
-		if z.nodes[name].svc == nil && z.nodes[name].srvOf == nil {
+		if z.nodes[name].svc == nil && z.nodes[name].srvOwner() == nil {
 			continue
 		}
 		if cut := z.cutAbove(name); cut != "" {
@@ -241,21 +256,22 @@ func (z *Zone) finish(errs *fileerr.List) {
 	for name, n := range z.nodes {
 		for _, t := range []uint16{dns.TypeNS, dns.TypeMX, dns.TypeSRV} {
 			if set := n.rrsets.get(t); len(set) > 0 {
-				if n.extra == nil {
-					n.extra = map[uint16][]dns.RR{}
+				m := n.moreFields()
+				if m.extra == nil {
+					m.extra = map[uint16][]dns.RR{}
 				}
 				var svcs []*Service
-				n.extra[t], svcs = z.additional(set, n.cut && t == dns.TypeNS)
+				m.extra[t], svcs = z.additional(set, n.cut && t == dns.TypeNS)
 				if len(svcs) > 0 {
-					if n.extraSvc == nil {
-						n.extraSvc = map[uint16][]*Service{}
-						n.depIdx = map[uint16]int{}
+					if m.extraSvc == nil {
+						m.extraSvc = map[uint16][]*Service{}
+						m.depIdx = map[uint16]int{}
 					}
-					n.extraSvc[t] = svcs
+					m.extraSvc[t] = svcs
 				}
 				if len(svcs) == 1 {
-					n.depIdx[t] = len(svcs[0].deps)
-					svcs[0].deps = append(svcs[0].deps, depRRset{owner: name, qtype: t, set: set, extra: n.extra[t], cut: n.cut && t == dns.TypeNS})
+					m.depIdx[t] = len(svcs[0].deps)
+					svcs[0].deps = append(svcs[0].deps, depRRset{owner: name, qtype: t, set: set, extra: m.extra[t], cut: n.cut && t == dns.TypeNS})
 				}
 			}
 		}
@@ -273,14 +289,15 @@ func (z *Zone) finish(errs *fileerr.List) {
 	}
 }
 
-// firstLine is the line of a record or service at the name, 0 for none.
-func (n *node) firstLine() int {
+// firstLine is the line of a record or service at name, 0 for none.
+func (z *Zone) firstLine(name string) int {
+	n := z.nodes[name]
 	if l := n.svcLine(); l > 0 {
 		return l
 	}
 	line := 0
-	for _, l := range n.lines {
-		if line == 0 || l > 0 && l < line {
+	for _, ts := range n.rrsets {
+		if l := z.line(name, ts.t); line == 0 || l > 0 && l < line {
 			line = l
 		}
 	}
@@ -291,8 +308,8 @@ func (n *node) svcLine() int {
 	if n.svc != nil {
 		return n.svc.line
 	}
-	if n.srvOf != nil {
-		return n.srvOf.line
+	if s := n.srvOwner(); s != nil {
+		return s.line
 	}
 	return 0
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/miekg/dns"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/hadns/hadns/healthcheck"
 	"github.com/hadns/hadns/internal/fileerr"
 )
 
@@ -297,14 +298,15 @@ func buildZone(path string, root *yaml.Node, zf *zoneFile, mtime time.Time, regs
 		parseRecords(&zf.Records, origin, ttl, z, errs)
 	}
 
-	// Services.
+	// Services. Backends checked alike share one check spec.
 	seen := map[string]int{}
+	var specs healthcheck.Specs
 	for i := range zf.Services {
 		sc := &zf.Services[i]
 		if extra := regs[absName(sc.Name, origin)]; len(extra) > 0 {
 			sc.Backends = append(slices.Clip(sc.Backends), extra...)
 		}
-		svc := buildService(sc, origin, errs)
+		svc := buildService(sc, origin, &specs, errs)
 		if svc == nil {
 			continue
 		}

@@ -126,7 +126,7 @@ func run(duration, warmup time.Duration, n, perAddr int, interval time.Duration,
 	})
 	ts := make([]healthcheck.Target, len(addrs))
 	for i, a := range addrs {
-		ts[i] = healthcheck.Target{Addr: a, Spec: spec}
+		ts[i] = healthcheck.Target{Addr: a, Spec: &spec}
 	}
 	c.Set(ts)
 	ctx, cancel := context.WithCancel(context.Background())

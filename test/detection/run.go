@@ -91,7 +91,7 @@ func run(kills int, limit time.Duration, only string) (bool, error) {
 		if err := spec.Validate(); err != nil {
 			return false, err
 		}
-		t := healthcheck.Target{Addr: netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(s.port)), Spec: spec}
+		t := healthcheck.Target{Addr: netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(s.port)), Spec: &spec}
 		s.key, s.bound, s.events = t.Key(), spec.DetectionBound(), make(chan healthcheck.Event, 256)
 		byKey[s.key] = s
 		targets = append(targets, t)

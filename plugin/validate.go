@@ -19,8 +19,9 @@ import (
 	"github.com/hadns/hadns/internal/fileerr"
 )
 
-// Report is what Check found in a Corefile and its zone files.
-type Report struct {
+// Validation is what ValidateCorefile found in a Corefile and its zone
+// files.
+type Validation struct {
 	// Errors holds every problem found, each with its file and line: the
 	// Corefile's first (by line), then the zone files'.
 	Errors fileerr.ErrorList
@@ -48,21 +49,23 @@ type Budget struct {
 // Worst is the worst-case failover: Detection + TTL.
 func (b Budget) Worst() time.Duration { return b.Detection + b.TTL }
 
-// Check reads a Corefile with CoreDNS's own parser and validates every hadns
-// block in it, and every zone file those name, with the same code the server
-// runs at start-up. It binds no socket and starts no checker. Other plugins'
+// ValidateCorefile reads a Corefile with CoreDNS's own parser and validates
+// every hadns block in it, and every zone file those name, with the same
+// code the server runs at start-up: what `hadns check` reports (a
+// configuration check, not a health check). It binds no socket and starts
+// no health checker. Other plugins'
 // directives are checked by name (and compiled in), not their arguments.
 //
 // The error is for a Corefile that cannot be read; problems in its content
-// are in Report.Errors.
-func Check(corefile string) (Report, error) {
+// are in Validation.Errors.
+func ValidateCorefile(corefile string) (Validation, error) {
 	data, err := os.ReadFile(corefile)
 	if err != nil {
-		return Report{}, err
+		return Validation{}, err
 	}
-	var r Report
+	var r Validation
 	// No directive list: an unknown directive would stop caddy's parser at
-	// the first one; checkBlock reports every one instead.
+	// the first one; validateBlock reports every one instead.
 	blocks, err := caddyfile.Parse(corefile, bytes.NewReader(data), nil)
 	if err != nil {
 		r.Errors = append(r.Errors, corefileError(corefile, 0, err))
@@ -74,7 +77,7 @@ func Check(corefile string) (Report, error) {
 		if i < len(keyLines) {
 			line = keyLines[i]
 		}
-		cerrs, zerrs, budgets, mem := checkBlock(corefile, line, sb)
+		cerrs, zerrs, budgets, mem := validateBlock(corefile, line, sb)
 		r.AnswerBytes += mem
 		r.Errors = append(r.Errors, cerrs...)
 		zoneErrs = append(zoneErrs, zerrs...)
@@ -90,10 +93,10 @@ func Check(corefile string) (Report, error) {
 	return r, nil
 }
 
-// checkBlock checks one server block as CoreDNS would set it up: its keys,
+// validateBlock validates one server block as CoreDNS would set it up: its keys,
 // its directives' names, and its hadns block with parse and load. It
 // returns the Corefile's problems, the zone files' and the budgets.
-func checkBlock(corefile string, keyLine int, sb caddyfile.ServerBlock) (cerrs, zerrs fileerr.ErrorList, budgets []Budget, mem int64) {
+func validateBlock(corefile string, keyLine int, sb caddyfile.ServerBlock) (cerrs, zerrs fileerr.ErrorList, budgets []Budget, mem int64) {
 	// A controller over the dns server type's own context, as the server's
 	// is, so that dnsserver.GetConfig (and the root directive) work.
 	base := caddy.NewTestController("dns", "")
@@ -190,7 +193,7 @@ func checkBlock(corefile string, keyLine int, sb caddyfile.ServerBlock) (cerrs, 
 
 // answerBytes estimates the memory of snap's precomputed answers with every
 // backend healthy, from their shape rather than by building them (a
-// configuration too big to build must still be checked): for every site
+// configuration too big to build must still be validated): for every site
 // order, an A or AAAA answer keeps one packed reply per backend of its
 // family (each max_answers records long) and a ring of records, and an SRV
 // answer keeps its records and its packed reply. The constants are the

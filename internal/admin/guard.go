@@ -1,4 +1,4 @@
-package hadns
+package admin
 
 import (
 	"bytes"
@@ -96,7 +96,7 @@ func noDuplicateKeys(body []byte) error {
 // admin_hosts or in the admin address itself. The port is not checked: a
 // tunnel (ssh -L 9000:127.0.0.1:8053) changes it, and rebinding does not
 // need it.
-func (a *adminServer) checkHost(r *http.Request) error {
+func (a *Server) checkHost(r *http.Request) error {
 	host := r.Host
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
@@ -112,10 +112,10 @@ func (a *adminServer) checkHost(r *http.Request) error {
 		return nil
 	}
 	_, cfg := a.current()
-	if own, _, err := net.SplitHostPort(cfg.addr); err == nil && strings.EqualFold(strings.TrimSuffix(own, "."), host) {
+	if own, _, err := net.SplitHostPort(cfg.Addr); err == nil && strings.EqualFold(strings.TrimSuffix(own, "."), host) {
 		return nil
 	}
-	if slices.Contains(cfg.hosts, host) {
+	if slices.Contains(cfg.Hosts, host) {
 		return nil
 	}
 	return fmt.Errorf("Host %q is not a name of this admin server: use its address, localhost, or a name listed with admin_hosts", r.Host)
@@ -148,17 +148,17 @@ type statusCache struct {
 // cachedStatus returns the status document, building it when the cached
 // one is older than statusMaxAge or an override changed since. One request
 // builds it; concurrent ones wait for it and share it.
-func (a *adminServer) cachedStatus() *statusCache {
+func (a *Server) cachedStatus() *statusCache {
 	a.statusMu.Lock()
 	defer a.statusMu.Unlock()
-	now := a.ops.clock.Now()
+	now := a.clock.Now()
 	gen := a.statusGen.Load()
 	if c := a.status; c != nil && c.gen == gen && now.Sub(c.at) < max(statusMaxAge, statusCostFactor*c.cost) && !now.Before(c.at) {
 		return c
 	}
 	start := time.Now()
 	engines, _ := a.current()
-	doc := status(engines, now)
+	doc := Status(engines, now)
 	body, err := json.Marshal(doc)
 	if err != nil {
 		body = []byte(`{"error":` + fmt.Sprintf("%q", "status: "+err.Error()) + `}`)
@@ -201,4 +201,4 @@ func acceptsGzip(r *http.Request) bool {
 }
 
 // invalidateStatus makes the next status request build a new document.
-func (a *adminServer) invalidateStatus() { a.statusGen.Add(1) }
+func (a *Server) invalidateStatus() { a.statusGen.Add(1) }

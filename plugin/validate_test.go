@@ -10,13 +10,13 @@ import (
 
 	"github.com/coredns/caddy"
 	"github.com/coredns/coredns/core/dnsserver"
-	_ "github.com/coredns/coredns/plugin/root" // the one other directive Check runs
+	_ "github.com/coredns/coredns/plugin/root" // the one other directive ValidateCorefile runs
 
 	"github.com/hadns/hadns/internal/fileerr"
 )
 
 // useDirective puts hadns in the dns server type's directive list, as the
-// hadns binary's main does, so Check sees it as a known directive.
+// hadns binary's main does, so ValidateCorefile sees it as a known directive.
 func useDirective(t *testing.T) {
 	t.Helper()
 	if slices.Contains(dnsserver.Directives, pluginName) {
@@ -105,7 +105,7 @@ services:
 `
 )
 
-func TestCheckReportsEveryProblem(t *testing.T) {
+func TestValidateReportsEveryProblem(t *testing.T) {
 	useDirective(t)
 	dir := t.TempDir()
 	corefile := filepath.Join(dir, "Corefile")
@@ -116,7 +116,7 @@ func TestCheckReportsEveryProblem(t *testing.T) {
 		"empty/not-a-zone.txt": "",
 	})
 
-	r, err := Check(corefile)
+	r, err := ValidateCorefile(corefile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,12 +169,12 @@ func TestCheckReportsEveryProblem(t *testing.T) {
 	}
 }
 
-func TestCheckCorefileSyntax(t *testing.T) {
+func TestValidateCorefileSyntax(t *testing.T) {
 	useDirective(t)
 	dir := t.TempDir()
 	corefile := filepath.Join(dir, "Corefile")
 	writeFiles(t, dir, map[string]string{"Corefile": "example.test {\n    hadns {\n        zone a.yaml\n\n"})
-	r, err := Check(corefile)
+	r, err := ValidateCorefile(corefile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +183,7 @@ func TestCheckCorefileSyntax(t *testing.T) {
 	}
 
 	writeFiles(t, dir, map[string]string{"Corefile": "example.test {\n    root .\n}\n\nexample..test:53x {\n    root .\n}\n"})
-	r, err = Check(corefile)
+	r, err = ValidateCorefile(corefile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,12 +191,12 @@ func TestCheckCorefileSyntax(t *testing.T) {
 		t.Fatalf("errors %q, want one for the bad server block key on line 5", r.Errors)
 	}
 
-	if _, err := Check(filepath.Join(dir, "nope")); err == nil {
+	if _, err := ValidateCorefile(filepath.Join(dir, "nope")); err == nil {
 		t.Fatal("no error for a Corefile that does not exist")
 	}
 }
 
-func TestCheckBudgets(t *testing.T) {
+func TestValidateBudgets(t *testing.T) {
 	useDirective(t)
 	dir := t.TempDir()
 	corefile := filepath.Join(dir, "Corefile")
@@ -206,7 +206,7 @@ func TestCheckBudgets(t *testing.T) {
 		"Corefile": "other.test:1053 {\n    hadns {\n        zone " + filepath.Join(dir, "z.yaml") + "\n    }\n}\n",
 		"z.yaml":   zone,
 	})
-	r, err := Check(corefile)
+	r, err := ValidateCorefile(corefile)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package hadns
+package admin
 
 import (
 	"encoding/json"
@@ -9,7 +9,6 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/hadns/hadns/internal/adminapi"
@@ -19,7 +18,9 @@ import (
 // maxBody bounds a request body: an override is a few hundred bytes.
 const maxBody = 64 << 10
 
-func (a *adminServer) routes() http.Handler {
+// routes builds the API's handler: every route is registered here, behind
+// the Host check (all) and the token (guard: every route but the page).
+func (a *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	// The page itself holds no data: it loads from anywhere and asks for
 	// the token when a read needs it.
@@ -28,7 +29,12 @@ func (a *adminServer) routes() http.Handler {
 	mux.HandleFunc("GET /v1/overrides", a.guard(false, a.getOverrides))
 	mux.HandleFunc("POST /v1/overrides", a.guard(true, a.postOverride))
 	mux.HandleFunc("DELETE /v1/overrides/{id}", a.guard(true, a.deleteOverride))
-	a.storeRoutes(mux) // admin_store.go
+	mux.HandleFunc("GET /v1/store", a.guard(false, a.getStore))
+	mux.HandleFunc("GET /v1/zones/{origin}", a.guard(false, a.getZone))
+	mux.HandleFunc("PUT /v1/zones/{origin}", a.guard(true, a.putZone))
+	mux.HandleFunc("DELETE /v1/zones/{origin}", a.guard(true, a.deleteZone))
+	mux.HandleFunc("POST /v1/registrations", a.guard(true, a.postRegistration))
+	mux.HandleFunc("DELETE /v1/registrations/{service}/{backend}", a.guard(true, a.deleteRegistration))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := a.checkHost(r); err != nil {
 			refuseUnread(w, r)
@@ -70,7 +76,7 @@ func (w *jsonErrorWriter) Write(b []byte) (int, error) {
 
 // guard checks the token before h runs; change marks routes that change
 // state.
-func (a *adminServer) guard(change bool, h http.HandlerFunc) http.HandlerFunc {
+func (a *Server) guard(change bool, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		_, cfg := a.current()
 		if code, err := authorize(r, cfg, change); err != nil {
@@ -111,7 +117,7 @@ func writeErr(w http.ResponseWriter, code int, msg string) {
 	writeJSON(w, code, map[string]string{"error": msg})
 }
 
-func (a *adminServer) getStatus(w http.ResponseWriter, r *http.Request) {
+func (a *Server) getStatus(w http.ResponseWriter, r *http.Request) {
 	c := a.cachedStatus()
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
@@ -126,11 +132,11 @@ func (a *adminServer) getStatus(w http.ResponseWriter, r *http.Request) {
 	w.Write(body)
 }
 
-func (a *adminServer) getOverrides(w http.ResponseWriter, _ *http.Request) {
+func (a *Server) getOverrides(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"overrides": a.cachedStatus().overrides})
 }
 
-func (a *adminServer) postOverride(w http.ResponseWriter, r *http.Request) {
+func (a *Server) postOverride(w http.ResponseWriter, r *http.Request) {
 	defer a.invalidateStatus()
 	var req adminapi.OverrideRequest
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
@@ -148,7 +154,7 @@ func (a *adminServer) postOverride(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	engines, _ := a.current()
-	now := a.ops.clock.Now()
+	now := a.clock.Now()
 	o, err := req.Parse(now)
 	if err != nil {
 		writeErr(w, http.StatusBadRequest, err.Error())
@@ -207,7 +213,7 @@ func (a *adminServer) postOverride(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"override": stored, "replaced": replaced, "matched": matched})
 }
 
-func (a *adminServer) deleteOverride(w http.ResponseWriter, r *http.Request) {
+func (a *Server) deleteOverride(w http.ResponseWriter, r *http.Request) {
 	defer a.invalidateStatus()
 	engines, _ := a.current()
 	id := r.PathValue("id")
@@ -231,10 +237,10 @@ func (a *adminServer) deleteOverride(w http.ResponseWriter, r *http.Request) {
 }
 
 // storesOf returns the distinct override stores of engines, newest first.
-func storesOf(engines []*engine) []overrideStore {
-	var out []overrideStore
+func storesOf(engines []Engine) []OverrideStore {
+	var out []OverrideStore
 	for i := len(engines) - 1; i >= 0; i-- {
-		s := engines[i].store
+		s := engines[i].Store()
 		if !slices.Contains(out, s) {
 			out = append(out, s)
 		}
@@ -243,24 +249,15 @@ func storesOf(engines []*engine) []overrideStore {
 }
 
 // matchBackends lists SERVICE/ID of every backend sel picks in the zones the
-// engines serve now.
-func matchBackends(engines []*engine, sel adminapi.Selector) []string {
+// engines serve now, each once.
+func matchBackends(engines []Engine, sel adminapi.Selector) []string {
 	var out []string
 	seen := map[string]bool{}
 	for _, e := range engines {
-		snap := e.h.snap.Load()
-		if snap == nil {
-			continue
-		}
-		for _, z := range snap.zones {
-			for _, s := range z.Services() {
-				for _, b := range s.Backends() {
-					k := strings.TrimSuffix(s.Name(), ".") + "/" + b.ID()
-					if matches(sel, s.Name(), b) && !seen[k] {
-						seen[k] = true
-						out = append(out, k)
-					}
-				}
+		for _, k := range e.Match(sel) {
+			if !seen[k] {
+				seen[k] = true
+				out = append(out, k)
 			}
 		}
 	}

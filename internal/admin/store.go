@@ -1,4 +1,4 @@
-package hadns
+package admin
 
 import (
 	"context"
@@ -9,58 +9,54 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/hadns/hadns/internal/adminapi"
 	"github.com/hadns/hadns/internal/store"
-	"github.com/hadns/hadns/internal/zone"
 )
+
+// The shared store's routes: zones pushed to, read from and deleted from
+// etcd, registrations, and the store's status. Without a `store` line they
+// answer 404 saying so.
 
 // maxZoneBody bounds a pushed zone document.
 const maxZoneBody = 16 << 20
 
-// storeRoutes adds the shared store's routes: zones pushed to, read from
-// and deleted from etcd, registrations, and the store's status. Without a
-// `store` line they answer 404 saying so.
-func (a *adminServer) storeRoutes(mux *http.ServeMux) {
-	mux.HandleFunc("GET /v1/store", a.guard(false, a.getStore))
-	mux.HandleFunc("GET /v1/zones/{origin}", a.guard(false, a.getZone))
-	mux.HandleFunc("PUT /v1/zones/{origin}", a.guard(true, a.putZone))
-	mux.HandleFunc("DELETE /v1/zones/{origin}", a.guard(true, a.deleteZone))
-	mux.HandleFunc("POST /v1/registrations", a.guard(true, a.postRegistration))
-	mux.HandleFunc("DELETE /v1/registrations/{service}/{backend}", a.guard(true, a.deleteRegistration))
-}
+// noStore is the 404 answer of the store's routes without a shared store.
+const noStore = "no shared store: add `store etcd ENDPOINT...` to the hadns block"
 
-// storeOf returns the running store of the newest engine, or writes the
-// error answer and returns nil.
-func (a *adminServer) storeOf(w http.ResponseWriter) *store.Store {
+// storeOf returns the running shared store of the newest engine, or writes
+// the error answer and returns nil.
+func (a *Server) storeOf(w http.ResponseWriter) (SharedStore, StoreClient) {
 	engines, _ := a.current()
-	sets := setsOf(engines)
-	if len(sets) == 0 {
-		writeErr(w, http.StatusNotFound, "no shared store: add `store etcd ENDPOINT...` to the hadns block")
-		return nil
+	shared := sharedOf(engines)
+	if len(shared) == 0 {
+		writeErr(w, http.StatusNotFound, noStore)
+		return nil, nil
 	}
-	st, err := sets[len(sets)-1].client()
+	sh := shared[len(shared)-1]
+	st, err := sh.Client()
 	if err != nil {
 		writeErr(w, http.StatusServiceUnavailable, err.Error())
-		return nil
+		return nil, nil
 	}
-	return st
+	return sh, st
 }
 
 func storeCtx(r *http.Request) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(r.Context(), storeWriteTimeout)
+	return context.WithTimeout(r.Context(), storeTimeout)
 }
 
-func (a *adminServer) getStore(w http.ResponseWriter, _ *http.Request) {
+func (a *Server) getStore(w http.ResponseWriter, _ *http.Request) {
 	engines, _ := a.current()
 	s := storeStatus(engines)
 	if s == nil {
-		writeErr(w, http.StatusNotFound, "no shared store: add `store etcd ENDPOINT...` to the hadns block")
+		writeErr(w, http.StatusNotFound, noStore)
 		return
 	}
 	writeJSON(w, http.StatusOK, s)
 }
 
-func (a *adminServer) getZone(w http.ResponseWriter, r *http.Request) {
-	st := a.storeOf(w)
+func (a *Server) getZone(w http.ResponseWriter, r *http.Request) {
+	_, st := a.storeOf(w)
 	if st == nil {
 		return
 	}
@@ -83,9 +79,9 @@ func (a *adminServer) getZone(w http.ResponseWriter, r *http.Request) {
 
 // putZone writes a zone document after the same validation `hadns check`
 // does (the store's validator), so nothing invalid reaches etcd.
-func (a *adminServer) putZone(w http.ResponseWriter, r *http.Request) {
+func (a *Server) putZone(w http.ResponseWriter, r *http.Request) {
 	defer a.invalidateStatus()
-	st := a.storeOf(w)
+	_, st := a.storeOf(w)
 	if st == nil {
 		return
 	}
@@ -106,13 +102,13 @@ func (a *adminServer) putZone(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusServiceUnavailable, err.Error())
 		return
 	}
-	log.Infof("store: zone %s pushed by %s (revision %d)", origin, clientName(r), rev)
+	a.log.Infof("store: zone %s pushed by %s (revision %d)", origin, clientName(r), rev)
 	writeJSON(w, http.StatusOK, map[string]any{"zone": origin, "revision": rev})
 }
 
-func (a *adminServer) deleteZone(w http.ResponseWriter, r *http.Request) {
+func (a *Server) deleteZone(w http.ResponseWriter, r *http.Request) {
 	defer a.invalidateStatus()
-	st := a.storeOf(w)
+	_, st := a.storeOf(w)
 	if st == nil {
 		return
 	}
@@ -127,20 +123,8 @@ func (a *adminServer) deleteZone(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusServiceUnavailable, err.Error())
 		return
 	}
-	log.Infof("store: zone %s deleted by %s", origin, clientName(r))
+	a.log.Infof("store: zone %s deleted by %s", origin, clientName(r))
 	writeJSON(w, http.StatusOK, map[string]any{"deleted": origin})
-}
-
-// RegistrationRequest is the body of POST /v1/registrations: a backend
-// that joins a service for TTLSeconds unless renewed by posting again.
-type RegistrationRequest struct {
-	Service    string  `json:"service"` // the service's name, e.g. api.example.test
-	Address    string  `json:"address"`
-	Port       uint16  `json:"port,omitempty"`
-	Site       string  `json:"site"`
-	Weight     *uint16 `json:"weight,omitempty"`
-	Hostname   string  `json:"hostname,omitempty"`
-	TTLSeconds int     `json:"ttl_seconds,omitempty"` // default 10
 }
 
 // defaultRegistrationTTL is a registration's lease when the request names none.
@@ -154,9 +138,9 @@ func registrationBackend(addr netip.Addr, port uint16) string {
 	return netip.AddrPortFrom(addr, port).String()
 }
 
-func (a *adminServer) postRegistration(w http.ResponseWriter, r *http.Request) {
+func (a *Server) postRegistration(w http.ResponseWriter, r *http.Request) {
 	defer a.invalidateStatus()
-	st := a.storeOf(w)
+	sh, st := a.storeOf(w)
 	if st == nil {
 		return
 	}
@@ -165,22 +149,13 @@ func (a *adminServer) postRegistration(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusBadRequest, "body: "+err.Error())
 		return
 	}
-	var req RegistrationRequest
+	var req adminapi.RegistrationRequest
 	if err := decodeStrict(body, &req); err != nil {
 		writeErr(w, http.StatusBadRequest, "body: "+err.Error())
 		return
 	}
-	addr, err := zone.ValidAddr(req.Address)
-	if err != nil {
-		writeErr(w, http.StatusBadRequest, err.Error())
-		return
-	}
 	if req.Service == "" || req.Site == "" {
 		writeErr(w, http.StatusBadRequest, "service and site are required")
-		return
-	}
-	if !validSiteName(req.Site) {
-		writeErr(w, http.StatusBadRequest, fmt.Sprintf("site %q: use letters, digits, - and _", req.Site))
 		return
 	}
 	ttl := defaultRegistrationTTL
@@ -192,14 +167,23 @@ func (a *adminServer) postRegistration(w http.ResponseWriter, r *http.Request) {
 		ttl = time.Duration(req.TTLSeconds) * time.Second
 	}
 	svc := store.CanonicalOrigin(req.Service)
-	if !zone.ValidName(svc) {
-		writeErr(w, http.StatusBadRequest, fmt.Sprintf("service %q is not a domain name", req.Service))
+	reg := store.Registration{Address: req.Address, Port: req.Port, Site: req.Site, Weight: req.Weight, Hostname: req.Hostname}
+	if err := sh.CheckRegistration(svc, reg); err != nil {
+		writeErr(w, http.StatusBadRequest, err.Error())
 		return
 	}
+	// CheckRegistration accepted the address; it is stored in its
+	// canonical form (an IPv4-mapped IPv6 address as IPv4).
+	addr, err := netip.ParseAddr(req.Address)
+	if err != nil {
+		writeErr(w, http.StatusBadRequest, fmt.Sprintf("address %q is not an IPv4 or IPv6 address", req.Address))
+		return
+	}
+	addr = addr.Unmap()
+	reg.Address = addr.String()
 	id := registrationBackend(addr, req.Port)
 	ctx, cancel := storeCtx(r)
 	defer cancel()
-	reg := store.Registration{Address: addr.String(), Port: req.Port, Site: req.Site, Weight: req.Weight, Hostname: req.Hostname}
 	if err := st.RegisterLease(ctx, svc, id, reg, ttl); err != nil {
 		writeErr(w, http.StatusServiceUnavailable, err.Error())
 		return
@@ -207,9 +191,9 @@ func (a *adminServer) postRegistration(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"service": svc, "backend": id, "ttl_seconds": int(ttl / time.Second)})
 }
 
-func (a *adminServer) deleteRegistration(w http.ResponseWriter, r *http.Request) {
+func (a *Server) deleteRegistration(w http.ResponseWriter, r *http.Request) {
 	defer a.invalidateStatus()
-	st := a.storeOf(w)
+	_, st := a.storeOf(w)
 	if st == nil {
 		return
 	}
@@ -221,6 +205,6 @@ func (a *adminServer) deleteRegistration(w http.ResponseWriter, r *http.Request)
 		writeErr(w, http.StatusServiceUnavailable, err.Error())
 		return
 	}
-	log.Infof("store: %s/%s deregistered by %s", svc, id, clientName(r))
+	a.log.Infof("store: %s/%s deregistered by %s", svc, id, clientName(r))
 	writeJSON(w, http.StatusOK, map[string]any{"deregistered": svc + "/" + id})
 }

@@ -1,4 +1,4 @@
-package hadns
+package admin
 
 import (
 	_ "embed"
