@@ -14,7 +14,6 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/hadns/hadns/healthcheck"
-	"github.com/hadns/hadns/internal/fileerr"
 	"github.com/hadns/hadns/internal/sites"
 	"github.com/hadns/hadns/internal/zone"
 	"github.com/hadns/hadns/internal/zone/zonetest"
@@ -33,15 +32,7 @@ func selService(t *testing.T, edit func(string) string) (*zone.Service, []sites.
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := sites.New([]sites.Config{
-		{Name: "east", Fallback: []string{"west"}},
-		{Name: "west", Fallback: []string{"east"}},
-		{Name: "north"},
-	}, nil, fileerr.Position{}, []string{"east", "west", "north"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return z.Services()[0], st.Orders()
+	return z.Services()[0], zonetest.SelOrders(t)
 }
 
 // health is the health of s's backends: set's by address, Healthy for

@@ -35,14 +35,14 @@ const (
 	edeNotReady = dns.ExtendedErrorCodeNotReady
 )
 
-// degradation says why an answer is not the healthy local one.
+// Degradation says why an answer is not the healthy local one.
 type Degradation struct {
 	Code uint16
 	Text string
 	Kind string // "fallback", "fail_open", "nodata", "servfail", "not_ready": for metrics
 }
 
-// answerSet is a service's precomputed answers for every site order.
+// AnswerSet is a service's precomputed answers for every site order.
 type AnswerSet struct {
 	bySite []siteAnswers // indexed like the site table's orders
 }
@@ -100,7 +100,7 @@ func depAnswers(s *Service, sa *siteAnswers) []depAnswer {
 	return out
 }
 
-// rrAnswer is one precomputed answer. For A and AAAA each rotation is a
+// ServiceAnswer is one precomputed answer. For A and AAAA each rotation is a
 // complete answer; a query takes the next one, so load spreads without a
 // per-query copy.
 type ServiceAnswer struct {
@@ -167,7 +167,7 @@ func (s *Service) answer(qtype uint16, site, srvIdx int, negSOA []dns.RR) Reply 
 // the counter passes 2^31.
 func rotIndex(c uint32, n int) int { return int(c % uint32(n)) }
 
-// computeAnswers builds a service's answers for every site order from the
+// ComputeAnswers builds a service's answers for every site order from the
 // backends' health. It is pure: the same inputs give the same answers.
 func ComputeAnswers(s *Service, health []Health, orders []sites.Order) *AnswerSet {
 	set := &AnswerSet{bySite: make([]siteAnswers, len(orders))}
@@ -250,6 +250,8 @@ func tiers(s *Service, o sites.Order, keep func(*Backend) bool) []tier {
 	return out
 }
 
+// Usable reports whether a backend of health h may be handed out: healthy
+// or suspect.
 func Usable(h Health) bool { return h == Healthy || h == Suspect }
 
 // selectAddrs chooses the A or AAAA answer: the healthy backends of the

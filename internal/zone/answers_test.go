@@ -8,7 +8,6 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/hadns/hadns/internal/fileerr"
 	"github.com/hadns/hadns/internal/sites"
 	"github.com/hadns/hadns/internal/zone/zonetest"
 )
@@ -23,15 +22,7 @@ func selService(t *testing.T, edit func(string) string) (*Service, []sites.Order
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := sites.New([]sites.Config{
-		{Name: "east", Fallback: []string{"west"}},
-		{Name: "west", Fallback: []string{"east"}},
-		{Name: "north"},
-	}, nil, fileerr.Position{}, []string{"east", "west", "north"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return z.services[0], st.Orders()
+	return z.services[0], zonetest.SelOrders(t)
 }
 
 func health(s *Service, set map[string]Health) []Health {

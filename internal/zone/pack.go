@@ -20,7 +20,7 @@ func packWire(qname string, qtype uint16, res Reply, share *wire.Answer) *wire.A
 	return wire.Pack(qname, qtype, res.Answer, res.Ns, res.Extra, ede, share)
 }
 
-// edeOption is the Extended DNS Error option (RFC 8914) for d, packed.
+// EDEOption is the Extended DNS Error option (RFC 8914) for d, packed.
 func EDEOption(d *Degradation) []byte { return wire.EDEOption(d.Code, d.Text) }
 
 // packAnswers packs every rotation of a site's answers.

@@ -18,7 +18,7 @@ import (
 	"github.com/hadns/hadns/internal/wire"
 )
 
-// service is a name whose A, AAAA (and SRV at its SRV owners) answers are
+// Service is a name whose A, AAAA (and SRV at its SRV owners) answers are
 // chosen from healthy backends. Its configuration is immutable; answers holds
 // the current precomputed answer set, swapped whole when health changes.
 type Service struct {
@@ -60,13 +60,13 @@ type Service struct {
 	svcbAlias []svcbAlias
 }
 
-// srvOwner is a name with SRV records for the service.
+// SRVOwner is a name with SRV records for the service.
 type SRVOwner struct {
 	name string // absolute, lowercase
 	port uint16 // 0: each backend's port
 }
 
-// backend is one configured address of a service.
+// Backend is one configured address of a service.
 type Backend struct {
 	addr      netip.Addr
 	port      uint16 // effective port: the backend's own or the service's
@@ -81,6 +81,7 @@ type Backend struct {
 	glue dns.RR // the address record with owner = target
 }
 
+// Family returns the type of the backend's address record: A or AAAA.
 func (b *Backend) Family() uint16 {
 	if b.addr.Is4() {
 		return dns.TypeA
@@ -264,7 +265,7 @@ func hasWildcardLabel(name string) bool {
 	return false
 }
 
-// fullSRVSize is the packed size of the reply to an SRV query at owner o
+// FullSRVSize is the packed size of the reply to an SRV query at owner o
 // when every backend is healthy: one record per backend, with the address
 // of each generated target in the additional section. A answers are bounded
 // by max_answers; the SRV answer holds every backend.
@@ -323,13 +324,13 @@ func decodeSpec(n *yaml.Node, base healthcheck.Spec, errs *fileerr.List) (health
 	return spec, len(errs.Errs) == before
 }
 
-// failoverBound is the worst case a client waits for a dead backend to leave
+// FailoverBound is the worst case a client waits for a dead backend to leave
 // its cache: the slowest backend's detection bound plus the answer TTL.
 func (s *Service) FailoverBound() time.Duration {
 	return s.DetectionBound() + time.Duration(s.ttl)*time.Second
 }
 
-// detectionBound is the slowest backend's worst-case detection time.
+// DetectionBound is the slowest backend's worst-case detection time.
 func (s *Service) DetectionBound() time.Duration {
 	var detect time.Duration
 	for _, b := range s.backends {

@@ -26,7 +26,7 @@ const onDemandCacheSlots = 1 << 12
 // (and what is still served is signed again when next computed).
 const maxSets = 1 << 20
 
-// zoneSigner signs one zone's answers. sets is the engine's: it keeps
+// Signer signs one zone's answers. sets is the engine's: it keeps
 // every signature of the precomputed answers, so that a health change or
 // a re-sign signs only what is new or due, and is used under the engine's
 // mutex only. The query path has caches of its own, lock-free.
@@ -63,6 +63,8 @@ type denial struct {
 	sig  *dns.RRSIG
 }
 
+// NewSigner returns the signer of one zone's answers with the keys of s,
+// signing at the times now gives.
 func NewSigner(s *dnssec.Signer, now func() time.Time) *Signer {
 	return &Signer{
 		Signer:   s,
@@ -181,7 +183,7 @@ func (zs *Signer) sig(set []dns.RR, now time.Time, engine bool) (*dns.RRSIG, err
 	return s, nil
 }
 
-// newPass starts a re-sign pass: the signatures not used since the
+// NewPass starts a re-sign pass: the signatures not used since the
 // previous pass began are forgotten.
 func (zs *Signer) NewPass() {
 	for k, e := range zs.sets {
@@ -283,7 +285,7 @@ func (zs *Signer) twin(wa *wire.Answer, owner string, qtype uint16, res Reply, n
 	return nil
 }
 
-// staticTwin is a static reply's twin and what it signs, for resign.
+// StaticTwin is a static reply's twin and what it signs, for resign.
 type StaticTwin struct {
 	twin  *wire.Twin
 	owner string
@@ -291,7 +293,7 @@ type StaticTwin struct {
 	res   Reply
 }
 
-// signZone adds the apex key records to z and makes its static twins.
+// SignZone adds the apex key records to z and makes its static twins.
 func (zs *Signer) SignZone(z *Zone, now time.Time) ([]StaticTwin, error) {
 	apex := z.nodes[z.origin]
 	ttl := z.soa.Hdr.Ttl
@@ -323,7 +325,7 @@ func (zs *Signer) SignZone(z *Zone, now time.Time) ([]StaticTwin, error) {
 	return twins, zs.signNegSOA(z, now)
 }
 
-// signAnswers gives every packed reply of a service's new answers its
+// SignAnswers gives every packed reply of a service's new answers its
 // signed twin; set must not be published yet.
 func (zs *Signer) SignAnswers(s *Service, set *AnswerSet, now time.Time) error {
 	for i := range set.bySite {
@@ -357,7 +359,7 @@ func (zs *Signer) SignAnswers(s *Service, set *AnswerSet, now time.Time) error {
 	return nil
 }
 
-// resignZone signs the static twins of z again at now: the signatures
+// ResignZone signs the static twins of z again at now: the signatures
 // not yet due come from the cache.
 func (zs *Signer) ResignZone(z *Zone, twins []StaticTwin, now time.Time) error {
 	for _, st := range twins {
@@ -412,7 +414,7 @@ func (zs *Signer) twinAnswer(ra *ServiceAnswer, owner string, qtype uint16, now 
 	return nil
 }
 
-// signGeneral signs an answer that is not precomputed. A name that does
+// SignGeneral signs an answer that is not precomputed. A name that does
 // not exist gets compact denial (RFC 9824): NOERROR, no answer, and an NSEC
 // owned by the name whose bitmap holds NXNAME; a name without the type an
 // NSEC whose bitmap lists what the name has. A referral carries the DS at

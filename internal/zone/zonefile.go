@@ -92,7 +92,7 @@ func (s *srvConfig) UnmarshalYAML(n *yaml.Node) error {
 	return n.Decode((*plain)(s))
 }
 
-// backendConfig is one address that serves a service.
+// BackendConfig is one address that serves a service.
 type BackendConfig struct {
 	Address  string    `yaml:"address"`  // required: IPv4 or IPv6 address
 	Port     uint16    `yaml:"port"`     // default the service's port
@@ -130,7 +130,7 @@ const (
 	servFail = "servfail"
 )
 
-// LoadZoneFile reads and validates one zone file. The error, if any, is an
+// Load reads and validates one zone file. The error, if any, is an
 // ErrorList naming the file and line of every problem found.
 func Load(path string) (*Zone, error) {
 	data, err := os.ReadFile(path)
@@ -144,13 +144,13 @@ func Load(path string) (*Zone, error) {
 	return Parse(path, data, mtime)
 }
 
-// parseZoneFile is LoadZoneFile on bytes already read; mtime supplies the
+// Parse is Load on bytes already read; mtime supplies the
 // default serial.
 func Parse(path string, data []byte, mtime time.Time) (*Zone, error) {
 	return ParseWithBackends(path, data, mtime, nil)
 }
 
-// parseZoneDoc is parseZoneFile with registered backends (from the shared
+// ParseWithBackends is Parse with registered backends (from the shared
 // store) added to the services they name, by absolute service name.
 func ParseWithBackends(path string, data []byte, mtime time.Time, regs map[string][]BackendConfig) (*Zone, error) {
 	errs := &fileerr.List{File: path}
@@ -207,7 +207,7 @@ func absName(name, origin string) string {
 	return dns.CanonicalName(name + "." + origin)
 }
 
-// validName reports whether s is a syntactically valid domain name, written
+// ValidName reports whether s is a syntactically valid domain name, written
 // the way miekg/dns writes a name it reads off the wire (special characters
 // escaped, as in 0\".example.): queries arrive in that form, so a name
 // written otherwise could never be asked for.
@@ -330,7 +330,7 @@ func orDefault(v, d uint32) uint32 {
 	return v
 }
 
-// validAddr parses a backend address.
+// ValidAddr parses a backend address.
 func ValidAddr(s string) (netip.Addr, error) {
 	a, err := netip.ParseAddr(s)
 	if err != nil {

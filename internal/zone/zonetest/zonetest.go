@@ -4,8 +4,12 @@ package zonetest
 
 import (
 	"slices"
+	"testing"
 
 	"github.com/miekg/dns"
+
+	"github.com/hadns/hadns/internal/fileerr"
+	"github.com/hadns/hadns/internal/sites"
 )
 
 // SelZone is a zone with one service, api.example.test., whose backends
@@ -30,6 +34,21 @@ services:
       - {address: 10.3.0.1, site: north}
       - {address: "2001:db8::1", site: west}
 `
+
+// SelOrders returns the site orders SelZone's tests use: east and west,
+// each the other's fallback, and north.
+func SelOrders(t testing.TB) []sites.Order {
+	t.Helper()
+	st, err := sites.New([]sites.Config{
+		{Name: "east", Fallback: []string{"west"}},
+		{Name: "west", Fallback: []string{"east"}},
+		{Name: "north"},
+	}, nil, fileerr.Position{}, []string{"east", "west", "north"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.Orders()
+}
 
 // SVCBBase is a zone with one service; tests append its https: and svcb:
 // keys (indented as the service's keys).
