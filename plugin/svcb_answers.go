@@ -115,7 +115,7 @@ func (s *service) answerSVCB(i, site int, negSOA []dns.RR) lookupResult {
 		return lookupResult{result: ServerFailure}
 	}
 	ra := &set.bySite[site].svcb[i]
-	res := lookupResult{result: ra.result, extra: ra.extra, degraded: ra.degraded, scoped: ra.scoped, from: ra}
+	res := lookupResult{result: ra.result, extra: ra.extra, degraded: ra.degraded, scoped: ra.scoped, from: ra, svc: s}
 	if len(ra.rotations) > 0 {
 		res.answer = ra.rotations[0]
 	}
