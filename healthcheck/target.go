@@ -100,5 +100,29 @@ func (t Target) Key() string {
 	add("expect", s.Expect)
 	add("keepalive_interval", dur(s.KeepaliveInterval))
 	add("keepalive_count", num(s.KeepaliveCount))
+	add("source", s.Source)
 	return b.String()
+}
+
+// ViewKey is Key without Spec.Source: what the check observes, whatever
+// address it is sent from. Instances of a nameserver set that probe one
+// backend the same way from different local addresses compare their
+// views of it under this key.
+func (t Target) ViewKey() string {
+	t.Spec.Source = ""
+	return t.Key()
+}
+
+// source is the address probes of t are sent from; the zero Addr (the
+// kernel's choice) without Spec.Source or when it does not parse
+// (Validate refuses that).
+func (t Target) source() netip.Addr {
+	if t.Spec.Source == "" {
+		return netip.Addr{}
+	}
+	a, err := netip.ParseAddr(t.Spec.Source)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return a.Unmap()
 }

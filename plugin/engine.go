@@ -74,6 +74,7 @@ func (e *engine) installLocked(snap *snapshot) {
 	for _, z := range snap.zones {
 		for _, s := range z.services {
 			for _, b := range s.backends {
+				e.applyProbeSource(b)
 				k := b.check.Key()
 				if len(byKey[k]) == 0 {
 					targets = append(targets, &b.check)

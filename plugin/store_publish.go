@@ -22,11 +22,11 @@ func (e *engine) publishObservations(events []healthcheck.Event) {
 	}
 	for _, ev := range events {
 		if ev.Removed {
-			st.WithdrawObservation(ev.Key)
+			st.WithdrawObservation(viewKey(ev.Target))
 			continue
 		}
 		if w := observationOf(ev.New); w != "" {
-			_ = st.PublishObservation(ev.Key, store.Observation{State: w, Since: ev.Time.UTC()})
+			_ = st.PublishObservation(viewKey(ev.Target), store.Observation{State: w, Since: ev.Time.UTC()})
 		}
 	}
 }
@@ -49,7 +49,7 @@ func (e *engine) publishAll() {
 			continue
 		}
 		if w := observationOf(s.State); w != "" {
-			_ = st.PublishObservation(t.Key(), store.Observation{State: w, Since: s.Since.UTC()})
+			_ = st.PublishObservation(viewKey(*t), store.Observation{State: w, Since: s.Since.UTC()})
 		}
 	}
 }
