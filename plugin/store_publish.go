@@ -88,25 +88,32 @@ func (e *engine) publishServed() {
 				if !inAnswers(set, i) {
 					last = e.ops.drains.safeAt(s, b).Add(-ttl)
 				}
-				_ = st.PublishServed(drainKey(s, b), store.Served{Last: last.UTC(), TTL: ttl})
+				_ = st.PublishServed(drainKey(s, b), store.Served{Last: last.UTC(), TTL: ttl, For: o.At.UTC()})
 			}
 		}
 	}
 }
 
-// setDrainSafeAt is the set-wide drain_safe_at of a drained backend that
-// left this instance's answers at local: the latest of local and every
-// instance's served record. nil without a store.
-func (e *engine) setDrainSafeAt(s *service, b *backend, local time.Time) *time.Time {
+// setDrainSafeAt is the set-wide drain_safe_at of backend b, drained by
+// the override created at drainFor, that left this instance's answers at
+// local: the latest of local and every peer's record on this drain. While a
+// live peer (one whose presence key exists) has not recorded anything on
+// this drain yet, it may still hand b out: then there is no set-wide time
+// yet, and pending names those peers. Both are nil without a store.
+func (e *engine) setDrainSafeAt(s *service, b *backend, local, drainFor time.Time) (*time.Time, []string) {
 	if e.st.set == nil {
-		return nil
+		return nil, nil
+	}
+	at, pending := e.st.set.view.Load().snap.SetDrainSafeAt(drainKey(s, b), e.st.set.instance(), drainFor.UTC())
+	if len(pending) > 0 {
+		return nil, pending
 	}
 	t := local
-	if r := e.st.set.view.Load().snap.DrainSafeAt(drainKey(s, b)); r.After(t) {
-		t = r
+	if at.After(t) {
+		t = at
 	}
 	t = t.UTC()
-	return &t
+	return &t, nil
 }
 
 // storeStatus is the status document's store section; nil without one.
@@ -130,14 +137,25 @@ func storeStatus(engines []*engine) *adminapi.StoreStatus {
 	for inst := range snap.Observations {
 		out.Instances = append(out.Instances, inst)
 	}
-	for inst := range snap.Served {
-		if !slices.Contains(out.Instances, inst) {
-			out.Instances = append(out.Instances, inst)
+	for _, m := range []map[string]struct{}{keysOf(snap.Served), keysOf(snap.Instances)} {
+		for inst := range m {
+			if !slices.Contains(out.Instances, inst) {
+				out.Instances = append(out.Instances, inst)
+			}
 		}
 	}
 	slices.Sort(out.Instances)
 	if len(snap.Rejected) > 0 {
 		out.Rejected = snap.Rejected
+	}
+	return out
+}
+
+// keysOf is the key set of m.
+func keysOf[V any](m map[string]V) map[string]struct{} {
+	out := make(map[string]struct{}, len(m))
+	for k := range m {
+		out[k] = struct{}{}
 	}
 	return out
 }

@@ -39,7 +39,10 @@
 //	                                  with an expiry, bound to a lease of that TTL
 //	registrations/<service>/<backend> JSON Registration, bound to the registrant's lease
 //	observations/<instance>/<target>  JSON Observation (state, since), under the instance's lease
-//	served/<instance>/<backend>       JSON Served (last time handed out, TTL), under the instance's lease
+//	served/<instance>/<backend>       JSON Served (last time handed out, TTL, the drain it is about),
+//	                                  under the instance's lease
+//	instances/<instance>              JSON Presence (since), under the instance's lease: the instance
+//	                                  is alive; written by Start
 //
 // Keys under the prefix that fit none of these are ignored, so a later
 // layout can add kinds; a change old instances would misread takes a new
@@ -99,8 +102,9 @@
 //     Registrations as backends of their service; compute quorum verdicts
 //     from Observations; precompute answers as after a health change.
 //   - Health transitions: PublishObservation(target, {state, since}).
-//     Periodically: PublishServed(backend, {last, ttl}); the status uses
-//     Snapshot.DrainSafeAt(backend).
+//     Periodically: PublishServed(backend, {last, ttl, for}); the status
+//     uses Snapshot.SetDrainSafeAt(backend, self, drain), which stays
+//     pending while a live instance has not reported on the drain.
 //   - Admin API and `hadns ctl`: PutZone/GetZone/DeleteZone,
 //     PutOverride/ClearOverride/EditOverride, Register/Deregister.
 //   - Metrics and status page: Status() (connected, revision, lag,
