@@ -142,11 +142,11 @@ func (e *engine) retire(snap *snapshot) {
 // answers it replaces may be cached.
 func (e *engine) recompute(s *service, snap *snapshot) {
 	now := e.ops.clock.Now()
-	overrides := e.store.All()
+	overrides := indexOverrides(e.store.All())
 	h := make([]Health, len(s.backends))
 	held := make([]*adminapi.Override, len(s.backends))
 	for i, b := range s.backends {
-		held[i] = effective(overrides, s.name, b, now)
+		held[i] = overrides.effective(s.name, b, now)
 		h[i] = fold(e.backendHealth(s, b), held[i])
 	}
 	set := computeAnswers(s, h, snap.sites.Orders())

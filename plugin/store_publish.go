@@ -74,13 +74,13 @@ func (e *engine) publishServed() {
 		return
 	}
 	now := e.ops.clock.Now()
-	list := e.store.All()
+	list := indexOverrides(e.store.All())
 	for _, z := range e.snap.zones {
 		for _, s := range z.services {
 			set := s.answers.Load()
 			ttl := time.Duration(s.ttl) * time.Second
 			for i, b := range s.backends {
-				o := effective(list, s.name, b, now)
+				o := list.effective(s.name, b, now)
 				if o == nil || o.Action != adminapi.ActionDrain {
 					continue
 				}
