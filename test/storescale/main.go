@@ -285,7 +285,7 @@ func storeMode(ctx context.Context, c config, cli *clientv3.Client, w *world, re
 		return r, err
 	}
 	written := time.Now()
-	if r.single, err = waitFor(ctx, name+" single writes", t0, 2*time.Minute, func() bool { return in.probeIs(hosts(w.probe[1:])) }); err != nil {
+	if r.single, err = waitFor(ctx, name+" single writes", t0, 5*time.Minute, func() bool { return in.probeIs(hosts(w.probe[1:])) }); err != nil {
 		return r, err
 	}
 	r.singleLag = r.single - written.Sub(t0)
@@ -304,7 +304,7 @@ func storeMode(ctx context.Context, c config, cli *clientv3.Client, w *world, re
 		return r, err
 	}
 	written = time.Now()
-	if r.batched, err = waitFor(ctx, name+" batched writes", t0, 2*time.Minute, func() bool { return in.probeIs(hosts(w.probe)) }); err != nil {
+	if r.batched, err = waitFor(ctx, name+" batched writes", t0, 5*time.Minute, func() bool { return in.probeIs(hosts(w.probe)) }); err != nil {
 		return r, err
 	}
 	r.batchedLag = r.batched - written.Sub(t0)
