@@ -66,7 +66,9 @@
 //   - A change reaches every watcher within milliseconds (one watch event);
 //     a lost etcd is noticed within Heartbeat + DialTimeout (default 7 s),
 //     and Status reports disconnected after that much silence in any case.
-//   - Retries wait Backoff(100 ms, 10 s): doubling, capped, jittered.
+//   - Retries wait Backoff(100 ms, 10 s): doubling, capped, jittered; the
+//     gRPC connection under them retries at most 2 s apart (its default
+//     grows to 120 s), so a returning etcd is seen within the retry cap.
 //   - The last known good copy is written at most once a second (the
 //     newest snapshot; Close writes the last one), so it lags by ≤ 1 s.
 //   - Leases have whole-second TTLs and etcd enforces a minimum (about
