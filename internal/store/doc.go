@@ -42,7 +42,7 @@
 //	served/<instance>/<backend>       JSON Served (last time handed out, TTL, the drain it is about),
 //	                                  under the instance's lease
 //	instances/<instance>              JSON Presence (since), under the instance's lease: the instance
-//	                                  is alive; written by Start
+//	                                  is alive; written by Announce
 //
 // Keys under the prefix that fit none of these are ignored, so a later
 // layout can add kinds; a change old instances would misread takes a new
@@ -95,9 +95,9 @@
 //     New(cfg, Options{Validate: the zone loader's check, OnSnapshot: a func
 //     that rebuilds answers from the snapshot, Logf: the plugin logger}).
 //     New validates the Config, so Corefile errors come out at setup.
-//   - OnStartup: Start() (returns at once; the plugin may wait a bounded
-//     time for the first OnSnapshot before it declares itself ready);
-//     OnShutdown: Close().
+//   - OnStartup: Start() and Announce() (both return at once; the plugin
+//     may wait a bounded time for the first OnSnapshot before it declares
+//     itself ready); OnShutdown: Close().
 //   - OnSnapshot: merge Zones with file zones (the issue leaves the
 //     precedence open; a file zone winning keeps the README's first
 //     command independent of the store), Overrides with local ones,

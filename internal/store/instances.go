@@ -7,7 +7,7 @@ import (
 )
 
 // Presence is the JSON value of an instances/<instance> key: a running
-// instance, written when its store starts, under the instance's lease, so
+// instance, written by Announce when its server starts, under the instance's lease, so
 // that the key exists exactly while the instance is alive (its lease is
 // kept alive). The set-wide drain_safe_at waits for every present
 // instance.
@@ -20,10 +20,11 @@ func (s *Store) InstanceKey(instance string) string {
 	return s.cfg.Prefix + kindInstances + "/" + esc(instance)
 }
 
-// announce publishes this instance's presence. Like every write under the
-// instance lease it never waits for etcd, and after a lost lease the new
-// lease writes it again.
-func (s *Store) announce() error {
+// Announce publishes this instance's presence: a server calls it once
+// after Start (hadns ctl, which only writes, never does). Like every write
+// under the instance lease it never waits for etcd, and after a lost lease
+// the new lease writes it again.
+func (s *Store) Announce() error {
 	return s.publishOwn(s.InstanceKey(s.cfg.Instance), Presence{Since: s.opt.Clock.Now().UTC()})
 }
 

@@ -63,7 +63,7 @@ func TestSetDrainSafeAt(t *testing.T) {
 	}
 }
 
-// TestPresence: a started store announces its instance under the instance
+// TestPresence: a store announces its instance under the instance
 // lease; the key goes when the instance closes (lease revoked) and, for a
 // crashed one, when the lease runs out.
 func TestPresence(t *testing.T) {
@@ -73,10 +73,16 @@ func TestPresence(t *testing.T) {
 	if err := r.Start(); err != nil {
 		t.Fatal(err)
 	}
+	if err := r.Announce(); err != nil {
+		t.Fatal(err)
+	}
 	cfg2 := cfg
 	cfg2.Instance = "ns2"
 	peer := newStore(t, cfg2, Options{})
 	if err := peer.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := peer.Announce(); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "both present", 5*time.Second, func() bool {

@@ -154,13 +154,6 @@ func (s *Store) Snapshot() *Snapshot { return s.snap.Load() }
 // first list succeeds, or, if etcd cannot be reached at start, the last
 // known good snapshot from CacheFile, marked Stale. Call Close to stop.
 func (s *Store) Start() error {
-	if err := s.start(); err != nil {
-		return err
-	}
-	return s.announce()
-}
-
-func (s *Store) start() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.done != nil {
