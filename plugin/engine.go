@@ -33,6 +33,8 @@ type engine struct {
 	// byKey maps a check target to the services whose answers depend on it,
 	// so a transition recomputes only those.
 	byKey map[string][]*service
+	// sourced interns the checks probe_source gave a source (probesource.go).
+	sourced healthcheck.Specs
 
 	mu    sync.Mutex // serialises rebuilds: reloads and health changes
 	snap  *snapshot
@@ -74,6 +76,7 @@ func (e *engine) installLocked(snap *snapshot) {
 	for _, z := range snap.zones {
 		for _, s := range z.services {
 			for _, b := range s.backends {
+				e.applyProbeSource(b)
 				k := b.check.Key()
 				if len(byKey[k]) == 0 {
 					targets = append(targets, &b.check)
@@ -141,11 +144,11 @@ func (e *engine) retire(snap *snapshot) {
 // answers it replaces may be cached.
 func (e *engine) recompute(s *service, snap *snapshot) {
 	now := e.ops.clock.Now()
-	overrides := e.store.All()
+	overrides := indexOverrides(e.store.All())
 	h := make([]Health, len(s.backends))
 	held := make([]*adminapi.Override, len(s.backends))
 	for i, b := range s.backends {
-		held[i] = effective(overrides, s.name, b, now)
+		held[i] = overrides.effective(s.name, b, now)
 		h[i] = fold(e.backendHealth(s, b), held[i])
 	}
 	set := computeAnswers(s, h, snap.sites.Orders())

@@ -87,7 +87,7 @@ func (e *engine) backendHealth(s *service, b *backend) Health {
 	if !v.connected || v.snap.Stale {
 		return fromState(own)
 	}
-	key := b.check.Key()
+	key := viewKey(b.check)
 	self := e.st.set.instance()
 	var peers []string
 	for inst, m := range v.snap.Observations {

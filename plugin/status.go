@@ -84,7 +84,7 @@ func (e *engine) serviceStatus(s *service, snap *snapshot, list []adminapi.Overr
 				} else {
 					t := e.ops.drains.safeAt(s, b).UTC()
 					bs.DrainSafeAt = &t
-					bs.SetDrainSafeAt = e.setDrainSafeAt(s, b, t)
+					bs.SetDrainSafeAt, bs.SetDrainPending = e.setDrainSafeAt(s, b, t, o.At)
 				}
 			}
 		}

@@ -21,11 +21,11 @@ func (e *engine) publishObservations(events []healthcheck.Event) {
 	}
 	for _, ev := range events {
 		if ev.Removed {
-			st.WithdrawObservation(ev.Key)
+			st.WithdrawObservation(viewKey(ev.Target))
 			continue
 		}
 		if w := observationOf(ev.New); w != "" {
-			_ = st.PublishObservation(ev.Key, store.Observation{State: w, Since: ev.Time.UTC()})
+			_ = st.PublishObservation(viewKey(ev.Target), store.Observation{State: w, Since: ev.Time.UTC()})
 		}
 	}
 }
@@ -48,7 +48,7 @@ func (e *engine) publishAll() {
 			continue
 		}
 		if w := observationOf(s.State); w != "" {
-			_ = st.PublishObservation(t.Key(), store.Observation{State: w, Since: s.Since.UTC()})
+			_ = st.PublishObservation(viewKey(*t), store.Observation{State: w, Since: s.Since.UTC()})
 		}
 	}
 }
@@ -73,13 +73,13 @@ func (e *engine) publishServed() {
 		return
 	}
 	now := e.ops.clock.Now()
-	list := e.store.All()
+	list := indexOverrides(e.store.All())
 	for _, z := range e.snap.zones {
 		for _, s := range z.services {
 			set := s.answers.Load()
 			ttl := time.Duration(s.ttl) * time.Second
 			for i, b := range s.backends {
-				o := effective(list, s.name, b, now)
+				o := list.effective(s.name, b, now)
 				if o == nil || o.Action != adminapi.ActionDrain {
 					continue
 				}
@@ -87,23 +87,30 @@ func (e *engine) publishServed() {
 				if !inAnswers(set, i) {
 					last = e.ops.drains.safeAt(s, b).Add(-ttl)
 				}
-				_ = st.PublishServed(drainKey(s, b), store.Served{Last: last.UTC(), TTL: ttl})
+				_ = st.PublishServed(drainKey(s, b), store.Served{Last: last.UTC(), TTL: ttl, For: o.At.UTC()})
 			}
 		}
 	}
 }
 
-// setDrainSafeAt is the set-wide drain_safe_at of a drained backend that
-// left this instance's answers at local: the latest of local and every
-// instance's served record. nil without a store.
-func (e *engine) setDrainSafeAt(s *service, b *backend, local time.Time) *time.Time {
+// setDrainSafeAt is the set-wide drain_safe_at of backend b, drained by
+// the override created at drainFor, that left this instance's answers at
+// local: the latest of local and every peer's record on this drain. While a
+// live peer (one whose presence key exists) has not recorded anything on
+// this drain yet, it may still hand b out: then there is no set-wide time
+// yet, and pending names those peers. Both are nil without a store.
+func (e *engine) setDrainSafeAt(s *service, b *backend, local, drainFor time.Time) (*time.Time, []string) {
 	if e.st.set == nil {
-		return nil
+		return nil, nil
+	}
+	at, pending := e.st.set.view.Load().snap.SetDrainSafeAt(drainKey(s, b), e.st.set.instance(), drainFor.UTC())
+	if len(pending) > 0 {
+		return nil, pending
 	}
 	t := local
-	if r := e.st.set.view.Load().snap.DrainSafeAt(drainKey(s, b)); r.After(t) {
-		t = r
+	if at.After(t) {
+		t = at
 	}
 	t = t.UTC()
-	return &t
+	return &t, nil
 }

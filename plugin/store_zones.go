@@ -104,11 +104,14 @@ func (e *engine) storeChanged(prev, v *storeView) {
 		e.installLocked(e.withStore(e.st.files))
 		return
 	}
-	all := !sameMap(prev.snap.Overrides, v.snap.Overrides)
-	quorum := all || prev.connected != v.connected || !sameMap(prev.snap.Observations, v.snap.Observations)
+	var changed *overrideIndex
+	if !sameMap(prev.snap.Overrides, v.snap.Overrides) {
+		changed = changedOverrides(prev.snap.Overrides, v.snap.Overrides)
+	}
+	quorum := prev.connected != v.connected || !sameMap(prev.snap.Observations, v.snap.Observations)
 	for _, z := range e.snap.zones {
 		for _, s := range z.services {
-			if all || quorum && s.quorum > 0 {
+			if quorum && s.quorum > 0 || changed != nil && changed.touches(s) {
 				e.recompute(s, e.snap)
 			}
 		}
