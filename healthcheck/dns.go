@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/netip"
 	"strings"
 
 	"github.com/miekg/dns"
@@ -36,8 +38,12 @@ func (DNSProber) bind(t Target) (Prober, error) {
 	if s.QName == "" {
 		return nil, &ProbeError{Op: "dns", Err: fmt.Errorf("no qname")}
 	}
+	client := &dns.Client{Net: "udp"}
+	if src := t.source(); src.IsValid() {
+		client.Dialer = &net.Dialer{LocalAddr: net.UDPAddrFromAddrPort(netip.AddrPortFrom(src, 0))}
+	}
 	return &dnsCheck{
-		client: &dns.Client{Net: "udp"},
+		client: client,
 		addr:   t.ProbeAddr().String(),
 		qname:  dns.Fqdn(s.QName),
 		qtype:  qtype,

@@ -58,7 +58,7 @@ func (HTTPProber) bind(t Target) (Prober, error) {
 		MaxResponseHeaderBytes: bodyLimit,
 		// Every request goes to the probe address, whatever the Host.
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return dialTCP(ctx, t.ProbeAddr())
+			return dialTCP(ctx, t)
 		},
 	}
 	if s.Kind == "https" {

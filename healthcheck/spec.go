@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"regexp"
 	"slices"
@@ -45,6 +46,14 @@ type Spec struct {
 	// Port is the port to probe when it differs from the backend's service
 	// port. Default 0: the target's own port.
 	Port int `yaml:"port"`
+
+	// Source is the local address probes are sent from (an IP address of
+	// the target's family), for a host with several addresses whose
+	// backends accept checks from one of them only. Default "": the
+	// kernel's choice. It is not read from a zone's check section: the
+	// plugin sets it from the instance's `probe_source`, since it is a
+	// property of the host the checker runs on, not of the zone.
+	Source string `yaml:"-"`
 
 	// Method is the HTTP method, GET or HEAD. Default GET (http/https only).
 	Method string `yaml:"method"`
@@ -220,6 +229,11 @@ func (s Spec) validate(kinds []string) error {
 	}
 	if s.Port < 0 || s.Port > 65535 {
 		bad("port %d out of range", s.Port)
+	}
+	if s.Source != "" {
+		if a, err := netip.ParseAddr(s.Source); err != nil || a.Zone() != "" || a.IsUnspecified() {
+			bad("source %q: want an IP address of this host", s.Source)
+		}
 	}
 
 	isHTTP := s.Kind == "http" || s.Kind == "https"

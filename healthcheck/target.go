@@ -117,4 +117,33 @@ func (s *Spec) writeQuery(b *strings.Builder) {
 	add("expect", s.Expect)
 	add("keepalive_interval", dur(s.KeepaliveInterval))
 	add("keepalive_count", num(s.KeepaliveCount))
+	add("source", s.Source)
+}
+
+// ViewKey is Key without Spec.Source: what the check observes, whatever
+// address it is sent from. Instances of a nameserver set that probe one
+// backend the same way from different local addresses compare their
+// views of it under this key.
+func (t Target) ViewKey() string {
+	if t.Spec == nil || t.Spec.Source == "" {
+		return t.Key()
+	}
+	sp := *t.Spec // shared through Specs: never edited in place
+	sp.Source = ""
+	t.Spec = &sp
+	return t.Key()
+}
+
+// source is the address probes of t are sent from; the zero Addr (the
+// kernel's choice) without Spec.Source or when it does not parse
+// (Validate refuses that).
+func (t Target) source() netip.Addr {
+	if t.Spec == nil || t.Spec.Source == "" {
+		return netip.Addr{}
+	}
+	a, err := netip.ParseAddr(t.Spec.Source)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return a.Unmap()
 }

@@ -26,7 +26,7 @@ func (TCPProber) Check(ctx context.Context, t Target) error {
 		ctx, cancel = context.WithTimeout(ctx, DefaultTimeout)
 		defer cancel()
 	}
-	conn, err := dialTCP(ctx, t.ProbeAddr())
+	conn, err := dialTCP(ctx, t)
 	if err != nil {
 		return err
 	}
@@ -38,9 +38,14 @@ func (TCPProber) Check(ctx context.Context, t Target) error {
 // connection lives for one exchange, and setting it costs syscalls.
 var probeDialer = net.Dialer{KeepAlive: -1}
 
-// dialTCP connects to addr, failing with a "connect:" ProbeError.
-func dialTCP(ctx context.Context, addr netip.AddrPort) (*net.TCPConn, error) {
-	conn, err := probeDialer.DialContext(ctx, "tcp", addr.String())
+// dialTCP connects to t's probe address from its source address, failing
+// with a "connect:" ProbeError.
+func dialTCP(ctx context.Context, t Target) (*net.TCPConn, error) {
+	d := &probeDialer
+	if src := t.source(); src.IsValid() {
+		d = &net.Dialer{KeepAlive: -1, LocalAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(src, 0))}
+	}
+	conn, err := d.DialContext(ctx, "tcp", t.ProbeAddr().String())
 	if err != nil {
 		return nil, probeErr("connect", err)
 	}

@@ -117,8 +117,10 @@ func (c *Checker) tcpLoopSupported(e *entry) bool {
 	if _, real := c.clock.(SystemClock); !real {
 		return false
 	}
+	// A target with a source address dials through TCPProber.Check: the
+	// loop's sockets (its spares above all) are not bound to an address.
 	_, ok := e.prober.(TCPProber)
-	return ok
+	return ok && e.target.Spec.Source == ""
 }
 
 func newTCPLoop(c *Checker) (*tcpLoop, error) {

@@ -39,7 +39,7 @@ func (p *tlsCheck) Check(ctx context.Context, t Target) error {
 
 // dialTLS connects and handshakes, failing with "connect:" or "tls:".
 func dialTLS(ctx context.Context, t Target, cfg *tls.Config) (*tls.Conn, error) {
-	raw, err := dialTCP(ctx, t.ProbeAddr())
+	raw, err := dialTCP(ctx, t)
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/netip"
 	"strings"
 	"syscall"
 	"time"
@@ -64,6 +65,9 @@ func (WatchProber) Open(ctx context.Context, t Target) (Session, error) {
 		Control: func(_, _ string, c syscall.RawConn) error {
 			return setUserTimeout(c, watchUserTimeout(s))
 		},
+	}
+	if src := t.source(); src.IsValid() {
+		d.LocalAddr = net.TCPAddrFromAddrPort(netip.AddrPortFrom(src, 0))
 	}
 	c, err := d.DialContext(ctx, "tcp", t.ProbeAddr().String())
 	if err != nil {

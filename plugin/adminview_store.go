@@ -67,14 +67,25 @@ func (s *storeSet) status() *adminapi.StoreStatus {
 	for inst := range snap.Observations {
 		out.Instances = append(out.Instances, inst)
 	}
-	for inst := range snap.Served {
-		if !slices.Contains(out.Instances, inst) {
-			out.Instances = append(out.Instances, inst)
+	for _, m := range []map[string]struct{}{keysOf(snap.Served), keysOf(snap.Instances)} {
+		for inst := range m {
+			if !slices.Contains(out.Instances, inst) {
+				out.Instances = append(out.Instances, inst)
+			}
 		}
 	}
 	slices.Sort(out.Instances)
 	if len(snap.Rejected) > 0 {
 		out.Rejected = snap.Rejected
+	}
+	return out
+}
+
+// keysOf is the key set of m.
+func keysOf[V any](m map[string]V) map[string]struct{} {
+	out := make(map[string]struct{}, len(m))
+	for k := range m {
+		out[k] = struct{}{}
 	}
 	return out
 }

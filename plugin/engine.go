@@ -34,6 +34,8 @@ type engine struct {
 	// byKey maps a check target to the services whose answers depend on it,
 	// so a transition recomputes only those.
 	byKey map[string][]*zone.Service
+	// sourced interns the checks probe_source gave a source (probesource.go).
+	sourced healthcheck.Specs
 
 	mu    sync.Mutex // serialises rebuilds: reloads and health changes
 	snap  *snapshot
@@ -75,6 +77,7 @@ func (e *engine) installLocked(snap *snapshot) {
 	for _, z := range snap.zones {
 		for _, s := range z.Services() {
 			for _, b := range s.Backends() {
+				e.applyProbeSource(b)
 				k := b.Check().Key()
 				if len(byKey[k]) == 0 {
 					targets = append(targets, b.Check())
@@ -142,11 +145,11 @@ func (e *engine) retire(snap *snapshot) {
 // answers it replaces may be cached.
 func (e *engine) recompute(s *zone.Service, snap *snapshot) {
 	now := e.ops.clock.Now()
-	overrides := e.store.All()
+	overrides := indexOverrides(e.store.All())
 	h := make([]zone.Health, len(s.Backends()))
 	held := make([]*adminapi.Override, len(s.Backends()))
 	for i, b := range s.Backends() {
-		held[i] = effective(overrides, s.Name(), b, now)
+		held[i] = overrides.effective(s.Name(), b, now)
 		h[i] = fold(e.backendHealth(s, b), held[i])
 	}
 	set := zone.ComputeAnswers(s, h, snap.sites.Orders())

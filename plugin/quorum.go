@@ -68,7 +68,7 @@ func (e *engine) backendHealth(s *zone.Service, b *zone.Backend) zone.Health {
 	if !v.connected || v.snap.Stale {
 		return fromState(own)
 	}
-	key := b.Check().Key()
+	key := viewKey(*b.Check())
 	self := e.st.set.instance()
 	var peers []string
 	for inst, m := range v.snap.Observations {

@@ -41,6 +41,7 @@ type config struct {
 	stateAt        fileerr.Position
 	dnssec         *dnssecConfig // signing keys by zone; nil: nothing is signed
 	store          *storeConfig  // the nameserver set's shared store; nil: none
+	probeSource    probeSources  // `probe_source`: where probes are sent from; default the kernel's choice
 }
 
 const (
@@ -108,6 +109,7 @@ func setup(c *caddy.Controller) error {
 //	    dnssec_validity DURATION
 //	    dnssec_refresh DURATION
 //	    store etcd ENDPOINT... { ... }   (see parseStore)
+//	    probe_source ADDR [ADDR]
 //	}
 //
 // It goes on after a bad line, so `hadns check` can report every problem;
@@ -198,6 +200,13 @@ func parse(c *caddy.Controller) (*Hadns, *config, error) {
 					continue
 				}
 				cfg.store = sc
+			case "probe_source":
+				ps, err := parseProbeSource(c)
+				if err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				cfg.probeSource = ps
 			case "state":
 				args := c.RemainingArgs()
 				if len(args) != 1 {

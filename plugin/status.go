@@ -85,7 +85,7 @@ func (e *engine) serviceStatus(s *zone.Service, snap *snapshot, list []adminapi.
 				} else {
 					t := e.ops.drains.safeAt(s, b).UTC()
 					bs.DrainSafeAt = &t
-					bs.SetDrainSafeAt = e.setDrainSafeAt(s, b, t)
+					bs.SetDrainSafeAt, bs.SetDrainPending = e.setDrainSafeAt(s, b, t, o.At)
 				}
 			}
 		}

@@ -107,6 +107,9 @@ func (s *storeSet) start(e *engine) error {
 	if err := st.Start(); err != nil {
 		return err
 	}
+	if err := st.Announce(); err != nil {
+		return err
+	}
 	go s.statusLoop(ctx, s.done)
 	log.Infof("store: etcd %v, prefix %s, instance %s", s.cfg.Endpoints, st.Config().Prefix, st.Config().Instance)
 	return nil

@@ -22,11 +22,11 @@ func (e *engine) publishObservations(events []healthcheck.Event) {
 	}
 	for _, ev := range events {
 		if ev.Removed {
-			st.WithdrawObservation(ev.Key)
+			st.WithdrawObservation(viewKey(ev.Target))
 			continue
 		}
 		if w := observationOf(ev.New); w != "" {
-			_ = st.PublishObservation(ev.Key, store.Observation{State: w, Since: ev.Time.UTC()})
+			_ = st.PublishObservation(viewKey(ev.Target), store.Observation{State: w, Since: ev.Time.UTC()})
 		}
 	}
 }
@@ -49,7 +49,7 @@ func (e *engine) publishAll() {
 			continue
 		}
 		if w := observationOf(s.State); w != "" {
-			_ = st.PublishObservation(t.Key(), store.Observation{State: w, Since: s.Since.UTC()})
+			_ = st.PublishObservation(viewKey(*t), store.Observation{State: w, Since: s.Since.UTC()})
 		}
 	}
 }
@@ -74,13 +74,13 @@ func (e *engine) publishServed() {
 		return
 	}
 	now := e.ops.clock.Now()
-	list := e.store.All()
+	list := indexOverrides(e.store.All())
 	for _, z := range e.snap.zones {
 		for _, s := range z.Services() {
 			set := s.Answers()
 			ttl := time.Duration(s.TTL()) * time.Second
 			for i, b := range s.Backends() {
-				o := effective(list, s.Name(), b, now)
+				o := list.effective(s.Name(), b, now)
 				if o == nil || o.Action != adminapi.ActionDrain {
 					continue
 				}
@@ -88,23 +88,30 @@ func (e *engine) publishServed() {
 				if !inAnswers(set, i) {
 					last = e.ops.drains.safeAt(s, b).Add(-ttl)
 				}
-				_ = st.PublishServed(drainKey(s, b), store.Served{Last: last.UTC(), TTL: ttl})
+				_ = st.PublishServed(drainKey(s, b), store.Served{Last: last.UTC(), TTL: ttl, For: o.At.UTC()})
 			}
 		}
 	}
 }
 
-// setDrainSafeAt is the set-wide drain_safe_at of a drained backend that
-// left this instance's answers at local: the latest of local and every
-// instance's served record. nil without a store.
-func (e *engine) setDrainSafeAt(s *zone.Service, b *zone.Backend, local time.Time) *time.Time {
+// setDrainSafeAt is the set-wide drain_safe_at of backend b, drained by
+// the override created at drainFor, that left this instance's answers at
+// local: the latest of local and every peer's record on this drain. While a
+// live peer (one whose presence key exists) has not recorded anything on
+// this drain yet, it may still hand b out: then there is no set-wide time
+// yet, and pending names those peers. Both are nil without a store.
+func (e *engine) setDrainSafeAt(s *zone.Service, b *zone.Backend, local, drainFor time.Time) (*time.Time, []string) {
 	if e.st.set == nil {
-		return nil
+		return nil, nil
+	}
+	at, pending := e.st.set.view.Load().snap.SetDrainSafeAt(drainKey(s, b), e.st.set.instance(), drainFor.UTC())
+	if len(pending) > 0 {
+		return nil, pending
 	}
 	t := local
-	if r := e.st.set.view.Load().snap.DrainSafeAt(drainKey(s, b)); r.After(t) {
-		t = r
+	if at.After(t) {
+		t = at
 	}
 	t = t.UTC()
-	return &t
+	return &t, nil
 }

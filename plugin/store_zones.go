@@ -105,11 +105,14 @@ func (e *engine) storeChanged(prev, v *storeView) {
 		e.installLocked(e.withStore(e.st.files))
 		return
 	}
-	all := !sameMap(prev.snap.Overrides, v.snap.Overrides)
-	quorum := all || prev.connected != v.connected || !sameMap(prev.snap.Observations, v.snap.Observations)
+	var changed *overrideIndex
+	if !sameMap(prev.snap.Overrides, v.snap.Overrides) {
+		changed = changedOverrides(prev.snap.Overrides, v.snap.Overrides)
+	}
+	quorum := prev.connected != v.connected || !sameMap(prev.snap.Observations, v.snap.Observations)
 	for _, z := range e.snap.zones {
 		for _, s := range z.Services() {
-			if all || quorum && s.Quorum() > 0 {
+			if quorum && s.Quorum() > 0 || changed != nil && changed.touches(s) {
 				e.recompute(s, e.snap)
 			}
 		}

@@ -299,6 +299,8 @@ func printStatus(w io.Writer, doc *adminapi.Status, now time.Time) {
 				switch {
 				case b.DrainPending:
 					safe = "pending: still in an answer"
+				case len(b.SetDrainPending) > 0:
+					safe = "pending: not yet reported by " + strings.Join(b.SetDrainPending, ", ")
 				case b.DrainSafeAt != nil:
 					at := *b.DrainSafeAt
 					if b.SetDrainSafeAt != nil {

@@ -30,8 +30,11 @@ var exampleBackends = []string{
 func demo(args []string, stdin io.Reader, out io.Writer) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(out)
+	var refuse refuseFrom
+	fs.Var(&refuse, "refuse-from", "answer /healthz with 503 to checks from this source `ADDR` (repeatable): one checker cut off")
 	fs.Usage = func() {
-		fmt.Fprintf(out, "usage: hadns demo [ADDR:PORT ...]\n\nServes /healthz on each address (default: the six backends of zones/example.test.yaml).\nOn standard input: stop ADDR:PORT, start ADDR:PORT, list, quit.\n")
+		fmt.Fprintf(out, "usage: hadns demo [-refuse-from ADDR]... [ADDR:PORT ...]\n\nServes /healthz on each address (default: the six backends of zones/example.test.yaml).\nOn standard input: stop ADDR:PORT, start ADDR:PORT, list, quit.\n\n")
+		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -40,7 +43,7 @@ func demo(args []string, stdin io.Reader, out io.Writer) error {
 	if len(addrs) == 0 {
 		addrs = exampleBackends
 	}
-	d := &demoSet{servers: map[string]*http.Server{}, out: out}
+	d := &demoSet{servers: map[string]*http.Server{}, out: out, refuse: refuse}
 	for _, a := range addrs {
 		if err := d.start(a); err != nil {
 			d.stopAll()
@@ -79,6 +82,7 @@ type demoSet struct {
 	mu      sync.Mutex
 	servers map[string]*http.Server
 	out     io.Writer
+	refuse  refuseFrom
 }
 
 func (d *demoSet) start(addr string) error {
@@ -92,7 +96,13 @@ func (d *demoSet) start(addr string) error {
 		return fmt.Errorf("demo backend %s: %w", addr, err)
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		if from, ok := d.refuse.refuses(r.RemoteAddr); ok {
+			http.Error(w, "checks from "+from+" refused", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintf(w, "hello from %s\n", addr) })
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	d.servers[addr] = srv

@@ -29,7 +29,7 @@ type (
 		Relists     int               `json:"relists"`
 		Zones       int               `json:"zones"`
 		Overrides   int               `json:"overrides"`
-		Instances   []string          `json:"instances"` // instances with observations or served records
+		Instances   []string          `json:"instances"` // live instances: a presence key, observations or served records
 		Rejected    map[string]string `json:"rejected,omitempty"`
 	}
 	// CheckerStatus is the health checker's own trouble: probes it could
@@ -93,8 +93,14 @@ type (
 		DrainSafeAt *time.Time `json:"drain_safe_at,omitempty"`
 		// SetDrainSafeAt is DrainSafeAt over the whole nameserver set (the
 		// latest of every instance's record in the shared store, and this
-		// instance's own); absent without a store.
+		// instance's own); absent without a store, and while
+		// SetDrainPending is set.
 		SetDrainSafeAt *time.Time `json:"set_drain_safe_at,omitempty"`
+		// SetDrainPending names the live instances of the set that have
+		// not yet reported on this drain (they may still hand the backend
+		// out); while it is set, SetDrainSafeAt is absent: no set-wide
+		// time is known yet.
+		SetDrainPending []string `json:"set_drain_pending,omitempty"`
 		// DrainPending is true while a drained backend is still in some
 		// answer (fail-open can keep it there).
 		DrainPending bool `json:"drain_pending,omitempty"`

@@ -141,6 +141,10 @@ func (b *builder) put(kv *mvccpb.KeyValue) {
 			return
 		}
 		inner(b, kindServed, &b.next.Served, pk.a, true)[pk.b] = s
+	case kindInstances:
+		if !b.putInstance(key, pk.a, kv.Value) {
+			return
+		}
 	}
 	b.unreject(key)
 }
@@ -173,6 +177,8 @@ func (b *builder) del(key string) {
 		delInner(b, kindObservations, &b.next.Observations, pk)
 	case kindServed:
 		delInner(b, kindServed, &b.next.Served, pk)
+	case kindInstances:
+		b.delInstance(pk.a)
 	}
 }
 

@@ -39,7 +39,10 @@
 //	                                  with an expiry, bound to a lease of that TTL
 //	registrations/<service>/<backend> JSON Registration, bound to the registrant's lease
 //	observations/<instance>/<target>  JSON Observation (state, since), under the instance's lease
-//	served/<instance>/<backend>       JSON Served (last time handed out, TTL), under the instance's lease
+//	served/<instance>/<backend>       JSON Served (last time handed out, TTL, the drain it is about),
+//	                                  under the instance's lease
+//	instances/<instance>              JSON Presence (since), under the instance's lease: the instance
+//	                                  is alive; written by Announce
 //
 // Keys under the prefix that fit none of these are ignored, so a later
 // layout can add kinds; a change old instances would misread takes a new
@@ -63,7 +66,9 @@
 //   - A change reaches every watcher within milliseconds (one watch event);
 //     a lost etcd is noticed within Heartbeat + DialTimeout (default 7 s),
 //     and Status reports disconnected after that much silence in any case.
-//   - Retries wait Backoff(100 ms, 10 s): doubling, capped, jittered.
+//   - Retries wait Backoff(100 ms, 10 s): doubling, capped, jittered; the
+//     gRPC connection under them retries at most 2 s apart (its default
+//     grows to 120 s), so a returning etcd is seen within the retry cap.
 //   - The last known good copy is written at most once a second (the
 //     newest snapshot; Close writes the last one), so it lags by ≤ 1 s.
 //   - Leases have whole-second TTLs and etcd enforces a minimum (about
@@ -90,17 +95,18 @@
 //     New(cfg, Options{Validate: the zone loader's check, OnSnapshot: a func
 //     that rebuilds answers from the snapshot, Logf: the plugin logger}).
 //     New validates the Config, so Corefile errors come out at setup.
-//   - OnStartup: Start() (returns at once; the plugin may wait a bounded
-//     time for the first OnSnapshot before it declares itself ready);
-//     OnShutdown: Close().
+//   - OnStartup: Start() and Announce() (both return at once; the plugin
+//     may wait a bounded time for the first OnSnapshot before it declares
+//     itself ready); OnShutdown: Close().
 //   - OnSnapshot: merge Zones with file zones (the issue leaves the
 //     precedence open; a file zone winning keeps the README's first
 //     command independent of the store), Overrides with local ones,
 //     Registrations as backends of their service; compute quorum verdicts
 //     from Observations; precompute answers as after a health change.
 //   - Health transitions: PublishObservation(target, {state, since}).
-//     Periodically: PublishServed(backend, {last, ttl}); the status uses
-//     Snapshot.DrainSafeAt(backend).
+//     Periodically: PublishServed(backend, {last, ttl, for}); the status
+//     uses Snapshot.SetDrainSafeAt(backend, self, drain), which stays
+//     pending while a live instance has not reported on the drain.
 //   - Admin API and `hadns ctl`: PutZone/GetZone/DeleteZone,
 //     PutOverride/ClearOverride/EditOverride, Register/Deregister.
 //   - Metrics and status page: Status() (connected, revision, lag,

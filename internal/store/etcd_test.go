@@ -410,15 +410,15 @@ func TestObservationsOnChangeUnderInstanceLease(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := inst.PublishServed("10.0.0.1", Served{Last: since, TTL: 30 * time.Second}); err != nil {
+	if err := inst.PublishServed("10.0.0.1", Served{Last: since, TTL: 30 * time.Second, For: since}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "observation", 2*time.Second, func() bool {
 		s := r.Snapshot()
 		return s.Observations["ns2"]["10.0.0.1:80"].State == "up" && len(s.Served["ns2"]) == 1
 	})
-	if got := r.Snapshot().DrainSafeAt("10.0.0.1"); !got.Equal(since.Add(30 * time.Second)) {
-		t.Errorf("DrainSafeAt = %s", got)
+	if got, _ := r.Snapshot().SetDrainSafeAt("10.0.0.1", "ns1", since); !got.Equal(since.Add(30 * time.Second)) {
+		t.Errorf("SetDrainSafeAt = %s", got)
 	}
 	cli := rawClient(t, srv.Endpoint)
 	okey := inst.ObservationKey("ns2", "10.0.0.1:80")

@@ -18,6 +18,7 @@ const (
 	kindRegistrations = "registrations"
 	kindObservations  = "observations"
 	kindServed        = "served"
+	kindInstances     = "instances"
 )
 
 // Each name component is path-escaped (url.PathEscape) in the key, so an
@@ -87,7 +88,7 @@ func parseKey(prefix, key string) (parsedKey, bool) {
 	parts := strings.Split(rest, "/")
 	want := 0
 	switch parts[0] {
-	case kindZones, kindOverrides:
+	case kindZones, kindOverrides, kindInstances:
 		want = 2
 	case kindRegistrations, kindObservations, kindServed:
 		want = 3

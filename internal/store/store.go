@@ -11,6 +11,7 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+	"google.golang.org/grpc"
 )
 
 // ValidateFunc checks a zone document before it is written (PutZone) and
@@ -131,6 +132,7 @@ func New(cfg Config, opt Options) (*Store, error) {
 		Username:             cfg.Username,
 		Password:             cfg.Password,
 		Logger:               zap.NewNop(),
+		DialOptions:          []grpc.DialOption{grpc.WithConnectParams(reconnectParams(cfg.DialTimeout))},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: etcd client: %w", err)

@@ -58,6 +58,10 @@ type Observation struct {
 type Served struct {
 	Last time.Time     `json:"last"`
 	TTL  time.Duration `json:"ttl"`
+	// For is the creation time of the drain override the record is
+	// about, so a record left from an earlier drain of the backend is not
+	// taken for a report on the current one.
+	For time.Time `json:"for,omitzero"`
 }
 
 // SafeAt is the moment after which no cache can still hold the answer.
@@ -88,24 +92,12 @@ type Snapshot struct {
 	Registrations map[string]map[string]Registration `json:"registrations"` // service → backend → registration
 	Observations  map[string]map[string]Observation  `json:"observations"`  // instance → target → observation
 	Served        map[string]map[string]Served       `json:"served"`        // instance → backend → served
+	Instances     map[string]Presence                `json:"instances"`     // instance → presence: the live ones
 
 	// Rejected holds the values the store refused (a zone its validator
 	// refused, JSON that does not parse), by key, with the reason. For a
 	// refused zone, Zones keeps its previous good version.
 	Rejected map[string]string `json:"-"`
-}
-
-// DrainSafeAt is the set-wide drain_safe_at of a backend: the latest
-// Last+TTL over every instance's served record; zero when no instance has
-// recorded handing it out.
-func (s *Snapshot) DrainSafeAt(backend string) time.Time {
-	var t time.Time
-	for _, m := range s.Served {
-		if sv, ok := m[backend]; ok && sv.SafeAt().After(t) {
-			t = sv.SafeAt()
-		}
-	}
-	return t
 }
 
 // emptySnapshot has every map non-nil, so readers never check for nil.
@@ -116,6 +108,7 @@ func emptySnapshot() *Snapshot {
 		Registrations: map[string]map[string]Registration{},
 		Observations:  map[string]map[string]Observation{},
 		Served:        map[string]map[string]Served{},
+		Instances:     map[string]Presence{},
 		Rejected:      map[string]string{},
 	}
 }
@@ -137,6 +130,9 @@ func (s *Snapshot) fillNil() {
 	}
 	if s.Served == nil {
 		s.Served = e.Served
+	}
+	if s.Instances == nil {
+		s.Instances = e.Instances
 	}
 	if s.Rejected == nil {
 		s.Rejected = e.Rejected

@@ -145,7 +145,8 @@ func TestPersistRoundTrip(t *testing.T) {
 	snap.Zones["a.test."] = Zone{Doc: []byte("zone a"), ModRevision: 40}
 	snap.Zones["b.test."] = Zone{Doc: []byte("bad by now"), ModRevision: 41}
 	snap.Overrides["o"] = Override{Action: "down", Selector: Selector{Backend: "10.0.0.1"}, Expires: time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)}
-	snap.Served["ns1"] = map[string]Served{"10.0.0.1": {Last: time.Unix(1000, 0).UTC(), TTL: 30 * time.Second}}
+	snap.Served["ns1"] = map[string]Served{"10.0.0.1": {Last: time.Unix(1000, 0).UTC(), TTL: 30 * time.Second, For: time.Unix(900, 0).UTC()}}
+	snap.Instances["ns1"] = Presence{Since: time.Unix(800, 0).UTC()}
 	s.queuePersist(snap)
 	s.flushPersist()
 	entries, _ := os.ReadDir(filepath.Dir(path))
@@ -157,7 +158,8 @@ func TestPersistRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !got.Stale || got.Saved.IsZero() || got.Revision != 42 || string(got.Zones["a.test."].Doc) != "zone a" ||
-		!got.Overrides["o"].Expires.Equal(snap.Overrides["o"].Expires) || got.DrainSafeAt("10.0.0.1") != time.Unix(1030, 0).UTC() {
+		!got.Overrides["o"].Expires.Equal(snap.Overrides["o"].Expires) || !got.Served["ns1"]["10.0.0.1"].SafeAt().Equal(time.Unix(1030, 0)) || !got.Served["ns1"]["10.0.0.1"].For.Equal(time.Unix(900, 0)) ||
+		!got.Instances["ns1"].Since.Equal(time.Unix(800, 0)) {
 		t.Errorf("loaded %+v", got)
 	}
 	// A saved zone today's validator refuses is left out.

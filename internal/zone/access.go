@@ -115,8 +115,13 @@ func (b *Backend) Line() int { return b.line }
 func (b *Backend) Site() string { return b.site }
 
 // Check returns the backend's health check target: the checker probes
-// it by this pointer; it must not be written to.
+// it by this pointer; it must not be written to (SetCheckSpec).
 func (b *Backend) Check() *healthcheck.Target { return &b.check }
+
+// SetCheckSpec replaces the spec of the backend's check: the engine gives
+// checks the source address this instance probes from (probe_source).
+// Only before the check's key is taken for a snapshot being installed.
+func (b *Backend) SetCheckSpec(sp *healthcheck.Spec) { b.check.Spec = sp }
 
 // Result returns what kind of answer ra is: Success, NoData or
 // ServerFailure.

@@ -335,13 +335,23 @@ func TestStoreSet(t *testing.T) {
 	if err := etcd.Restart(); err != nil {
 		t.Fatal(err)
 	}
-	all("store connected again", func(s *server) error {
+	restarted := time.Now()
+	// After a long outage the watcher retries every 5 to 10 s (its
+	// backoff cap): allow that on top of the usual limit.
+	reconnect := func(what string, cond func(s *server) error) {
+		t.Helper()
+		for i, s := range ns {
+			poll(t, fmt.Sprintf("%s on ns%d", what, i+1), stLimit+10*time.Second, func() error { return cond(s) })
+		}
+	}
+	reconnect("store connected again", func(s *server) error {
 		code, out := stAPI(t, s, "GET", "/v1/store", "")
 		if code != 200 || out["connected"] != true {
 			return fmt.Errorf("store %d %v", code, out)
 		}
 		return nil
 	})
+	t.Logf("etcd back after %v: every instance connected again within %v", outage, time.Since(restarted).Round(time.Millisecond))
 	if code, out := stAPI(t, ns[0], "POST", "/v1/overrides", fmt.Sprintf(`{"action":"clear","backend":%q}`, target)); code != 200 {
 		t.Fatalf("clear: %d %v", code, out)
 	}

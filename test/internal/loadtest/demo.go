@@ -18,6 +18,7 @@ const DemoStartTimeout = 10 * time.Second
 // a test crashes with SIGKILL and starts again on its address.
 type Demo struct {
 	Bin, Host, Addr string
+	Flags           []string      // hadns demo's flags, e.g. -refuse-from ADDR
 	StartTimeout    time.Duration // 0: DemoStartTimeout
 
 	mu   sync.Mutex
@@ -66,7 +67,8 @@ func StartDemos(ctx context.Context, bin string, hosts []string, startTimeout ti
 func (d *Demo) Start(ctx context.Context) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	p, err := StartProc("hadns demo "+d.Addr, d.Bin, []string{"demo", d.Addr}, "", -1)
+	args := append(append([]string{"demo"}, d.Flags...), d.Addr)
+	p, err := StartProc("hadns demo "+d.Addr, d.Bin, args, "", -1)
 	if err != nil {
 		return err
 	}
