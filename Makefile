@@ -42,7 +42,7 @@ chaos: build
 # corpora live in the package's testdata/fuzz/TARGET.
 FUZZTIME ?= 15s
 FUZZ_TARGETS = ./plugin:FuzzZoneFile ./plugin:FuzzSiteLines ./plugin:FuzzECS ./plugin:FuzzServeDNS \
-	./internal/dnssec:FuzzReadKey
+	./internal/dnssec:FuzzReadKey ./internal/wire:FuzzPatch
 fuzz:
 	for t in $(FUZZ_TARGETS); do \
 		go test -run '^$$' -fuzz "^$${t#*:}\$$" -fuzztime $(FUZZTIME) "$${t%%:*}" || exit 1; \

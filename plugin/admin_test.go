@@ -22,6 +22,7 @@ import (
 	"github.com/hadns/hadns/internal/admin/admintest"
 	"github.com/hadns/hadns/internal/adminapi"
 	"github.com/hadns/hadns/internal/ops"
+	"github.com/hadns/hadns/internal/zone/zonetest"
 )
 
 const testToken = "s3cret"
@@ -73,7 +74,7 @@ func (r *adminRig) post(body string) (int, map[string]any) {
 }
 
 func (r *adminRig) eastA() []string {
-	return addrsOf(r.ask("10.1.9.9", "api.example.test.", dns.TypeA, "").Answer)
+	return zonetest.AddrsOf(r.ask("10.1.9.9", "api.example.test.", dns.TypeA, "").Answer)
 }
 
 // backendStatus returns the status of backend id of api.example.test.

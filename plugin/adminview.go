@@ -33,10 +33,10 @@ func (v adminView) Match(sel adminapi.Selector) []string {
 	}
 	var out []string
 	for _, z := range snap.zones {
-		for _, s := range z.services {
-			for _, b := range s.backends {
-				if matches(sel, s.name, b) {
-					out = append(out, strings.TrimSuffix(s.name, ".")+"/"+b.ID())
+		for _, s := range z.Services() {
+			for _, b := range s.Backends() {
+				if matches(sel, s.Name(), b) {
+					out = append(out, strings.TrimSuffix(s.Name(), ".")+"/"+b.ID())
 				}
 			}
 		}

@@ -7,6 +7,7 @@ import (
 	"github.com/hadns/hadns/internal/admin"
 	"github.com/hadns/hadns/internal/adminapi"
 	"github.com/hadns/hadns/internal/store"
+	"github.com/hadns/hadns/internal/zone"
 )
 
 // sharedView is a shared store as the admin server sees it. A value
@@ -38,13 +39,13 @@ func (v sharedView) Client() (admin.StoreClient, error) {
 // CheckRegistration judges a registration's address, site and service as
 // a zone file's backend would be.
 func (v sharedView) CheckRegistration(service string, reg store.Registration) error {
-	if _, err := validAddr(reg.Address); err != nil {
+	if _, err := zone.ValidAddr(reg.Address); err != nil {
 		return err
 	}
 	if !validSiteName(reg.Site) {
 		return fmt.Errorf("site %q: use letters, digits, - and _", reg.Site)
 	}
-	if !validName(service) {
+	if !zone.ValidName(service) {
 		return fmt.Errorf("service %q is not a domain name", service)
 	}
 	return nil

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -17,13 +18,15 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/hadns/hadns/internal/fileerr"
+	"github.com/hadns/hadns/internal/sites"
+	"github.com/hadns/hadns/internal/zone"
 )
 
 // zoneErrAt parses text and returns the error at line that contains has, or
 // fails the test.
 func zoneErrAt(t *testing.T, text string, line int, has string) {
 	t.Helper()
-	_, err := parseZoneFile("z.yaml", []byte(text), time.Unix(1, 0))
+	_, err := zone.Parse("z.yaml", []byte(text), time.Unix(1, 0))
 	var list fileerr.ErrorList
 	if !errors.As(err, &list) {
 		t.Fatalf("want an error at line %d with %q, got %v", line, has, err)
@@ -59,7 +62,7 @@ func manyBackends(n int) string {
 // max_answers long) stay linear in backends.
 func TestMaxAnswersCapped(t *testing.T) {
 	zoneErrAt(t, boundsHead+"    max_answers: 65\n"+manyBackends(2), 9, "max_answers 65 is above 64")
-	if _, err := parseZoneFile("z.yaml", []byte(boundsHead+"    max_answers: 64\n"+manyBackends(2)), time.Unix(1, 0)); err != nil {
+	if _, err := zone.Parse("z.yaml", []byte(boundsHead+"    max_answers: 64\n"+manyBackends(2)), time.Unix(1, 0)); err != nil {
 		t.Fatalf("max_answers 64 refused: %v", err)
 	}
 }
@@ -69,7 +72,7 @@ func TestMaxAnswersCapped(t *testing.T) {
 // zone is refused at load.
 func TestSRVTooBigRefusedAtLoad(t *testing.T) {
 	zoneErrAt(t, boundsHead+"    srv: [_http._tcp]\n"+manyBackends(2000), 7, "more than the 65535 a DNS message can hold")
-	if _, err := parseZoneFile("z.yaml", []byte(boundsHead+"    srv: [_http._tcp]\n"+manyBackends(500)), time.Unix(1, 0)); err != nil {
+	if _, err := zone.Parse("z.yaml", []byte(boundsHead+"    srv: [_http._tcp]\n"+manyBackends(500)), time.Unix(1, 0)); err != nil {
 		t.Fatalf("500 backends refused: %v", err)
 	}
 }
@@ -77,16 +80,14 @@ func TestSRVTooBigRefusedAtLoad(t *testing.T) {
 // The rotations of an A answer share one ring: pool + max_answers records,
 // not pool × max_answers.
 func TestRotationsShareOneRing(t *testing.T) {
-	z, err := parseZoneFile("z.yaml", []byte(boundsHead+"    max_answers: 64\n"+manyBackends(2000)), time.Unix(1, 0))
+	z, err := zone.Parse("z.yaml", []byte(boundsHead+"    max_answers: 64\n"+manyBackends(2000)), time.Unix(1, 0))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := z.services[0]
-	pool := make([]int, len(s.backends))
-	for i := range pool {
-		pool[i] = i
-	}
-	rots := rotations(s, pool, 10)
+	s := z.Services()[0]
+	// Every backend healthy, in the one site: the pool is all of them.
+	set := zone.ComputeAnswers(s, make([]zone.Health, len(s.Backends())), []sites.Order{{Site: "east", Sites: []string{"east"}}})
+	rots := set.For(0, dns.TypeA, 0).Rotations()
 	if len(rots) != 2000 {
 		t.Fatalf("%d rotations, want one per backend", len(rots))
 	}
@@ -94,7 +95,7 @@ func TestRotationsShareOneRing(t *testing.T) {
 		if len(rot) != 64 || cap(rot) != 64 {
 			t.Fatalf("rotation %d: len %d cap %d, want 64 and 64", r, len(rot), cap(rot))
 		}
-		if rot[0] != rots[r][0] || rot[63].(*dns.A).A.String() != s.backends[(r+63)%2000].addr.String() {
+		if rot[0] != rots[r][0] || rot[63].(*dns.A).A.String() != s.Backends()[(r+63)%2000].Addr().String() {
 			t.Fatalf("rotation %d does not start at backend %d", r, r)
 		}
 		if r > 0 && &rots[r-1][1] != &rot[0] {
@@ -182,13 +183,13 @@ func TestAnswerBytesEstimate(t *testing.T) {
 		t.Fatal(err)
 	}
 	est := answerBytes(snap)
-	s := snap.zones["example.test."].services[0]
-	health := make([]Health, len(s.backends))
+	s := snap.zones["example.test."].Services()[0]
+	health := make([]zone.Health, len(s.Backends()))
 	var ms runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&ms)
 	before := ms.HeapAlloc
-	set := computeAnswers(s, health, snap.sites.Orders())
+	set := zone.ComputeAnswers(s, health, snap.sites.Orders())
 	runtime.GC()
 	runtime.ReadMemStats(&ms)
 	used := int64(ms.HeapAlloc - before)
@@ -253,8 +254,8 @@ func TestAnswerCountersLazy(t *testing.T) {
 		t.Errorf("answers_total after two queries: %v, want 2", got)
 	}
 	// The service is removed: a query on the old snapshot leaves no series.
-	s := h.snap.Load().zones["lazy.test."].services[0]
-	s.retired.Store(true)
+	s := h.snap.Load().zones["lazy.test."].Services()[0]
+	s.Retire()
 	answers.DeleteLabelValues("api.lazy.test.", "default", "east")
 	m.SetQuestion("api.lazy.test.", dns.TypeAAAA)
 	query(t, h, m, udpWriter())
@@ -272,11 +273,11 @@ func TestGeneratedNamesOnlyForSRV(t *testing.T) {
 		srv  string
 		want bool
 	}{{"", false}, {"    srv: [_http._tcp]\n", true}} {
-		z, err := parseZoneFile("z.yaml", []byte(boundsHead+tc.srv+one), time.Unix(1, 0))
+		z, err := zone.Parse("z.yaml", []byte(boundsHead+tc.srv+one), time.Unix(1, 0))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, got := z.nodes["10-0-0-1.api.example.test."]; got != tc.want {
+		if got := slices.Contains(z.Names(), "10-0-0-1.api.example.test."); got != tc.want {
 			t.Errorf("srv %q: generated name present %v, want %v", tc.srv, got, tc.want)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hadns/hadns/healthcheck"
 	"github.com/hadns/hadns/internal/dnssec"
+	"github.com/hadns/hadns/internal/zone"
 )
 
 // DNSSEC online signing of the precomputed answers. The signatures are made
@@ -121,29 +122,29 @@ func (o *dnssecOptions) config() (*dnssecConfig, error) {
 		}
 		return nil, nil
 	}
-	d := &dnssecConfig{zones: map[string]*zoneSigner{}, clock: healthcheck.SystemClock{}}
+	d := &dnssecConfig{zones: map[string]*zone.Signer{}, clock: healthcheck.SystemClock{}}
 	for _, l := range o.lines {
 		s, err := dnssec.NewSigner(l.zone, l.keys, dnssec.Options{Validity: o.validity, Refresh: o.refresh, Published: l.publish})
 		if err != nil {
 			return nil, fmt.Errorf("%s:%d - Error during parsing: %v", o.file, l.line, err)
 		}
-		d.zones[l.zone] = newZoneSigner(s, func() time.Time { return d.clock.Now() })
+		d.zones[l.zone] = zone.NewSigner(s, func() time.Time { return d.clock.Now() })
 	}
 	return d, nil
 }
 
 // dnssecConfig is the signing of one hadns block: a signer per signed zone.
 type dnssecConfig struct {
-	zones map[string]*zoneSigner // by origin; read-only once parsed
-	clock healthcheck.Clock      // signing time and the refresh timer; tests inject one
+	zones map[string]*zone.Signer // by origin; read-only once parsed
+	clock healthcheck.Clock       // signing time and the refresh timer; tests inject one
 
 	// built holds, for each signed zone the engine serves, the signed twins
 	// of its static replies, for resign. Guarded by the engine's mutex.
-	built map[*Zone][]staticTwin
+	built map[*zone.Zone][]zone.StaticTwin
 }
 
 // signerFor returns the signer of the zone with origin, nil if unsigned.
-func (d *dnssecConfig) signerFor(origin string) *zoneSigner {
+func (d *dnssecConfig) signerFor(origin string) *zone.Signer {
 	if d == nil {
 		return nil
 	}
@@ -176,10 +177,10 @@ func (e *engine) signZones(snap *snapshot) {
 	if d == nil {
 		return
 	}
-	built := map[*Zone][]staticTwin{}
+	built := map[*zone.Zone][]zone.StaticTwin{}
 	now := d.clock.Now()
 	for _, z := range snap.zones {
-		zs := d.zones[z.origin]
+		zs := d.zones[z.Origin()]
 		if zs == nil {
 			continue
 		}
@@ -187,11 +188,11 @@ func (e *engine) signZones(snap *snapshot) {
 			built[z] = twins
 			continue
 		}
-		twins, err := zs.signZone(z, now)
+		twins, err := zs.SignZone(z, now)
 		if err != nil {
 			// Not expected once the keys passed their self-test: the
 			// zone is served without signed variants, and says why.
-			log.Errorf("zone %s: signing failed, answers go out unsigned: %v", z.origin, err)
+			log.Errorf("zone %s: signing failed, answers go out unsigned: %v", z.Origin(), err)
 		}
 		built[z] = twins
 	}
@@ -205,14 +206,14 @@ func (e *engine) signZones(snap *snapshot) {
 
 // signAnswers gives every packed reply of a service's new answers its
 // signed twin, before they are published.
-func (e *engine) signAnswers(s *service, set *answerSet, snap *snapshot) {
-	z := snap.zoneFor(s.name)
+func (e *engine) signAnswers(s *zone.Service, set *zone.AnswerSet, snap *snapshot) {
+	z := snap.zoneFor(s.Name())
 	if z == nil {
 		return
 	}
-	if zs := e.cfg.dnssec.signerFor(z.origin); zs != nil {
-		if err := zs.signAnswers(s, set, zs.now()); err != nil {
-			log.Errorf("service %s: signing failed, its answers go out unsigned: %v", s.name, err)
+	if zs := e.cfg.dnssec.signerFor(z.Origin()); zs != nil {
+		if err := zs.SignAnswers(s, set, zs.Now()); err != nil {
+			log.Errorf("service %s: signing failed, its answers go out unsigned: %v", s.Name(), err)
 		}
 	}
 }
@@ -230,24 +231,24 @@ func (e *engine) resign() {
 	now := d.clock.Now()
 	made := map[string]uint64{}
 	for origin, zs := range d.zones {
-		zs.newPass()
-		made[origin] = zs.made.Load()
+		zs.NewPass()
+		made[origin] = zs.Made()
 	}
 	defer func() {
 		for origin, zs := range d.zones {
-			log.Infof("dnssec %s: re-signed what was due: %d signatures made", origin, zs.made.Load()-made[origin])
+			log.Infof("dnssec %s: re-signed what was due: %d signatures made", origin, zs.Made()-made[origin])
 		}
 	}()
 	for z, twins := range d.built {
-		if err := d.zones[z.origin].resignZone(z, twins, now); err != nil {
-			log.Errorf("zone %s: re-signing failed: %v", z.origin, err)
+		if err := d.zones[z.Origin()].ResignZone(z, twins, now); err != nil {
+			log.Errorf("zone %s: re-signing failed: %v", z.Origin(), err)
 		}
 	}
 	for _, z := range e.snap.zones {
-		if d.zones[z.origin] == nil {
+		if d.zones[z.Origin()] == nil {
 			continue
 		}
-		for _, s := range z.services {
+		for _, s := range z.Services() {
 			e.recompute(s, e.snap)
 		}
 	}
@@ -276,24 +277,24 @@ func (e *engine) signLoop(done <-chan struct{}) {
 // signed turns res, the answer to a query with the DO bit, into its signed
 // form: the packed reply's twin where it has one (no allocation), else
 // the records signed here.
-func (h *Hadns) signed(z *Zone, qname string, qtype uint16, res lookupResult) lookupResult {
-	if tw := res.wire.signedTwin(); tw != nil {
-		sr := tw.cur.Load()
-		res.wire, res.answer, res.ns, res.extra = sr.wa, sr.answer, sr.ns, sr.extra
+func (h *Hadns) signed(z *zone.Zone, qname string, qtype uint16, res zone.Reply) zone.Reply {
+	if tw := res.Wire.Signed(); tw != nil {
+		sr := tw.Load()
+		res.Wire, res.Answer, res.Ns, res.Extra = sr.Wire, sr.Answer, sr.Ns, sr.Extra
 		return res
 	}
-	zs := h.dnssec.signerFor(z.origin)
+	zs := h.dnssec.signerFor(z.Origin())
 	if zs == nil {
 		return res
 	}
-	res.wire = nil
-	out, err := zs.signGeneral(z, qname, qtype, res)
+	res.Wire = nil
+	out, err := zs.SignGeneral(z, qname, qtype, res)
 	if err != nil {
 		log.Errorf("signing the answer to %s/%s failed: %v", qname, dns.TypeToString[qtype], err)
-		return lookupResult{result: ServerFailure}
+		return zone.Reply{Result: zone.ServerFailure}
 	}
 	return out
 }
 
 // signs reports whether the zone z is signed.
-func (d *dnssecConfig) signs(z *Zone) bool { return d.signerFor(z.origin) != nil }
+func (d *dnssecConfig) signs(z *zone.Zone) bool { return d.signerFor(z.Origin()) != nil }

@@ -15,6 +15,7 @@ import (
 	"github.com/hadns/hadns/healthcheck"
 	"github.com/hadns/hadns/healthcheck/healthchecktest"
 	"github.com/hadns/hadns/internal/sites"
+	"github.com/hadns/hadns/internal/zone"
 )
 
 // BenchmarkServeDNSSigned compares, in one run, queries to the unsigned
@@ -126,10 +127,10 @@ func scaleZone(services, backends, nsites int) (string, []sites.Config) {
 // per signed answer (each rotation of each site's A and SRV answer) and
 // per signature made.
 func BenchmarkSignedTransition(b *testing.B) {
-	zone, siteCfg := scaleZone(50, 200, 5)
-	plain := newTestHandler(b, zone, siteCfg...)
+	zoneText, siteCfg := scaleZone(50, 200, 5)
+	plain := newTestHandler(b, zoneText, siteCfg...)
 	start := time.Now()
-	signed, se := newSignedHandler(b, zone, healthchecktest.NewFakeClock(time.Now()), siteCfg...)
+	signed, se := newSignedHandler(b, zoneText, healthchecktest.NewFakeClock(time.Now()), siteCfg...)
 	load := time.Since(start)
 	for _, v := range []struct {
 		name string
@@ -139,26 +140,26 @@ func BenchmarkSignedTransition(b *testing.B) {
 		b.Run(v.name, func(b *testing.B) {
 			e := v.e
 			snap := v.h.snap.Load()
-			s := snap.zones["example.test."].services[17]
-			health := make([]Health, len(s.backends))
+			s := snap.zones["example.test."].Services()[17]
+			health := make([]zone.Health, len(s.Backends()))
 			w := &captureWriter{ResponseWriter: &addrWriter{remote: &net.UDPAddr{IP: net.IPv4(192, 168, 2, 9), Port: 53}}}
 			prev, k := 0, 0
 			var made0 uint64
 			if zs := e.cfg.dnssec.signerFor("example.test."); zs != nil {
-				made0 = zs.made.Load()
+				made0 = zs.Made()
 			}
 			var took time.Duration
 			for b.Loop() {
 				// Backends of site s2 (j % 5 == 2), whose client asks.
 				cur := (k*35)%200 + 2
 				k++
-				health[prev], health[cur] = Healthy, Down
+				health[prev], health[cur] = zone.Healthy, zone.Down
 				prev = cur
-				q := doQuery(s.name, dns.TypeA, true)
+				q := doQuery(s.Name(), dns.TypeA, true)
 				t0 := time.Now()
-				set := computeAnswers(s, health, snap.sites.Orders())
+				set := zone.ComputeAnswers(s, health, snap.sites.Orders())
 				e.signAnswers(s, set, snap)
-				s.answers.Store(set)
+				s.SetAnswers(set)
 				v.h.ServeDNS(context.Background(), request.NewScrubWriter(q, w), q)
 				took += time.Since(t0)
 				r := new(dns.Msg)
@@ -166,7 +167,7 @@ func BenchmarkSignedTransition(b *testing.B) {
 					b.Fatalf("no answer after the transition: %v", err)
 				}
 				for _, rr := range r.Answer {
-					if a, ok := rr.(*dns.A); ok && a.A.Equal(s.backends[cur].addr.AsSlice()) {
+					if a, ok := rr.(*dns.A); ok && a.A.Equal(s.Backends()[cur].Addr().AsSlice()) {
 						b.Fatalf("the backend taken down is still served: %v", r)
 					}
 				}
@@ -174,29 +175,29 @@ func BenchmarkSignedTransition(b *testing.B) {
 			b.ReportMetric(float64(took.Microseconds())/float64(b.N)/1000, "ms/transition")
 			sigs := uint64(0)
 			if zs := e.cfg.dnssec.signerFor("example.test."); zs != nil {
-				sigs = zs.made.Load() - made0
+				sigs = zs.Made() - made0
 			}
 			b.ReportMetric(float64(sigs)/float64(b.N), "signatures/transition")
 		})
 	}
 	b.Run("cold", func(b *testing.B) {
 		snap := signed.snap.Load()
-		s := snap.zones["example.test."].services[17]
-		health := make([]Health, len(s.backends))
+		s := snap.zones["example.test."].Services()[17]
+		health := make([]zone.Health, len(s.Backends()))
 		old := se.cfg.dnssec.zones["example.test."]
 		answers, sigs := 0, 0
 		var took time.Duration
 		for b.Loop() {
-			zs := newZoneSigner(old.Signer, time.Now)
-			set := computeAnswers(s, health, snap.sites.Orders())
+			zs := zone.NewSigner(old.Signer, time.Now)
+			set := zone.ComputeAnswers(s, health, snap.sites.Orders())
 			t0 := time.Now()
-			if err := zs.signAnswers(s, set, time.Now()); err != nil {
+			if err := zs.SignAnswers(s, set, time.Now()); err != nil {
 				b.Fatal(err)
 			}
 			took += time.Since(t0)
-			sigs += int(zs.made.Load())
-			for i := range set.bySite {
-				answers += len(set.bySite[i].a.wire) + len(set.bySite[i].srv)
+			sigs += int(zs.Made())
+			for i := range set.Len() {
+				answers += len(set.For(i, dns.TypeA, 0).Rotations()) + len(s.SRV()) // every rotation is packed
 			}
 		}
 		b.ReportMetric(float64(took.Microseconds())/float64(answers), "µs/answer")

@@ -19,6 +19,8 @@ import (
 	"github.com/hadns/hadns/healthcheck/healthchecktest"
 	"github.com/hadns/hadns/internal/dnssec"
 	"github.com/hadns/hadns/internal/sites"
+	"github.com/hadns/hadns/internal/zone"
+	"github.com/hadns/hadns/internal/zone/zonetest"
 )
 
 // signedZone is testZone with a second delegation that has a DS record.
@@ -47,8 +49,8 @@ func signedConfig(t testing.TB, clock healthcheck.Clock) *dnssecConfig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &dnssecConfig{zones: map[string]*zoneSigner{}, clock: clock}
-	d.zones["example.test."] = newZoneSigner(s, clock.Now)
+	d := &dnssecConfig{zones: map[string]*zone.Signer{}, clock: clock}
+	d.zones["example.test."] = zone.NewSigner(s, clock.Now)
 	return d
 }
 
@@ -467,13 +469,15 @@ func TestSignedHealthChange(t *testing.T) {
 		}
 		return m
 	}
-	if got := addrsOf(ask("10.1.9.9").Answer); !slices.Equal(got, []string{"10.1.0.1", "10.1.0.2"}) {
+	if got := zonetest.AddrsOf(ask("10.1.9.9").Answer); !slices.Equal(got, []string{"10.1.0.1", "10.1.0.2"}) {
 		t.Fatalf("healthy east answer %v", got)
 	}
 	r.prober.set(true, "10.1.0.1")
-	r.until("10.1.0.1 gone", func() bool { return !slices.Contains(addrsOf(ask("10.1.9.9").Answer), "10.1.0.1") })
+	r.until("10.1.0.1 gone", func() bool { return !slices.Contains(zonetest.AddrsOf(ask("10.1.9.9").Answer), "10.1.0.1") })
 	r.prober.set(true, "10.1.0.2")
-	r.until("east falls back to west", func() bool { return slices.Equal(addrsOf(ask("10.1.9.9").Answer), []string{"10.2.0.1", "10.2.0.2"}) })
+	r.until("east falls back to west", func() bool {
+		return slices.Equal(zonetest.AddrsOf(ask("10.1.9.9").Answer), []string{"10.2.0.1", "10.2.0.2"})
+	})
 	if e := ede(ask("10.1.9.9")); e == nil || !strings.HasPrefix(e.ExtraText, "fallback:") {
 		t.Errorf("signed fallback answer lost its EDE: %v", e)
 	}
@@ -566,7 +570,7 @@ func TestSignedRollover(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		d := &dnssecConfig{zones: map[string]*zoneSigner{"example.test.": newZoneSigner(s, clock.Now)}, clock: clock}
+		d := &dnssecConfig{zones: map[string]*zone.Signer{"example.test.": zone.NewSigner(s, clock.Now)}, clock: clock}
 		h, _ := newSignedHandlerWith(t, signedZone, d, wireSites...)
 		m := query(t, h, doQuery("example.test.", dns.TypeDNSKEY, true), tcpWriter())
 		var served []*dns.DNSKEY

@@ -11,6 +11,7 @@ import (
 	"github.com/hadns/hadns/healthcheck"
 	"github.com/hadns/hadns/internal/adminapi"
 	"github.com/hadns/hadns/internal/fileerr"
+	"github.com/hadns/hadns/internal/zone"
 )
 
 // engine owns what changes behind the query path: the loaded zones, the
@@ -32,7 +33,7 @@ type engine struct {
 	st      engineStore   // the shared store's zones and registrations (store_zones.go)
 	// byKey maps a check target to the services whose answers depend on it,
 	// so a transition recomputes only those.
-	byKey map[string][]*service
+	byKey map[string][]*zone.Service
 	// sourced interns the checks probe_source gave a source (probesource.go).
 	sourced healthcheck.Specs
 
@@ -71,15 +72,15 @@ func (e *engine) install(snap *snapshot) {
 // installLocked is install of a snapshot that already holds the store's
 // zones, with e.mu held.
 func (e *engine) installLocked(snap *snapshot) {
-	byKey := map[string][]*service{}
+	byKey := map[string][]*zone.Service{}
 	var targets []*healthcheck.Target
 	for _, z := range snap.zones {
-		for _, s := range z.services {
-			for _, b := range s.backends {
+		for _, s := range z.Services() {
+			for _, b := range s.Backends() {
 				e.applyProbeSource(b)
-				k := b.check.Key()
+				k := b.Check().Key()
 				if len(byKey[k]) == 0 {
-					targets = append(targets, &b.check)
+					targets = append(targets, b.Check())
 				}
 				if !slices.Contains(byKey[k], s) {
 					byKey[k] = append(byKey[k], s)
@@ -97,7 +98,7 @@ func (e *engine) installLocked(snap *snapshot) {
 	liveSeries.set(e, snap)
 	e.signZones(snap)
 	for _, z := range snap.zones {
-		for _, s := range z.services {
+		for _, s := range z.Services() {
 			e.recompute(s, snap)
 		}
 	}
@@ -122,7 +123,7 @@ func (e *engine) promote() {
 	}
 	e.serving = true
 	for _, z := range e.snap.zones {
-		for _, s := range z.services {
+		for _, s := range z.Services() {
 			e.recompute(s, e.snap)
 		}
 	}
@@ -133,8 +134,8 @@ func (e *engine) promote() {
 func (e *engine) retire(snap *snapshot) {
 	now := e.ops.clock.Now()
 	for _, z := range snap.zones {
-		for _, s := range z.services {
-			e.ops.drains.replaced(now, s, s.answers.Load())
+		for _, s := range z.Services() {
+			e.ops.drains.replaced(now, s, s.Answers())
 		}
 	}
 }
@@ -142,18 +143,18 @@ func (e *engine) retire(snap *snapshot) {
 // recompute rebuilds one service's answers from current health with the
 // operator's overrides folded in, and notes for drain_safe_at until when the
 // answers it replaces may be cached.
-func (e *engine) recompute(s *service, snap *snapshot) {
+func (e *engine) recompute(s *zone.Service, snap *snapshot) {
 	now := e.ops.clock.Now()
 	overrides := indexOverrides(e.store.All())
-	h := make([]Health, len(s.backends))
-	held := make([]*adminapi.Override, len(s.backends))
-	for i, b := range s.backends {
-		held[i] = overrides.effective(s.name, b, now)
+	h := make([]zone.Health, len(s.Backends()))
+	held := make([]*adminapi.Override, len(s.Backends()))
+	for i, b := range s.Backends() {
+		held[i] = overrides.effective(s.Name(), b, now)
 		h[i] = fold(e.backendHealth(s, b), held[i])
 	}
-	set := computeAnswers(s, h, snap.sites.Orders())
+	set := zone.ComputeAnswers(s, h, snap.sites.Orders())
 	e.signAnswers(s, set, snap)
-	old := s.answers.Swap(set)
+	old := s.SetAnswers(set)
 	if !e.serving {
 		return
 	}
@@ -171,7 +172,7 @@ func (e *engine) OverridesChanged() {
 		return
 	}
 	for _, z := range e.snap.zones {
-		for _, s := range z.services {
+		for _, s := range z.Services() {
 			e.recompute(s, e.snap)
 		}
 	}
@@ -179,14 +180,14 @@ func (e *engine) OverridesChanged() {
 
 // fromState maps the checker's state to selection's view: a target not yet
 // checked counts as healthy, as DESIGN.md asks.
-func fromState(st healthcheck.State) Health {
+func fromState(st healthcheck.State) zone.Health {
 	switch st {
 	case healthcheck.Suspect:
-		return Suspect
+		return zone.Suspect
 	case healthcheck.Down:
-		return Down
+		return zone.Down
 	}
-	return Healthy
+	return zone.Healthy
 }
 
 func (e *engine) start() error {
@@ -212,7 +213,7 @@ func (e *engine) start() error {
 	if c != e.checker {
 		e.checker = c
 		for _, z := range e.snap.zones {
-			for _, s := range z.services {
+			for _, s := range z.Services() {
 				e.recompute(s, e.snap)
 			}
 		}
@@ -279,7 +280,7 @@ func (e *engine) checkReady() {
 func (e *engine) apply(events []healthcheck.Event) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	touched := map[*service]bool{}
+	touched := map[*zone.Service]bool{}
 	for _, ev := range events {
 		if ev.Removed {
 			// No engine checks it any more; an engine being replaced may
@@ -288,11 +289,11 @@ func (e *engine) apply(events []healthcheck.Event) {
 		}
 		for _, s := range e.byKey[ev.Key] {
 			touched[s] = true
-			for _, b := range s.backends {
-				if b.check.Key() != ev.Key {
+			for _, b := range s.Backends() {
+				if b.Check().Key() != ev.Key {
 					continue
 				}
-				log.Infof("health: service %s backend %s site %s: %s -> %s (%s)", s.name, b.ID(), b.site, ev.Old, ev.New, ev.Reason)
+				log.Infof("health: service %s backend %s site %s: %s -> %s (%s)", s.Name(), b.ID(), b.Site(), ev.Old, ev.New, ev.Reason)
 				countTransition(s, b, ev.New)
 			}
 		}

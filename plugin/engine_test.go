@@ -18,6 +18,7 @@ import (
 	"github.com/hadns/hadns/healthcheck"
 	"github.com/hadns/hadns/healthcheck/healthchecktest"
 	"github.com/hadns/hadns/internal/sites"
+	"github.com/hadns/hadns/internal/zone/zonetest"
 )
 
 // fakeProber fails the addresses marked down.
@@ -83,7 +84,7 @@ func newHealthRig(t *testing.T) *healthRig {
 func newHealthRigWith(t *testing.T, edit func(*config)) *healthRig {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "zone.yaml")
-	if err := os.WriteFile(path, []byte(selZone), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(zonetest.SelZone), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	cfg := &config{origins: []string{"."}, files: []string{path}, startupTimeout: time.Hour, sites: []sites.Config{
@@ -187,7 +188,7 @@ func TestHealthDrivesAnswers(t *testing.T) {
 	r := newHealthRig(t)
 	r.until("ready", r.h.Ready)
 
-	east := func() []string { return addrsOf(r.ask("10.1.9.9", "api.example.test.", dns.TypeA, "").Answer) }
+	east := func() []string { return zonetest.AddrsOf(r.ask("10.1.9.9", "api.example.test.", dns.TypeA, "").Answer) }
 	if got := east(); !slices.Equal(got, []string{"10.1.0.1", "10.1.0.2"}) {
 		t.Fatalf("healthy east answer %v", got)
 	}
@@ -207,7 +208,7 @@ func TestHealthDrivesAnswers(t *testing.T) {
 	r.prober.set(true, "10.1.0.2")
 	r.until("east empty", func() bool { return slices.Equal(east(), []string{"10.2.0.1", "10.2.0.2"}) })
 	m := r.ask("192.0.2.1", "api.example.test.", dns.TypeA, "10.1.7.0/24")
-	if got := addrsOf(m.Answer); !slices.Equal(got, []string{"10.2.0.1", "10.2.0.2"}) {
+	if got := zonetest.AddrsOf(m.Answer); !slices.Equal(got, []string{"10.2.0.1", "10.2.0.2"}) {
 		t.Fatalf("ECS east client got %v", got)
 	}
 	if m.Answer[0].Header().Ttl != 10 {
@@ -240,7 +241,7 @@ func TestHealthDrivesAnswers(t *testing.T) {
 	r.prober.set(false, "10.1.0.1", "10.1.0.2")
 	r.until("east back", func() bool {
 		m := r.ask("10.1.9.9", "api.example.test.", dns.TypeA, "")
-		return ede(m) == nil && slices.Equal(addrsOf(m.Answer), []string{"10.1.0.1", "10.1.0.2"})
+		return ede(m) == nil && slices.Equal(zonetest.AddrsOf(m.Answer), []string{"10.1.0.1", "10.1.0.2"})
 	})
 	if ttl := r.ask("10.1.9.9", "api.example.test.", dns.TypeA, "").Answer[0].Header().Ttl; ttl != 20 {
 		t.Fatalf("recovered TTL %d, want 20", ttl)
@@ -284,9 +285,9 @@ func TestCorefileReloadKeepsHealth(t *testing.T) {
 	r.until("ready", r.h.Ready)
 	r.prober.set(true, "10.1.0.1")
 	r.until("10.1.0.1 down", func() bool {
-		return !slices.Contains(addrsOf(r.ask("10.1.9.9", "api.example.test.", dns.TypeA, "").Answer), "10.1.0.1")
+		return !slices.Contains(zonetest.AddrsOf(r.ask("10.1.9.9", "api.example.test.", dns.TypeA, "").Answer), "10.1.0.1")
 	})
-	key := r.e.snap.zones["example.test."].services[0].backends[0].check.Key()
+	key := r.e.snap.zones["example.test."].Services()[0].Backends()[0].Check().Key()
 	before, _ := r.pool.current().Status(key)
 
 	sub := r.pool.current().Subscribe()
@@ -294,7 +295,7 @@ func TestCorefileReloadKeepsHealth(t *testing.T) {
 	for range 50 {
 		r.reloadCorefile()
 		// The new instance answers from the shared state at once.
-		if got := addrsOf(r.ask("10.1.9.9", "api.example.test.", dns.TypeA, "").Answer); slices.Contains(got, "10.1.0.1") {
+		if got := zonetest.AddrsOf(r.ask("10.1.9.9", "api.example.test.", dns.TypeA, "").Answer); slices.Contains(got, "10.1.0.1") {
 			t.Fatalf("after a reload the down backend is back in %v", got)
 		}
 	}

@@ -29,6 +29,8 @@ import (
 	"github.com/hadns/hadns/internal/clientsubnet"
 	"github.com/hadns/hadns/internal/fileerr"
 	"github.com/hadns/hadns/internal/sites"
+	"github.com/hadns/hadns/internal/zone"
+	"github.com/hadns/hadns/internal/zone/zonetest"
 )
 
 // FuzzZoneFile feeds bytes to the zone-file parser. It must never panic;
@@ -38,9 +40,9 @@ import (
 func FuzzZoneFile(f *testing.F) {
 	f.Add([]byte(testZone))
 	f.Add([]byte(svcbWireZone))
-	f.Add([]byte(svcbBase + "    svcb: [{name: _a, alias: x}, {name: _b, params: {mandatory: ech, ech: AEX+}}, {name: 1, port: 0}]\n"))
+	f.Add([]byte(zonetest.SVCBBase + "    svcb: [{name: _a, alias: x}, {name: _b, params: {mandatory: ech, ech: AEX+}}, {name: 1, port: 0}]\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		z, err := parseZoneFile("fuzz.yaml", data, time.Unix(1, 0))
+		z, err := zone.Parse("fuzz.yaml", data, time.Unix(1, 0))
 		if err != nil {
 			var list fileerr.ErrorList
 			if !errors.As(err, &list) || len(list) == 0 {
@@ -60,11 +62,7 @@ func FuzzZoneFile(f *testing.F) {
 			t.Fatal("no error and no zone")
 		}
 		h := handlerForZone(t, z)
-		names := make([]string, 0, len(z.nodes))
-		for name := range z.nodes {
-			names = append(names, name)
-		}
-		slices.Sort(names)
+		names := z.Names()
 		if len(names) > 64 {
 			names = names[:64] // bound the work per input
 		}
@@ -81,13 +79,13 @@ func FuzzZoneFile(f *testing.F) {
 
 // handlerForZone serves one parsed zone with every backend healthy, the
 // sites being those its backends name.
-func handlerForZone(t *testing.T, z *Zone) *Hadns {
+func handlerForZone(t *testing.T, z *zone.Zone) *Hadns {
 	t.Helper()
 	var backendSites []string
-	for _, s := range z.services {
-		for _, b := range s.backends {
-			if !slices.Contains(backendSites, b.site) {
-				backendSites = append(backendSites, b.site)
+	for _, s := range z.Services() {
+		for _, b := range s.Backends() {
+			if !slices.Contains(backendSites, b.Site()) {
+				backendSites = append(backendSites, b.Site())
 			}
 		}
 	}
@@ -95,9 +93,9 @@ func handlerForZone(t *testing.T, z *Zone) *Hadns {
 	if err != nil {
 		t.Fatalf("site table for a zone that loaded: %v", err)
 	}
-	snap := &snapshot{zones: map[string]*Zone{z.origin: z}, sites: st}
-	for _, s := range z.services {
-		s.answers.Store(computeAnswers(s, make([]Health, len(s.backends)), st.Orders()))
+	snap := &snapshot{zones: map[string]*zone.Zone{z.Origin(): z}, sites: st}
+	for _, s := range z.Services() {
+		s.SetAnswers(zone.ComputeAnswers(s, make([]zone.Health, len(s.Backends())), st.Orders()))
 	}
 	h := &Hadns{}
 	h.snap.Store(snap)
@@ -504,15 +502,15 @@ func degradedHandler(tb testing.TB) *Hadns {
 		sites.Config{Name: "west", Networks: []netip.Prefix{netip.MustParsePrefix("127.0.2.0/24")}},
 	)
 	snap := h.snap.Load()
-	for _, s := range snap.zones["degraded.test."].services {
-		health := make([]Health, len(s.backends))
+	for _, s := range snap.zones["degraded.test."].Services() {
+		health := make([]zone.Health, len(s.Backends()))
 		for i := range health {
-			health[i] = Down
+			health[i] = zone.Down
 		}
-		if s.name == "api.degraded.test." {
-			health = []Health{Down, Suspect, Healthy, Healthy, Drained}
+		if s.Name() == "api.degraded.test." {
+			health = []zone.Health{zone.Down, zone.Suspect, zone.Healthy, zone.Healthy, zone.Drained}
 		}
-		s.answers.Store(computeAnswers(s, health, snap.sites.Orders()))
+		s.SetAnswers(zone.ComputeAnswers(s, health, snap.sites.Orders()))
 	}
 	h.ready.Store(false)
 	return h

@@ -17,6 +17,8 @@ import (
 
 	"github.com/hadns/hadns/internal/clientsubnet"
 	"github.com/hadns/hadns/internal/sites"
+	"github.com/hadns/hadns/internal/wire"
+	"github.com/hadns/hadns/internal/zone"
 )
 
 // maxUDPSize is the largest UDP reply we send, whatever the client offers:
@@ -41,12 +43,12 @@ type Hadns struct {
 
 // snapshot is everything a query reads, swapped whole on reload.
 type snapshot struct {
-	zones map[string]*Zone // by origin
+	zones map[string]*zone.Zone // by origin
 	sites *sites.Table
 }
 
 // zoneFor returns the zone that holds qname (lowercase), longest match first.
-func (s *snapshot) zoneFor(qname string) *Zone {
+func (s *snapshot) zoneFor(qname string) *zone.Zone {
 	for off, end := 0, false; !end; off, end = dns.NextLabel(qname, off) {
 		if z, ok := s.zones[qname[off:]]; ok {
 			return z
@@ -81,7 +83,7 @@ func (h *Hadns) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) 
 	snap := h.snap.Load()
 	q := r.Question[0]
 	qname := strings.ToLower(q.Name) // no allocation when already lower case
-	var z *Zone
+	var z *zone.Zone
 	if snap != nil {
 		z = snap.zoneFor(qname)
 	}
@@ -125,16 +127,16 @@ func (h *Hadns) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) 
 	if geo {
 		site, _ = geoSite(ctx, snap.sites)
 	}
-	res := z.lookup(qname, q.Qtype, site)
+	res := z.Lookup(qname, q.Qtype, site)
 	if h.dnssec != nil && reqOpt != nil && reqOpt.Do() {
 		res = h.signed(z, qname, q.Qtype, res)
 	}
-	if res.from != nil {
-		res.from.countAnswer(res.svc, siteLabel(snap.sites.Orders()[site].Site))
+	if res.From != nil {
+		countAnswer(res.From, res.Service, siteLabel(snap.sites.Orders()[site].Site))
 	}
 
 	var scope uint8
-	if ecs.Opt != nil && res.scoped && ecs.Prefix.Bits() > 0 {
+	if ecs.Opt != nil && res.Scoped && ecs.Prefix.Bits() > 0 {
 		if bits >= 0 {
 			scope = uint8(bits)
 		} else {
@@ -144,17 +146,17 @@ func (h *Hadns) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) 
 			scope = uint8(geoScope(bits, ecs.Prefix.Bits()))
 		}
 	}
-	deg := res.degraded
-	if deg == nil && res.from != nil && !h.ready.Load() {
+	deg := res.Degraded
+	if deg == nil && res.From != nil && !h.ready.Load() {
 		deg = notReady
 	}
 	udp := isUDP(w)
-	if res.wire != nil {
-		ede := res.wire.ede()
+	if res.Wire != nil {
+		ede := res.Wire.EDE()
 		if deg == notReady {
 			ede = notReadyEDE
 		}
-		if writeWire(w, r, res.wire, reqOpt, &ecs, scope, ede, udp) {
+		if writeWire(w, r, res.Wire, reqOpt, &ecs, scope, ede, udp) {
 			return dns.RcodeSuccess, nil
 		}
 	}
@@ -163,18 +165,18 @@ func (h *Hadns) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) 
 	m.SetReply(r)
 	m.Authoritative = true
 	m.RecursionAvailable = false
-	m.Answer, m.Ns, m.Extra = res.answer, res.ns, res.extra
-	switch res.result {
-	case NameError:
+	m.Answer, m.Ns, m.Extra = res.Answer, res.Ns, res.Extra
+	switch res.Result {
+	case zone.NameError:
 		m.Rcode = dns.RcodeNameError
-	case Delegation:
+	case zone.Delegation:
 		// A referral is not authoritative, but a CNAME chain that leads into
 		// one is our own data: AA follows the first owner (RFC 1035 4.1.1).
-		m.Authoritative = len(res.answer) > 0
-	case ServerFailure:
+		m.Authoritative = len(res.Answer) > 0
+	case zone.ServerFailure:
 		m.Rcode = dns.RcodeServerFailure
 		m.Answer, m.Ns, m.Extra = nil, nil, nil
-	case NameTooLong:
+	case zone.NameTooLong:
 		m.Rcode = dns.RcodeYXDomain
 	}
 	if q.Name != qname && len(q.Name) == len(qname) {
@@ -187,12 +189,12 @@ func (h *Hadns) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) 
 			opt.Option = append(opt.Option, ecs.Reply(scope))
 		}
 		if deg != nil {
-			opt.Option = append(opt.Option, &dns.EDNS0_EDE{InfoCode: deg.code, ExtraText: deg.text})
+			opt.Option = append(opt.Option, &dns.EDNS0_EDE{InfoCode: deg.Code, ExtraText: deg.Text})
 		}
 		m.Extra = append(m.Extra[:len(m.Extra):len(m.Extra)], opt)
 	}
 	if udp {
-		truncate(m, udpSize(reqOpt), res.result == Delegation)
+		truncate(m, udpSize(reqOpt), res.Result == zone.Delegation)
 	}
 	writeMsg(w, m)
 	return dns.RcodeSuccess, nil
@@ -214,7 +216,7 @@ func truncate(m *dns.Msg, size int, referral bool) {
 	}
 	for n := len(extra); n > 0; {
 		n--
-		for n > 0 && sameRRset(extra[n], extra[n-1]) {
+		for n > 0 && wire.SameRRset(extra[n], extra[n-1]) {
 			n--
 		}
 		m.Extra = append(extra[:n:n], opt...)
@@ -251,7 +253,9 @@ func echoCase(answer []dns.RR, qname, asked string) []dns.RR {
 	return out
 }
 
-var notReady = &degradation{code: edeNotReady, text: "not ready: health checks have not finished their first round", kind: "not_ready"}
+var notReadyEDE = zone.EDEOption(notReady)
+
+var notReady = &zone.Degradation{Code: dns.ExtendedErrorCodeNotReady, Text: "not ready: health checks have not finished their first round", Kind: "not_ready"}
 
 // replyOpt is our OPT record: version 0, our buffer size, the DO bit echoed.
 func replyOpt(req *dns.OPT) *dns.OPT {

@@ -15,7 +15,37 @@ import (
 
 	"github.com/hadns/hadns/healthcheck"
 	"github.com/hadns/hadns/internal/sites"
+	"github.com/hadns/hadns/internal/zone"
+	"github.com/hadns/hadns/internal/zone/zonetest"
 )
+
+// selService parses zonetest.SelZone, changed by edit if not nil, and
+// returns its service and the orders of its three sites (east, west and
+// north, each east and west the other's fallback).
+func selService(t *testing.T, edit func(string) string) (*zone.Service, []sites.Order) {
+	t.Helper()
+	text := zonetest.SelZone
+	if edit != nil {
+		text = edit(text)
+	}
+	z, err := zone.Parse("z.yaml", []byte(text), time.Unix(1, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return z.Services()[0], zonetest.SelOrders(t)
+}
+
+// health is the health of s's backends: set's by address, Healthy for
+// the rest.
+func health(s *zone.Service, set map[string]zone.Health) []zone.Health {
+	h := make([]zone.Health, len(s.Backends()))
+	for i, b := range s.Backends() {
+		if v, ok := set[b.Addr().String()]; ok {
+			h[i] = v
+		}
+	}
+	return h
+}
 
 // testZone is the zone the authoritative-semantics tests run against.
 const testZone = `origin: example.test.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hadns/hadns/internal/admin"
 	"github.com/hadns/hadns/internal/ops"
+	"github.com/hadns/hadns/internal/zone/zonetest"
 )
 
 // ghostService adds a service only the rejected configuration has.
@@ -37,12 +38,12 @@ func TestFailedCorefileReloadLeavesNoGhost(t *testing.T) {
 	// The rejected configuration: one more service, another token, another
 	// state file.
 	dir := t.TempDir()
-	zone := filepath.Join(dir, "zone.yaml")
-	if err := os.WriteFile(zone, []byte(selZone+ghostService), 0o644); err != nil {
+	zonePath := filepath.Join(dir, "zone.yaml")
+	if err := os.WriteFile(zonePath, []byte(zonetest.SelZone+ghostService), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	cfg := *r.cfg
-	cfg.files = []string{zone}
+	cfg.files = []string{zonePath}
 	cfg.admin = &admin.Config{Addr: "127.0.0.1:0", Token: "rejected-token"}
 	cfg.state = filepath.Join(dir, "other-state.json")
 
@@ -121,7 +122,7 @@ func TestSucceededCorefileReloadPublishesAndForgets(t *testing.T) {
 	// engines with example.test behind.
 	dir := t.TempDir()
 	first := filepath.Join(dir, "first.yaml")
-	if err := os.WriteFile(first, []byte(strings.ReplaceAll(selZone, "example.test", "lifecycle.test")), 0o644); err != nil {
+	if err := os.WriteFile(first, []byte(strings.ReplaceAll(zonetest.SelZone, "example.test", "lifecycle.test")), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	r := newHealthRigWith(t, func(c *config) { c.files = []string{first} })
@@ -129,13 +130,13 @@ func TestSucceededCorefileReloadPublishesAndForgets(t *testing.T) {
 	if _, found := gauge(t, backendUp, "api.lifecycle.test."); !found {
 		t.Fatal("no backend_up series for api")
 	}
-	zone := filepath.Join(dir, "zone.yaml")
+	zonePath := filepath.Join(dir, "zone.yaml")
 	// The new configuration renames the service: api's series must go.
-	if err := os.WriteFile(zone, []byte(strings.Replace(strings.ReplaceAll(selZone, "example.test", "lifecycle.test"), "name: api", "name: api2", 1)), 0o644); err != nil {
+	if err := os.WriteFile(zonePath, []byte(strings.Replace(strings.ReplaceAll(zonetest.SelZone, "example.test", "lifecycle.test"), "name: api", "name: api2", 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	cfg := *r.cfg
-	cfg.files = []string{zone}
+	cfg.files = []string{zonePath}
 	r.pool.beginRestart()
 	snap, err := load(&cfg)
 	if err != nil {
@@ -205,8 +206,8 @@ func hasSeries(t *testing.T, c prometheus.Collector, want map[string]string) boo
 func TestZoneReloadDeletesRemovedSeries(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "zone.yaml")
-	zone := strings.ReplaceAll(selZone, "example.test", "series.test")
-	if err := os.WriteFile(path, []byte(zone), 0o644); err != nil {
+	zoneText := strings.ReplaceAll(zonetest.SelZone, "example.test", "series.test")
+	if err := os.WriteFile(path, []byte(zoneText), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	r := newHealthRigWith(t, func(c *config) { c.files = []string{path} })
@@ -219,7 +220,7 @@ func TestZoneReloadDeletesRemovedSeries(t *testing.T) {
 		t.Fatal("no backend_up for 10.3.0.1 before the reload")
 	}
 	// north's only backend leaves the zone.
-	if err := os.WriteFile(path, []byte(strings.Replace(zone, "      - {address: 10.3.0.1, site: north}\n", "", 1)), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(strings.Replace(zoneText, "      - {address: 10.3.0.1, site: north}\n", "", 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if !settleReload(r.e) {

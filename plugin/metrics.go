@@ -3,9 +3,7 @@ package hadns
 import (
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"github.com/miekg/dns"
 
@@ -15,6 +13,7 @@ import (
 
 	"github.com/hadns/hadns/healthcheck"
 	"github.com/hadns/hadns/internal/adminapi"
+	"github.com/hadns/hadns/internal/zone"
 )
 
 // Metrics under coredns_hadns_. Series for answers are looked up when answers
@@ -157,81 +156,63 @@ func siteLabel(site string) string {
 	return site
 }
 
-// answerCtr holds the series an answer increments. They are made on the
-// answer's first query, not when it is computed: a series costs about a
-// kilobyte, and a zone of 20,000 services has one per service and client
-// site, most of them never asked for from every site. The labels come from
-// the answer and from the query (service, client site), so an answer keeps
-// one pointer for them, not a copy of its labels.
-//
-// The pointer is read and set with sync/atomic's functions rather than
-// held in an atomic.Pointer, which may not be copied: answers are built as
-// values and copied into place before they are published, and only then
-// counted.
-type answerCtr struct{ p unsafe.Pointer } // *ctrPair
-
-func (a *answerCtr) load() *ctrPair { return (*ctrPair)(atomic.LoadPointer(&a.p)) }
-
-type ctrPair struct{ count, degraded prometheus.Counter }
-
 // countAnswer counts one query from a client of site client (its metric
 // label) answered with ra, an answer of svc: no allocation once the
-// answer's series are made.
-func (ra *rrAnswer) countAnswer(svc *service, client string) {
-	p := ra.ctr.load()
-	if p == nil {
-		p = ra.resolveCtr(svc, client)
+// answer's series are made, on its first query.
+func countAnswer(ra *zone.ServiceAnswer, svc *zone.Service, client string) {
+	c := ra.Counters()
+	if c == nil {
+		c = resolveCounters(ra, svc, client)
 	}
-	p.count.Inc()
-	if p.degraded != nil {
-		p.degraded.Inc()
+	c.Count.Inc()
+	if c.Degraded != nil {
+		c.Degraded.Inc()
 	}
 }
 
-func (ra *rrAnswer) resolveCtr(svc *service, client string) *ctrPair {
-	served, degraded := ra.served, ""
+func resolveCounters(ra *zone.ServiceAnswer, svc *zone.Service, client string) *zone.Counters {
+	served, degraded := ra.Served(), ""
 	if served == "" {
 		served = "none"
 	}
-	if ra.degraded != nil {
-		degraded = ra.degraded.kind
+	if ra.Degraded() != nil {
+		degraded = ra.Degraded().Kind
 	}
-	p := &ctrPair{count: answers.WithLabelValues(svc.name, client, served)}
+	c := &zone.Counters{Count: answers.WithLabelValues(svc.Name(), client, served)}
 	if degraded != "" {
-		p.degraded = degradedAnswers.WithLabelValues(svc.name, client, degraded)
+		c.Degraded = degradedAnswers.WithLabelValues(svc.Name(), client, degraded)
 	}
-	if svc.retired.Load() {
+	if svc.Retired() {
 		// A query that read a snapshot a reload has since replaced, after
 		// the service's series were deleted: do not bring them back.
-		answers.DeleteLabelValues(svc.name, client, served)
+		answers.DeleteLabelValues(svc.Name(), client, served)
 		if degraded != "" {
-			degradedAnswers.DeleteLabelValues(svc.name, client, degraded)
+			degradedAnswers.DeleteLabelValues(svc.Name(), client, degraded)
 		}
 	}
-	atomic.CompareAndSwapPointer(&ra.ctr.p, nil, unsafe.Pointer(p))
-	return ra.ctr.load()
+	return ra.SetCounters(c)
 }
 
 // setBackendGauges publishes a service's current health.
-func setBackendGauges(s *service, h []Health) {
+func setBackendGauges(s *zone.Service, h []zone.Health) {
 	perSite := map[string]int{}
-	for i, b := range s.backends {
+	for i, b := range s.Backends() {
 		up := 0.0
-		if usable(h[i]) {
+		if zone.Usable(h[i]) {
 			up = 1
-			perSite[b.site]++
-		} else if _, ok := perSite[b.site]; !ok {
-			perSite[b.site] = 0
+			perSite[b.Site()]++
+		} else if _, ok := perSite[b.Site()]; !ok {
+			perSite[b.Site()] = 0
 		}
-		backendUp.WithLabelValues(s.name, b.site, b.ID()).Set(up)
+		backendUp.WithLabelValues(s.Name(), b.Site(), b.ID()).Set(up)
 	}
 	for site, n := range perSite {
-		healthyBackends.WithLabelValues(s.name, site).Set(float64(n))
+		healthyBackends.WithLabelValues(s.Name(), site).Set(float64(n))
 	}
 }
 
-func countTransition(s *service, b *backend, to healthcheck.State) {
-	transitions.WithLabelValues(s.name, b.ID(), to.String()).Inc()
+func countTransition(s *zone.Service, b *zone.Backend, to healthcheck.State) {
+	transitions.WithLabelValues(s.Name(), b.ID(), to.String()).Inc()
 }
 
 // observeProbe is the checker's OnProbe hook.
@@ -264,12 +245,12 @@ func observeLocalTrouble(lt healthcheck.LocalTrouble) {
 // removed services go with the rest of their series (liveSeries).
 func setBudgetGauges(snap *snapshot) {
 	for _, z := range snap.zones {
-		for _, s := range z.services {
-			failoverBudget.WithLabelValues(s.name).Set(s.failoverBound().Seconds())
-			if s.budget > 0 {
-				failoverBudgetLimit.WithLabelValues(s.name).Set(s.budget.Seconds())
+		for _, s := range z.Services() {
+			failoverBudget.WithLabelValues(s.Name()).Set(s.FailoverBound().Seconds())
+			if s.Budget() > 0 {
+				failoverBudgetLimit.WithLabelValues(s.Name()).Set(s.Budget().Seconds())
 			} else {
-				failoverBudgetLimit.DeleteLabelValues(s.name)
+				failoverBudgetLimit.DeleteLabelValues(s.Name())
 			}
 		}
 	}
@@ -309,9 +290,9 @@ func (r *seriesRegistry) set(e *engine, snap *snapshot) {
 	gone := seriesKeys{}
 	gone.add(old)
 	for _, z := range old.zones {
-		for _, s := range z.services {
-			if live[s.name] == nil {
-				s.retired.Store(true) // before its series go: see answerCtr.resolve
+		for _, s := range z.Services() {
+			if live[s.Name()] == nil {
+				s.Retire() // before its series go: see answerCtr.resolve
 			}
 		}
 	}
@@ -325,8 +306,8 @@ func (r *seriesRegistry) drainKeys() map[string]bool {
 	keys := map[string]bool{}
 	for _, snap := range r.snaps {
 		for _, z := range snap.zones {
-			for _, s := range z.services {
-				for _, b := range s.backends {
+			for _, s := range z.Services() {
+				for _, b := range s.Backends() {
 					keys[drainKey(s, b)] = true
 				}
 			}
@@ -355,15 +336,15 @@ func (k seriesKeys) add(snap *snapshot) {
 		}
 	}
 	for _, z := range snap.zones {
-		for _, s := range z.services {
-			sk := k[s.name]
+		for _, s := range z.Services() {
+			sk := k[s.Name()]
 			if sk == nil {
 				sk = &serviceKeys{backends: map[[2]string]bool{}, sites: map[string]bool{}, clients: map[string]bool{}}
-				k[s.name] = sk
+				k[s.Name()] = sk
 			}
-			for _, b := range s.backends {
-				sk.backends[[2]string{b.site, b.ID()}] = true
-				sk.sites[b.site] = true
+			for _, b := range s.Backends() {
+				sk.backends[[2]string{b.Site(), b.ID()}] = true
+				sk.sites[b.Site()] = true
 			}
 			for _, c := range clients {
 				sk.clients[c] = true
@@ -442,28 +423,28 @@ func mapsKeys(m map[string]bool) []string {
 
 // setOverrideGauges publishes which override holds for each backend of s and,
 // for drained backends no answer of set hands out any more, drain_safe_at.
-func setOverrideGauges(s *service, held []*adminapi.Override, set *answerSet, d *drainTracker) {
+func setOverrideGauges(s *zone.Service, held []*adminapi.Override, set *zone.AnswerSet, d *drainTracker) {
 	some := false
 	for _, o := range held {
 		some = some || o != nil
 	}
-	if !some && !s.overrideSeries {
+	if !some && !s.OverrideSeries() {
 		return // the common case: no override, no series to delete
 	}
-	s.overrideSeries = some
-	for i, b := range s.backends {
+	s.SetOverrideSeries(some)
+	for i, b := range s.Backends() {
 		id := b.ID()
 		for _, act := range []string{adminapi.ActionDrain, adminapi.ActionDown, adminapi.ActionUp} {
 			if held[i] != nil && held[i].Action == act {
-				backendOverride.WithLabelValues(s.name, b.site, id, act).Set(1)
+				backendOverride.WithLabelValues(s.Name(), b.Site(), id, act).Set(1)
 			} else {
-				backendOverride.DeleteLabelValues(s.name, b.site, id, act)
+				backendOverride.DeleteLabelValues(s.Name(), b.Site(), id, act)
 			}
 		}
 		if held[i] != nil && held[i].Action == adminapi.ActionDrain && !inAnswers(set, i) {
-			drainSafeAt.WithLabelValues(s.name, b.site, id).Set(float64(d.safeAt(s, b).UnixMilli()) / 1000)
+			drainSafeAt.WithLabelValues(s.Name(), b.Site(), id).Set(float64(d.safeAt(s, b).UnixMilli()) / 1000)
 		} else {
-			drainSafeAt.DeleteLabelValues(s.name, b.site, id)
+			drainSafeAt.DeleteLabelValues(s.Name(), b.Site(), id)
 		}
 	}
 }

@@ -6,10 +6,11 @@ import (
 	"time"
 
 	"github.com/hadns/hadns/internal/adminapi"
+	"github.com/hadns/hadns/internal/zone"
 )
 
 // matches reports whether selector s picks backend b of service svc.
-func matches(s adminapi.Selector, svc string, b *backend) bool {
+func matches(s adminapi.Selector, svc string, b *zone.Backend) bool {
 	name := strings.TrimSuffix(svc, ".")
 	switch {
 	case s.Backend != "":
@@ -20,9 +21,9 @@ func matches(s adminapi.Selector, svc string, b *backend) bool {
 			}
 			want = want[i+1:]
 		}
-		return want == b.ID() || want == b.addr.String()
+		return want == b.ID() || want == b.Addr().String()
 	case s.Site != "":
-		return s.Site == b.site
+		return s.Site == b.Site()
 	case s.Glob != "":
 		subject := b.ID()
 		if strings.Contains(s.Glob, "/") {
@@ -36,7 +37,7 @@ func matches(s adminapi.Selector, svc string, b *backend) bool {
 
 // effective returns the override that holds for backend b of service svc
 // at now: the most specific, then the most recent. nil when none does.
-func effective(list []adminapi.Override, svc string, b *backend, now time.Time) *adminapi.Override {
+func effective(list []adminapi.Override, svc string, b *zone.Backend, now time.Time) *adminapi.Override {
 	var best *adminapi.Override
 	for i := range list {
 		o := &list[i]
@@ -55,17 +56,17 @@ func effective(list []adminapi.Override, svc string, b *backend, now time.Time) 
 }
 
 // fold applies an override to the checker's view of a backend.
-func fold(h Health, o *adminapi.Override) Health {
+func fold(h zone.Health, o *adminapi.Override) zone.Health {
 	if o == nil {
 		return h
 	}
 	switch o.Action {
 	case adminapi.ActionDrain:
-		return Drained
+		return zone.Drained
 	case adminapi.ActionDown:
-		return Down
+		return zone.Down
 	case adminapi.ActionUp:
-		return Healthy
+		return zone.Healthy
 	}
 	return h
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/hadns/hadns/internal/adminapi"
+	"github.com/hadns/hadns/internal/zone"
 )
 
 // overrideIndex finds the overrides that may select a backend without
@@ -37,7 +38,7 @@ func indexOverrides(list []adminapi.Override) *overrideIndex {
 
 // effective is effective(x.list, svc, b, now), the same choice: the most
 // specific, then the most recent, then the first in the list.
-func (x *overrideIndex) effective(svc string, b *backend, now time.Time) *adminapi.Override {
+func (x *overrideIndex) effective(svc string, b *zone.Backend, now time.Time) *adminapi.Override {
 	if len(x.list) == 0 {
 		return nil
 	}
@@ -57,11 +58,11 @@ func (x *overrideIndex) effective(svc string, b *backend, now time.Time) *admina
 			best = i
 		}
 	}
-	addr := b.addr.String()
+	addr := b.Addr().String()
 	for _, i := range x.byBackend[addr] {
 		consider(i)
 	}
-	if b.port != 0 {
+	if b.Port() != 0 {
 		for _, i := range x.byBackend[b.ID()] {
 			consider(i)
 		}

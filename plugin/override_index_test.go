@@ -3,11 +3,11 @@ package hadns
 import (
 	"fmt"
 	"math/rand/v2"
-	"net/netip"
 	"testing"
 	"time"
 
 	"github.com/hadns/hadns/internal/adminapi"
+	"github.com/hadns/hadns/internal/zone"
 )
 
 // TestOverrideIndexAgrees: the index picks exactly the override the linear
@@ -18,8 +18,8 @@ func TestOverrideIndexAgrees(t *testing.T) {
 	now := time.Unix(1000, 0)
 	r := rand.New(rand.NewPCG(1, 2))
 	var ids []string
-	for _, b := range s.backends {
-		ids = append(ids, b.ID(), b.addr.String(), "api.example.test/"+b.ID(), "www.example.test/"+b.addr.String())
+	for _, b := range s.Backends() {
+		ids = append(ids, b.ID(), b.Addr().String(), "api.example.test/"+b.ID(), "www.example.test/"+b.Addr().String())
 	}
 	globs := []string{"10.1.*", "10.*", "api.*/10.1.*", "*", "10.2.0.?:80"}
 	for round := range 500 {
@@ -40,8 +40,8 @@ func TestOverrideIndexAgrees(t *testing.T) {
 			list[i] = o
 		}
 		x := indexOverrides(list)
-		for _, b := range s.backends {
-			want, got := effective(list, s.name, b, now), x.effective(s.name, b, now)
+		for _, b := range s.Backends() {
+			want, got := effective(list, s.Name(), b, now), x.effective(s.Name(), b, now)
 			if want != got {
 				t.Fatalf("round %d, backend %s: index picks %+v, the scan %+v\nlist %+v", round, b.ID(), got, want, list)
 			}
@@ -52,12 +52,11 @@ func TestOverrideIndexAgrees(t *testing.T) {
 // BenchmarkOverridePass: one pass over 10,000 backends with 1,000
 // backend overrides, linear against indexed (the ratio is the figure).
 func BenchmarkOverridePass(b *testing.B) {
-	var backends []*backend
-	addr := netip.MustParseAddr("10.0.0.1")
-	for range 10000 {
-		backends = append(backends, &backend{addr: addr, port: 80, site: "east"})
-		addr = addr.Next()
+	z, err := zone.Parse("z.yaml", []byte(boundsHead+manyBackends(10000)), time.Unix(1, 0))
+	if err != nil {
+		b.Fatal(err)
 	}
+	backends := z.Services()[0].Backends()
 	const svc = "api.example.test."
 	var list []adminapi.Override
 	for i := range 1000 {

@@ -5,11 +5,12 @@ import (
 	"time"
 
 	"github.com/hadns/hadns/internal/adminapi"
+	"github.com/hadns/hadns/internal/zone"
 )
 
 func TestSelectorMatches(t *testing.T) {
 	s, _ := selService(t, nil) // api.example.test., port 80
-	b := s.backends[0]         // 10.1.0.1:80, east
+	b := s.Backends()[0]       // 10.1.0.1:80, east
 	tests := []struct {
 		sel  adminapi.Selector
 		want bool
@@ -28,7 +29,7 @@ func TestSelectorMatches(t *testing.T) {
 		{adminapi.Selector{Glob: "www.*/*"}, false},
 	}
 	for _, tc := range tests {
-		if got := matches(tc.sel, s.name, b); got != tc.want {
+		if got := matches(tc.sel, s.Name(), b); got != tc.want {
 			t.Errorf("%s matches %s: %v, want %v", tc.sel, b.ID(), got, tc.want)
 		}
 	}
@@ -41,7 +42,7 @@ func TestSelectorMatches(t *testing.T) {
 
 func TestEffectiveOverride(t *testing.T) {
 	s, _ := selService(t, nil)
-	b := s.backends[0]
+	b := s.Backends()[0]
 	now := time.Unix(1000, 0)
 	list := []adminapi.Override{
 		{ID: "1", Action: adminapi.ActionDrain, Site: "east", At: now.Add(-3 * time.Second)},
@@ -51,20 +52,20 @@ func TestEffectiveOverride(t *testing.T) {
 	}
 	// The backend's own override beats a newer glob and site; an expired
 	// one does not count.
-	if o := effective(list, s.name, b, now); o == nil || o.ID != "2" {
+	if o := effective(list, s.Name(), b, now); o == nil || o.ID != "2" {
 		t.Fatalf("effective %+v, want id 2", o)
 	}
-	if got := fold(Down, effective(list, s.name, b, now)); got != Healthy {
+	if got := fold(zone.Down, effective(list, s.Name(), b, now)); got != zone.Healthy {
 		t.Fatalf("forced up folds to %v", got)
 	}
 	// Without it, the glob beats the site.
-	if o := effective(list[:1:1], s.name, s.backends[1], now); o == nil || o.ID != "1" {
+	if o := effective(list[:1:1], s.Name(), s.Backends()[1], now); o == nil || o.ID != "1" {
 		t.Fatalf("site only: %+v", o)
 	}
-	if o := effective([]adminapi.Override{list[0], list[2]}, s.name, s.backends[1], now); o == nil || o.ID != "3" {
+	if o := effective([]adminapi.Override{list[0], list[2]}, s.Name(), s.Backends()[1], now); o == nil || o.ID != "3" {
 		t.Fatalf("glob over site: %+v", o)
 	}
-	if fold(Suspect, nil) != Suspect || fold(Healthy, &list[0]) != Drained || fold(Healthy, &list[2]) != Down {
+	if fold(zone.Suspect, nil) != zone.Suspect || fold(zone.Healthy, &list[0]) != zone.Drained || fold(zone.Healthy, &list[2]) != zone.Down {
 		t.Fatal("fold")
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"github.com/coredns/caddy"
 
 	"github.com/hadns/hadns/healthcheck"
+	"github.com/hadns/hadns/internal/zone"
 )
 
 // probeSources is the `probe_source ADDR [ADDR]` line: the local address
@@ -65,17 +66,18 @@ func (ps probeSources) forAddr(a netip.Addr) string {
 // the zone was loaded), so it is never edited in place: the source goes into
 // a copy, interned in the engine's own Specs so that backends checked alike
 // still share one.
-func (e *engine) applyProbeSource(b *backend) {
-	src := e.cfg.probeSource.forAddr(b.addr)
-	if cur := b.check.Spec; cur != nil && cur.Source == src || cur == nil && src == "" {
+func (e *engine) applyProbeSource(b *zone.Backend) {
+	src := e.cfg.probeSource.forAddr(b.Addr())
+	cur := b.Check().Spec
+	if cur != nil && cur.Source == src || cur == nil && src == "" {
 		return
 	}
 	var sp healthcheck.Spec
-	if b.check.Spec != nil {
-		sp = *b.check.Spec
+	if cur != nil {
+		sp = *cur
 	}
 	sp.Source = src
-	b.check.Spec = e.sourced.Intern(sp)
+	b.SetCheckSpec(e.sourced.Intern(sp))
 }
 
 // viewKey is the key of a backend's check in the shared store's

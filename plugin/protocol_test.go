@@ -9,6 +9,8 @@ import (
 
 	"github.com/coredns/coredns/plugin/test"
 	"github.com/miekg/dns"
+
+	"github.com/hadns/hadns/internal/zone"
 )
 
 // TestMailQtypes: MAILA and MAILB are QTYPEs (RFC 1035 3.2.3), not malformed
@@ -230,9 +232,9 @@ func ecsQueryMsg(t *testing.T, qname string, qtype uint16, option []byte) *dns.M
 func TestECSScope(t *testing.T) {
 	// IPv4 backends in both sites: each site gets its own A answer, and
 	// every site the same (empty) AAAA answer.
-	zone := strings.Replace(srvZone(2), "  ns1 A 192.0.2.53\n", "  ns1 A 192.0.2.53\n  www CNAME api\n  mail A 192.0.2.25\n  alias CNAME mail\n", 1) +
+	zoneText := strings.Replace(srvZone(2), "  ns1 A 192.0.2.53\n", "  ns1 A 192.0.2.53\n  www CNAME api\n  mail A 192.0.2.25\n  alias CNAME mail\n", 1) +
 		"      - {address: 10.200.0.1, site: west}\n"
-	h := newTestHandler(t, zone, wireSites...)
+	h := newTestHandler(t, zoneText, wireSites...)
 	east := []byte{0, 1, 24, 0, 10, 1, 2}
 	for _, tc := range []struct {
 		qname string
@@ -313,7 +315,7 @@ func TestECSAddressLength(t *testing.T) {
 // (RFC 1034 4.3.2 step 6 lets us add them; hadns's promise is to hand out no
 // dead backend). An answer failing open is left out.
 func TestServiceTargetAdditional(t *testing.T) {
-	zone := `origin: example.test.
+	zoneText := `origin: example.test.
 soa: {mname: ns1.example.test., rname: hostmaster.example.test., serial: 1}
 ns: [ns1]
 records: |
@@ -338,10 +340,10 @@ services:
       - {address: 10.2.0.1, site: west}
       - {address: "2001:db8::1", site: east}
 `
-	h := newTestHandler(t, zone, wireSites...)
+	h := newTestHandler(t, zoneText, wireSites...)
 	snap := h.snap.Load()
-	s := snap.zones["example.test."].services[1]
-	setHealth := func(hs ...Health) { s.answers.Store(computeAnswers(s, hs, snap.sites.Orders())) }
+	s := snap.zones["example.test."].Services()[1]
+	setHealth := func(hs ...zone.Health) { s.SetAnswers(zone.ComputeAnswers(s, hs, snap.sites.Orders())) }
 	ask := func(client, qname string, qtype uint16) *dns.Msg {
 		m := new(dns.Msg)
 		m.SetQuestion(qname, qtype)
@@ -400,9 +402,9 @@ services:
 		}
 	}
 	check("all healthy", false)
-	setHealth(Down, Healthy, Healthy, Healthy)
+	setHealth(zone.Down, zone.Healthy, zone.Healthy, zone.Healthy)
 	check("10.1.0.1 down", false)
-	setHealth(Down, Down, Down, Down)
+	setHealth(zone.Down, zone.Down, zone.Down, zone.Down)
 	check("all down (fail open)", true)
 }
 

@@ -1,29 +1,10 @@
 package hadns
 
 import (
-	"fmt"
-	"strconv"
-	"strings"
-
 	"github.com/hadns/hadns/healthcheck"
-)
 
-// parseHealthPolicy reads a service's `health` key: "" or "local" (0: this
-// instance's own checker decides, as without a store) or "quorum N".
-func parseHealthPolicy(s string) (int, error) {
-	f := strings.Fields(s)
-	switch {
-	case len(f) == 0 || len(f) == 1 && f[0] == "local":
-		return 0, nil
-	case len(f) == 2 && f[0] == "quorum":
-		n, err := strconv.Atoi(f[1])
-		if err != nil || n < 1 || n > 1000 {
-			return 0, fmt.Errorf("health %q: quorum wants a number of instances from 1 to 1000", s)
-		}
-		return n, nil
-	}
-	return 0, fmt.Errorf("health %q: want local or quorum N", s)
-}
+	"github.com/hadns/hadns/internal/zone"
+)
 
 // Observation words in the shared store.
 const (
@@ -51,7 +32,7 @@ func observationOf(st healthcheck.State) string {
 // own state stands. A cut-off instance that alone sees a healthy backend
 // down therefore keeps handing it out, and one that alone sees it up does
 // not keep it alive for everyone either once n others agree.
-func quorumVerdict(own healthcheck.State, peers []string, n int) Health {
+func quorumVerdict(own healthcheck.State, peers []string, n int) zone.Health {
 	if len(peers) == 0 {
 		return fromState(own)
 	}
@@ -65,10 +46,10 @@ func quorumVerdict(own healthcheck.State, peers []string, n int) Health {
 		}
 	}
 	if down >= n {
-		return Down
+		return zone.Down
 	}
 	if own == healthcheck.Down {
-		return Healthy // the set says up: this instance's view alone does not count
+		return zone.Healthy // the set says up: this instance's view alone does not count
 	}
 	return fromState(own)
 }
@@ -78,16 +59,16 @@ func quorumVerdict(own healthcheck.State, peers []string, n int) Health {
 // reachable store, the set's verdict. While etcd is unreachable (or only
 // the saved copy is known) every service falls back to local health: the
 // peers' views may be old.
-func (e *engine) backendHealth(s *service, b *backend) Health {
-	own := e.checker.State(b.check.Key())
-	if s.quorum == 0 || e.st.set == nil {
+func (e *engine) backendHealth(s *zone.Service, b *zone.Backend) zone.Health {
+	own := e.checker.State(b.Check().Key())
+	if s.Quorum() == 0 || e.st.set == nil {
 		return fromState(own)
 	}
 	v := e.st.set.view.Load()
 	if !v.connected || v.snap.Stale {
 		return fromState(own)
 	}
-	key := viewKey(b.check)
+	key := viewKey(*b.Check())
 	self := e.st.set.instance()
 	var peers []string
 	for inst, m := range v.snap.Observations {
@@ -98,5 +79,5 @@ func (e *engine) backendHealth(s *service, b *backend) Health {
 			peers = append(peers, o.State)
 		}
 	}
-	return quorumVerdict(own, peers, s.quorum)
+	return quorumVerdict(own, peers, s.Quorum())
 }

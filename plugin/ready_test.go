@@ -14,6 +14,7 @@ import (
 
 	"github.com/hadns/hadns/healthcheck"
 	"github.com/hadns/hadns/healthcheck/healthchecktest"
+	"github.com/hadns/hadns/internal/zone/zonetest"
 )
 
 // localProber fails every probe as a process out of file descriptors does,
@@ -33,7 +34,7 @@ func (p *localProber) Check(context.Context, healthcheck.Target) error {
 // trouble, and readiness fails once it has lasted localTroubleLimit.
 func TestLocalTroubleKeepsAnswersAndFailsReadiness(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "zone.yaml")
-	if err := os.WriteFile(path, []byte(selZone), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(zonetest.SelZone), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	cfg := &config{origins: []string{"."}, files: []string{path}, startupTimeout: time.Hour}
@@ -60,7 +61,7 @@ func TestLocalTroubleKeepsAnswersAndFailsReadiness(t *testing.T) {
 		if m.Rcode != dns.RcodeSuccess || ede(m) != nil {
 			t.Fatalf("answer during local trouble: rcode %d, EDE %v", m.Rcode, ede(m))
 		}
-		return addrsOf(m.Answer)
+		return zonetest.AddrsOf(m.Answer)
 	}
 	before := all()
 

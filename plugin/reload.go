@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/hadns/hadns/internal/zone"
 )
 
 // dirGrace is how long a zone whose file left a `zones DIR` folder keeps
@@ -50,7 +52,7 @@ type zoneWatch struct {
 }
 
 type carriedZone struct {
-	zone  *Zone
+	zone  *zone.Zone
 	until time.Time
 }
 
@@ -154,15 +156,15 @@ func (w *zoneWatch) carry(cfg *config, prev, snap *snapshot, now time.Time) bool
 	}
 	if prev != nil {
 		for origin, z := range prev.zones {
-			if _, ok := snap.zones[origin]; ok || !inDirs(z.file, cfg.dirs) {
+			if _, ok := snap.zones[origin]; ok || !inDirs(z.File(), cfg.dirs) {
 				continue
 			}
-			if _, err := os.Stat(z.file); !errors.Is(err, fs.ErrNotExist) {
+			if _, err := os.Stat(z.File()); !errors.Is(err, fs.ErrNotExist) {
 				continue // still there: its zone moved to another file or was removed from it
 			}
 			if _, ok := w.carried[origin]; !ok {
 				w.carried[origin] = carriedZone{zone: z, until: now.Add(dirGrace)}
-				log.Warningf("zone %s: its file %s left the zones folder; still serving it for %v, then dropping it unless a file brings it back", origin, z.file, dirGrace)
+				log.Warningf("zone %s: its file %s left the zones folder; still serving it for %v, then dropping it unless a file brings it back", origin, z.File(), dirGrace)
 			}
 		}
 	}
@@ -174,7 +176,7 @@ func (w *zoneWatch) carry(cfg *config, prev, snap *snapshot, now time.Time) bool
 		case !now.Before(c.until):
 			delete(w.carried, origin)
 			dropped = true
-			log.Warningf("zone %s: its file %s has been gone for %v; no longer serving it", origin, c.zone.file, dirGrace)
+			log.Warningf("zone %s: its file %s has been gone for %v; no longer serving it", origin, c.zone.File(), dirGrace)
 		default:
 			snap.zones[origin] = c.zone
 		}

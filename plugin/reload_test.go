@@ -13,6 +13,7 @@ import (
 
 	"github.com/hadns/hadns/healthcheck"
 	"github.com/hadns/hadns/healthcheck/healthchecktest"
+	"github.com/hadns/hadns/internal/zone"
 )
 
 // settleReload runs the two reload ticks a changed file needs to be
@@ -59,7 +60,7 @@ func hasName(e *engine, origin, name string) bool {
 	if z == nil {
 		return false
 	}
-	return z.lookup(name, dns.TypeA, 0).result == Success
+	return z.Lookup(name, dns.TypeA, 0).Result == zone.Success
 }
 
 // A file written in two steps is not served half-written: a version is

@@ -19,6 +19,7 @@ import (
 	"github.com/hadns/hadns/internal/fileerr"
 	"github.com/hadns/hadns/internal/ops"
 	"github.com/hadns/hadns/internal/sites"
+	"github.com/hadns/hadns/internal/zone"
 )
 
 var log = clog.NewWithPlugin(pluginName)
@@ -325,7 +326,7 @@ func loadWith(cfg *config, contents map[string][]byte) (*snapshot, error) {
 		}
 		errs = append(errs, list...)
 	}
-	zones := map[string]*Zone{}
+	zones := map[string]*zone.Zone{}
 	var backendSites []string
 	for _, f := range files {
 		z, err := loadZone(f, contents)
@@ -333,23 +334,23 @@ func loadWith(cfg *config, contents map[string][]byte) (*snapshot, error) {
 			errs = append(errs, err.(fileerr.ErrorList)...)
 			continue
 		}
-		if other, dup := zones[z.origin]; dup {
-			errs = append(errs, fileerr.FileError{File: f, Msg: fmt.Sprintf("zone %s is also defined in %s", z.origin, other.file)})
+		if other, dup := zones[z.Origin()]; dup {
+			errs = append(errs, fileerr.FileError{File: f, Msg: fmt.Sprintf("zone %s is also defined in %s", z.Origin(), other.File())})
 			continue
 		}
-		if !originServed(z.origin, cfg.origins) {
-			errs = append(errs, fileerr.FileError{File: f, Msg: fmt.Sprintf("zone %s is not inside this server block's zones (%s)", z.origin, strings.Join(cfg.origins, " "))})
+		if !originServed(z.Origin(), cfg.origins) {
+			errs = append(errs, fileerr.FileError{File: f, Msg: fmt.Sprintf("zone %s is not inside this server block's zones (%s)", z.Origin(), strings.Join(cfg.origins, " "))})
 			continue
 		}
-		zones[z.origin] = z
-		for _, s := range z.services {
-			for _, b := range s.backends {
-				if len(cfg.sites) > 0 && !slices.ContainsFunc(cfg.sites, func(sc sites.Config) bool { return sc.Name == b.site }) {
-					errs = append(errs, fileerr.FileError{File: s.file, Line: b.line, Msg: fmt.Sprintf("service %s: backend %s names site %q, which no site line in the Corefile defines", s.name, b.ID(), b.site)})
+		zones[z.Origin()] = z
+		for _, s := range z.Services() {
+			for _, b := range s.Backends() {
+				if len(cfg.sites) > 0 && !slices.ContainsFunc(cfg.sites, func(sc sites.Config) bool { return sc.Name == b.Site() }) {
+					errs = append(errs, fileerr.FileError{File: s.File(), Line: b.Line(), Msg: fmt.Sprintf("service %s: backend %s names site %q, which no site line in the Corefile defines", s.Name(), b.ID(), b.Site())})
 					continue
 				}
-				if !slices.Contains(backendSites, b.site) {
-					backendSites = append(backendSites, b.site)
+				if !slices.Contains(backendSites, b.Site()) {
+					backendSites = append(backendSites, b.Site())
 				}
 			}
 		}
@@ -366,16 +367,16 @@ func loadWith(cfg *config, contents map[string][]byte) (*snapshot, error) {
 }
 
 // loadZone parses f from contents if it is there, else from disk.
-func loadZone(f string, contents map[string][]byte) (*Zone, error) {
+func loadZone(f string, contents map[string][]byte) (*zone.Zone, error) {
 	data, ok := contents[f]
 	if !ok {
-		return LoadZoneFile(f)
+		return zone.Load(f)
 	}
 	var mtime time.Time
 	if fi, err := os.Stat(f); err == nil {
 		mtime = fi.ModTime()
 	}
-	return parseZoneFile(f, data, mtime)
+	return zone.Parse(f, data, mtime)
 }
 
 func originServed(origin string, served []string) bool {

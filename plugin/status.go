@@ -11,6 +11,7 @@ import (
 	"github.com/hadns/hadns/healthcheck"
 	"github.com/hadns/hadns/internal/admin"
 	"github.com/hadns/hadns/internal/adminapi"
+	"github.com/hadns/hadns/internal/zone"
 )
 
 // status describes the zones of e's snapshot that skip does not report,
@@ -33,8 +34,8 @@ func (e *engine) status(now time.Time, skip func(zone string) bool) (admin.Engin
 			continue
 		}
 		z := snap.zones[origin]
-		zs := adminapi.ZoneStatus{Zone: origin, File: z.file, Services: []adminapi.ServiceStatus{}}
-		for _, s := range z.services {
+		zs := adminapi.ZoneStatus{Zone: origin, File: z.File(), Services: []adminapi.ServiceStatus{}}
+		for _, s := range z.Services() {
 			zs.Services = append(zs.Services, e.serviceStatus(s, snap, list, now, es.Matched))
 		}
 		es.Zones = append(es.Zones, zs)
@@ -42,39 +43,39 @@ func (e *engine) status(now time.Time, skip func(zone string) bool) (admin.Engin
 	return es, true
 }
 
-func (e *engine) serviceStatus(s *service, snap *snapshot, list []adminapi.Override, now time.Time, matched map[string][]string) adminapi.ServiceStatus {
-	set := s.answers.Load()
+func (e *engine) serviceStatus(s *zone.Service, snap *snapshot, list []adminapi.Override, now time.Time, matched map[string][]string) adminapi.ServiceStatus {
+	set := s.Answers()
 	e.mu.Lock()
 	checker := e.checker // replaced by start, under mu
 	e.mu.Unlock()
 	ss := adminapi.ServiceStatus{
-		Name: s.name, TTL: s.ttl, DegradedTTL: s.degradedTTL,
-		Failover: adminapi.FailoverStatus{BoundSeconds: s.failoverBound().Seconds(), BudgetSeconds: s.budget.Seconds()},
+		Name: s.Name(), TTL: s.TTL(), DegradedTTL: s.DegradedTTL(),
+		Failover: adminapi.FailoverStatus{BoundSeconds: s.FailoverBound().Seconds(), BudgetSeconds: s.Budget().Seconds()},
 		Sites:    []string{},
-		Backends: make([]adminapi.BackendStatus, 0, len(s.backends)),
+		Backends: make([]adminapi.BackendStatus, 0, len(s.Backends())),
 		Answers:  make([]adminapi.SiteAnswerStatus, 0, len(snap.sites.Orders())),
 	}
 	for _, site := range snap.sites.Orders()[snap.sites.Default()].Sites {
-		if slices.ContainsFunc(s.backends, func(b *backend) bool { return b.site == site }) {
+		if slices.ContainsFunc(s.Backends(), func(b *zone.Backend) bool { return b.Site() == site }) {
 			ss.Sites = append(ss.Sites, site)
 		}
 	}
-	for i, b := range s.backends {
+	for i, b := range s.Backends() {
 		for _, o := range list {
-			if matches(o.Selector(), s.name, b) {
-				matched[o.ID] = append(matched[o.ID], strings.TrimSuffix(s.name, ".")+"/"+b.ID())
+			if matches(o.Selector(), s.Name(), b) {
+				matched[o.ID] = append(matched[o.ID], strings.TrimSuffix(s.Name(), ".")+"/"+b.ID())
 			}
 		}
-		st, _ := checker.Status(b.check.Key())
+		st, _ := checker.Status(b.Check().Key())
 		bs := adminapi.BackendStatus{
-			ID: b.ID(), Address: b.addr.String(), Port: b.port, Site: b.site,
-			Checker: st.State.String(), Check: describeCheck(b.check),
+			ID: b.ID(), Address: b.Addr().String(), Port: b.Port(), Site: b.Site(),
+			Checker: st.State.String(), Check: describeCheck(*b.Check()),
 			Since: st.Since, LastCheck: st.LastCheck, LastError: st.LastErr,
 			Successes: st.Successes, Failures: st.Failures, LastProbeSeconds: st.LastDuration.Seconds(),
 			LocalError: st.LocalErr, LocalErrorSince: st.LocalSince,
 			InAnswers: inAnswers(set, i),
 		}
-		o := effective(list, s.name, b, now)
+		o := effective(list, s.Name(), b, now)
 		bs.State = healthName(fold(e.backendHealth(s, b), o), st.State)
 		if o != nil {
 			bs.Override = o
@@ -92,17 +93,16 @@ func (e *engine) serviceStatus(s *service, snap *snapshot, list []adminapi.Overr
 	}
 	if set != nil {
 		for i, o := range snap.sites.Orders() {
-			if i >= len(set.bySite) {
+			if i >= set.Len() {
 				break
 			}
-			sa := &set.bySite[i]
 			as := adminapi.SiteAnswerStatus{
 				Site: siteLabel(o.Site),
-				A:    answerOf(s, s.name, &sa.a),
-				AAAA: answerOf(s, s.name, &sa.aaaa),
+				A:    answerOf(s, s.Name(), set.For(i, dns.TypeA, 0)),
+				AAAA: answerOf(s, s.Name(), set.For(i, dns.TypeAAAA, 0)),
 			}
-			for j := range sa.srv {
-				as.SRV = append(as.SRV, answerOf(s, s.srv[j].name, &sa.srv[j]))
+			for j := range s.SRV() {
+				as.SRV = append(as.SRV, answerOf(s, s.SRV()[j].Name(), set.For(i, dns.TypeSRV, j)))
 			}
 			ss.Answers = append(ss.Answers, as)
 		}
@@ -112,13 +112,13 @@ func (e *engine) serviceStatus(s *service, snap *snapshot, list []adminapi.Overr
 
 // healthName is a backend's state for people: selection's view, except
 // that a backend not yet checked is "unknown" (handed out all the same).
-func healthName(h Health, checker healthcheck.State) string {
+func healthName(h zone.Health, checker healthcheck.State) string {
 	switch h {
-	case Suspect:
+	case zone.Suspect:
 		return "suspect"
-	case Down:
+	case zone.Down:
 		return "down"
-	case Drained:
+	case zone.Drained:
 		return "drained"
 	}
 	if checker == healthcheck.Unknown {
@@ -135,24 +135,24 @@ func describeCheck(t healthcheck.Target) string {
 	return s
 }
 
-func answerOf(s *service, owner string, ra *rrAnswer) adminapi.AnswerStatus {
-	as := adminapi.AnswerStatus{Owner: owner, ServedSite: ra.served}
-	switch ra.result {
-	case Success:
+func answerOf(s *zone.Service, owner string, ra *zone.ServiceAnswer) adminapi.AnswerStatus {
+	as := adminapi.AnswerStatus{Owner: owner, ServedSite: ra.Served()}
+	switch ra.Result() {
+	case zone.Success:
 		as.Result = "success"
-	case NoData:
+	case zone.NoData:
 		as.Result = "nodata"
 	default:
 		as.Result = "servfail"
 	}
-	if ra.degraded != nil {
-		as.Degraded = ra.degraded.text
+	if ra.Degraded() != nil {
+		as.Degraded = ra.Degraded().Text
 	}
-	as.TTL = ra.ttl()
-	if len(ra.rotations) == 0 {
+	as.TTL = ra.TTL()
+	if len(ra.Rotations()) == 0 {
 		return as
 	}
-	for _, rr := range ra.rotations[0] {
+	for _, rr := range ra.Rotations()[0] {
 		if srv, ok := rr.(*dns.SRV); ok {
 			as.Targets = append(as.Targets, adminapi.SRVStatus{Priority: srv.Priority, Weight: srv.Weight, Port: srv.Port, Target: srv.Target})
 		}
@@ -160,8 +160,8 @@ func answerOf(s *service, owner string, ra *rrAnswer) adminapi.AnswerStatus {
 	if as.Targets == nil {
 		// Every address the answer rotates through, not only the first
 		// max_answers of one rotation.
-		for _, bi := range ra.members {
-			as.Addresses = append(as.Addresses, s.backends[bi].addr.String())
+		for _, bi := range ra.Members() {
+			as.Addresses = append(as.Addresses, s.Backends()[bi].Addr().String())
 		}
 	}
 	return as

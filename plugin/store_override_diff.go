@@ -3,6 +3,7 @@ package hadns
 import (
 	"github.com/hadns/hadns/internal/adminapi"
 	"github.com/hadns/hadns/internal/store"
+	"github.com/hadns/hadns/internal/zone"
 )
 
 // changedOverrides indexes the overrides that differ between two snapshots
@@ -31,17 +32,17 @@ func changedOverrides(prev, next map[string]store.Override) *overrideIndex {
 
 // touches reports whether any override of x selects a backend of s,
 // expired or not.
-func (x *overrideIndex) touches(s *service) bool {
-	for _, b := range s.backends {
-		for _, key := range []string{b.addr.String(), b.ID()} {
+func (x *overrideIndex) touches(s *zone.Service) bool {
+	for _, b := range s.Backends() {
+		for _, key := range []string{b.Addr().String(), b.ID()} {
 			for _, i := range x.byBackend[key] {
-				if matches(x.list[i].Selector(), s.name, b) {
+				if matches(x.list[i].Selector(), s.Name(), b) {
 					return true
 				}
 			}
 		}
 		for _, i := range x.rest {
-			if matches(x.list[i].Selector(), s.name, b) {
+			if matches(x.list[i].Selector(), s.Name(), b) {
 				return true
 			}
 		}

@@ -6,10 +6,12 @@ import (
 	"time"
 
 	"github.com/hadns/hadns/internal/store"
+	"github.com/hadns/hadns/internal/zone"
+	"github.com/hadns/hadns/internal/zone/zonetest"
 )
 
-// twoServices is selZone with a second service, www, on other backends.
-const twoServices = selZone + `  - name: www
+// twoServices is zonetest.SelZone with a second service, www, on other backends.
+const twoServices = zonetest.SelZone + `  - name: www
     port: 80
     backends:
       - {address: 10.9.0.1, site: east}
@@ -22,10 +24,10 @@ const twoServices = selZone + `  - name: www
 // every service with a backend there; the answers are right either way.
 func TestStoreOverrideChangeRecomputesOnlyTouchedServices(t *testing.T) {
 	e, h := storeEngine(t, twoServices, true)
-	svc := func(name string) *service {
+	svc := func(name string) *zone.Service {
 		for _, z := range e.snap.zones {
-			for _, s := range z.services {
-				if s.name == name {
+			for _, s := range z.Services() {
+				if s.Name() == name {
 					return s
 				}
 			}
@@ -38,14 +40,14 @@ func TestStoreOverrideChangeRecomputesOnlyTouchedServices(t *testing.T) {
 		return store.Override{Action: "drain", Selector: sel, Created: time.Unix(at, 0)}
 	}
 
-	apiBefore, wwwBefore := api.answers.Load(), www.answers.Load()
+	apiBefore, wwwBefore := api.Answers(), www.Answers()
 	setView(e, &store.Snapshot{Revision: 2, Overrides: map[string]store.Override{
 		"backend=10.9.0.1": drain(store.Selector{Backend: "10.9.0.1"}, 1),
 	}}, true)
-	if api.answers.Load() != apiBefore {
+	if api.Answers() != apiBefore {
 		t.Error("a drain of a www backend recomputed api")
 	}
-	if www.answers.Load() == wwwBefore {
+	if www.Answers() == wwwBefore {
 		t.Error("a drain of a www backend did not recompute www")
 	}
 	if got := storeAddrs(t, h, "www.example.test."); slices.Contains(got, "10.9.0.1") {
@@ -54,12 +56,12 @@ func TestStoreOverrideChangeRecomputesOnlyTouchedServices(t *testing.T) {
 
 	// A site override, added to the one there: both services have east
 	// backends.
-	apiBefore, wwwBefore = api.answers.Load(), www.answers.Load()
+	apiBefore, wwwBefore = api.Answers(), www.Answers()
 	setView(e, &store.Snapshot{Revision: 3, Overrides: map[string]store.Override{
 		"backend=10.9.0.1": drain(store.Selector{Backend: "10.9.0.1"}, 1),
 		"site=east":        drain(store.Selector{Site: "east"}, 2),
 	}}, true)
-	if api.answers.Load() == apiBefore || www.answers.Load() == wwwBefore {
+	if api.Answers() == apiBefore || www.Answers() == wwwBefore {
 		t.Error("a site drain did not recompute both services")
 	}
 	if got := storeAddrs(t, h, "api.example.test."); slices.Contains(got, "10.1.0.1") || slices.Contains(got, "10.1.0.2") {
@@ -67,11 +69,11 @@ func TestStoreOverrideChangeRecomputesOnlyTouchedServices(t *testing.T) {
 	}
 
 	// The www drain cleared (removed from the store): www only.
-	apiBefore, wwwBefore = api.answers.Load(), www.answers.Load()
+	apiBefore, wwwBefore = api.Answers(), www.Answers()
 	setView(e, &store.Snapshot{Revision: 4, Overrides: map[string]store.Override{
 		"site=east": drain(store.Selector{Site: "east"}, 2),
 	}}, true)
-	if api.answers.Load() != apiBefore || www.answers.Load() == wwwBefore {
+	if api.Answers() != apiBefore || www.Answers() == wwwBefore {
 		t.Error("clearing a www backend's drain: want www recomputed, api not")
 	}
 	// Everything cleared: east is back in api's answers.

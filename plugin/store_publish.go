@@ -6,6 +6,7 @@ import (
 	"github.com/hadns/hadns/healthcheck"
 	"github.com/hadns/hadns/internal/adminapi"
 	"github.com/hadns/hadns/internal/store"
+	"github.com/hadns/hadns/internal/zone"
 )
 
 // publishObservations writes this instance's view of every target the
@@ -75,11 +76,11 @@ func (e *engine) publishServed() {
 	now := e.ops.clock.Now()
 	list := indexOverrides(e.store.All())
 	for _, z := range e.snap.zones {
-		for _, s := range z.services {
-			set := s.answers.Load()
-			ttl := time.Duration(s.ttl) * time.Second
-			for i, b := range s.backends {
-				o := list.effective(s.name, b, now)
+		for _, s := range z.Services() {
+			set := s.Answers()
+			ttl := time.Duration(s.TTL()) * time.Second
+			for i, b := range s.Backends() {
+				o := list.effective(s.Name(), b, now)
 				if o == nil || o.Action != adminapi.ActionDrain {
 					continue
 				}
@@ -99,7 +100,7 @@ func (e *engine) publishServed() {
 // live peer (one whose presence key exists) has not recorded anything on
 // this drain yet, it may still hand b out: then there is no set-wide time
 // yet, and pending names those peers. Both are nil without a store.
-func (e *engine) setDrainSafeAt(s *service, b *backend, local, drainFor time.Time) (*time.Time, []string) {
+func (e *engine) setDrainSafeAt(s *zone.Service, b *zone.Backend, local, drainFor time.Time) (*time.Time, []string) {
 	if e.st.set == nil {
 		return nil, nil
 	}

@@ -15,6 +15,8 @@ import (
 	"github.com/hadns/hadns/healthcheck"
 	"github.com/hadns/hadns/internal/sites"
 	"github.com/hadns/hadns/internal/store"
+	"github.com/hadns/hadns/internal/zone"
+	"github.com/hadns/hadns/internal/zone/zonetest"
 )
 
 func TestParseStore(t *testing.T) {
@@ -71,23 +73,6 @@ func TestParseStore(t *testing.T) {
 	}
 }
 
-func TestParseHealthPolicy(t *testing.T) {
-	for in, want := range map[string]int{"": 0, "local": 0, "quorum 2": 2, " quorum  3 ": 3} {
-		if got, err := parseHealthPolicy(in); err != nil || got != want {
-			t.Errorf("%q: %d, %v; want %d", in, got, err, want)
-		}
-	}
-	for _, in := range []string{"quorum", "quorum 0", "quorum x", "majority", "local 2"} {
-		if _, err := parseHealthPolicy(in); err == nil {
-			t.Errorf("%q accepted", in)
-		}
-	}
-	_, err := parseZoneFile("z.yaml", []byte(strings.Replace(selZone, "    ttl: 20\n", "    ttl: 20\n    health: quorum x\n", 1)), time.Unix(1, 0))
-	if err == nil || !strings.Contains(err.Error(), "z.yaml:9:") || !strings.Contains(err.Error(), "quorum wants a number") {
-		t.Errorf("bad health in a zone: %v", err)
-	}
-}
-
 func TestQuorumVerdict(t *testing.T) {
 	const (
 		up, down = obsUp, obsDown
@@ -98,22 +83,22 @@ func TestQuorumVerdict(t *testing.T) {
 		own   healthcheck.State
 		peers []string
 		n     int
-		want  Health
+		want  zone.Health
 	}{
-		{"peers silent: own down stands", D, nil, 2, Down},
-		{"peers silent: own up stands", U, nil, 2, Healthy},
-		{"peers silent: own suspect stands", S, nil, 2, Suspect},
-		{"cut off alone: quorum 2 keeps it", D, []string{up, up}, 2, Healthy},
-		{"cut off alone, one peer: quorum 2 keeps it", D, []string{up}, 2, Healthy},
-		{"two agree: down", D, []string{down, up}, 2, Down},
-		{"peers agree without us: down", U, []string{down, down}, 2, Down},
-		{"one peer down, quorum 2: up", U, []string{down, up}, 2, Healthy},
-		{"quorum 1: any view down", U, []string{down}, 1, Down},
-		{"quorum 3 of 3 not reached", D, []string{down, up}, 3, Healthy},
-		{"quorum 3 of 3 reached", D, []string{down, down}, 3, Down},
-		{"unchecked here, peers up", X, []string{up, up}, 2, Healthy},
-		{"unchecked here, peers down", X, []string{down, down}, 2, Down},
-		{"suspect here, set up: stays suspect (short TTL)", S, []string{up}, 2, Suspect},
+		{"peers silent: own down stands", D, nil, 2, zone.Down},
+		{"peers silent: own up stands", U, nil, 2, zone.Healthy},
+		{"peers silent: own suspect stands", S, nil, 2, zone.Suspect},
+		{"cut off alone: quorum 2 keeps it", D, []string{up, up}, 2, zone.Healthy},
+		{"cut off alone, one peer: quorum 2 keeps it", D, []string{up}, 2, zone.Healthy},
+		{"two agree: down", D, []string{down, up}, 2, zone.Down},
+		{"peers agree without us: down", U, []string{down, down}, 2, zone.Down},
+		{"one peer down, quorum 2: up", U, []string{down, up}, 2, zone.Healthy},
+		{"quorum 1: any view down", U, []string{down}, 1, zone.Down},
+		{"quorum 3 of 3 not reached", D, []string{down, up}, 3, zone.Healthy},
+		{"quorum 3 of 3 reached", D, []string{down, down}, 3, zone.Down},
+		{"unchecked here, peers up", X, []string{up, up}, 2, zone.Healthy},
+		{"unchecked here, peers down", X, []string{down, down}, 2, zone.Down},
+		{"suspect here, set up: stays suspect (short TTL)", S, []string{up}, 2, zone.Suspect},
 	} {
 		if got := quorumVerdict(tc.own, tc.peers, tc.n); got != tc.want {
 			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
@@ -203,13 +188,13 @@ func soaSerial(t *testing.T, h *Hadns, origin string) uint32 {
 }
 
 func TestStoreZonesPrecedenceAndBadDocuments(t *testing.T) {
-	e, h := storeEngine(t, selZone, true)
+	e, h := storeEngine(t, zonetest.SelZone, true)
 	doc := func(serial int, site string) []byte { return []byte(fmt.Sprintf(otherZone, serial, site)) }
 	if got := storeAddrs(t, h, "www.other.test."); !slices.Equal(got, []string{"REFUSED"}) {
 		t.Fatalf("before the store has it: %v", got)
 	}
 	// A store zone is served; a store zone with a file zone's origin is not.
-	shadow := strings.Replace(selZone, "10.1.0.1", "10.7.7.7", 1)
+	shadow := strings.Replace(zonetest.SelZone, "10.1.0.1", "10.7.7.7", 1)
 	setView(e, &store.Snapshot{Revision: 5, Zones: map[string]store.Zone{
 		"other.test.":   {Doc: doc(7, "east"), ModRevision: 5},
 		"example.test.": {Doc: []byte(shadow), ModRevision: 4},
@@ -242,7 +227,7 @@ func TestStoreZonesPrecedenceAndBadDocuments(t *testing.T) {
 }
 
 func TestRegistrationsJoinTheirService(t *testing.T) {
-	e, h := storeEngine(t, selZone, true)
+	e, h := storeEngine(t, zonetest.SelZone, true)
 	w := uint16(3)
 	regs := map[string]map[string]store.Registration{
 		"api.example.test.": {
@@ -271,7 +256,7 @@ func TestRegistrationsJoinTheirService(t *testing.T) {
 }
 
 func TestStoreOverridesApply(t *testing.T) {
-	e, h := storeEngine(t, selZone, true)
+	e, h := storeEngine(t, zonetest.SelZone, true)
 	setView(e, &store.Snapshot{Revision: 2, Overrides: map[string]store.Override{
 		"backend=10.1.0.1": {Action: "drain", Selector: store.Selector{Backend: "10.1.0.1"}, Created: time.Unix(1, 0)},
 		"site=bogus":       {Action: "explode", Selector: store.Selector{Site: "east"}}, // unknown action: ignored
@@ -291,14 +276,14 @@ func TestStoreOverridesApply(t *testing.T) {
 // The quorum verdict reads peers' observations from the view, and falls
 // back to local health when etcd is away.
 func TestQuorumUsesPeersOnlyWhileConnected(t *testing.T) {
-	zone := strings.Replace(selZone, "    ttl: 20\n", "    ttl: 20\n    health: quorum 2\n", 1)
-	e, _ := storeEngine(t, zone, true)
-	var svc *service
+	zoneText := strings.Replace(zonetest.SelZone, "    ttl: 20\n", "    ttl: 20\n    health: quorum 2\n", 1)
+	e, _ := storeEngine(t, zoneText, true)
+	var svc *zone.Service
 	for _, z := range e.snap.zones {
-		svc = z.services[0]
+		svc = z.Services()[0]
 	}
-	b := svc.backends[0]
-	key := b.check.Key()
+	b := svc.Backends()[0]
+	key := b.Check().Key()
 	obs := func(states ...string) map[string]map[string]store.Observation {
 		m := map[string]map[string]store.Observation{"ns1": {key: {State: obsUp}}}
 		for i, s := range states {
@@ -307,11 +292,11 @@ func TestQuorumUsesPeersOnlyWhileConnected(t *testing.T) {
 		return m
 	}
 	setView(e, &store.Snapshot{Revision: 1, Observations: obs(obsDown, obsDown)}, true)
-	if h := e.backendHealth(svc, b); h != Down {
+	if h := e.backendHealth(svc, b); h != zone.Down {
 		t.Errorf("two peers see it down (quorum 2): %v", h)
 	}
 	setView(e, &store.Snapshot{Revision: 2, Observations: obs(obsDown, obsDown)}, false)
-	if h := e.backendHealth(svc, b); h != Healthy {
+	if h := e.backendHealth(svc, b); h != zone.Healthy {
 		t.Errorf("etcd away: local health (unchecked: healthy) should stand, got %v", h)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/hadns/hadns/internal/fileerr"
 	"github.com/hadns/hadns/internal/sites"
 	"github.com/hadns/hadns/internal/store"
+	"github.com/hadns/hadns/internal/zone"
 )
 
 // engineStore is an engine's part of the shared store: where its zones come
@@ -23,7 +24,7 @@ type engineStore struct {
 	files *snapshot            // the file zones last installed, before the store's were added
 	zones map[string]storeZone // origin → last good store zone as built
 	// built caches file zones rebuilt with registered backends.
-	built  map[*Zone]storeZone
+	built  map[*zone.Zone]storeZone
 	logged map[string]string // key → last message, so each is logged once
 }
 
@@ -32,7 +33,7 @@ type engineStore struct {
 type storeZone struct {
 	modRev int64
 	regs   string // the registrations it holds, as a signature
-	zone   *Zone
+	zone   *zone.Zone
 }
 
 // storeZonePath is what a store zone's errors and status name as its file.
@@ -52,12 +53,12 @@ func (e *engine) overrideSource() overrideStore {
 // when it loads as a zone file does (`hadns check`) and its origin is the
 // key's.
 func validateStoreZone(origin string, doc []byte) error {
-	z, err := parseZoneDoc(storeZonePath(store.CanonicalOrigin(origin)), doc, time.Unix(1, 0), nil)
+	z, err := zone.ParseWithBackends(storeZonePath(store.CanonicalOrigin(origin)), doc, time.Unix(1, 0), nil)
 	if err != nil {
 		return err
 	}
-	if z.origin != store.CanonicalOrigin(origin) {
-		return fmt.Errorf("the document's origin %s is not the key's %s", z.origin, store.CanonicalOrigin(origin))
+	if z.Origin() != store.CanonicalOrigin(origin) {
+		return fmt.Errorf("the document's origin %s is not the key's %s", z.Origin(), store.CanonicalOrigin(origin))
 	}
 	return nil
 }
@@ -110,8 +111,8 @@ func (e *engine) storeChanged(prev, v *storeView) {
 	}
 	quorum := prev.connected != v.connected || !sameMap(prev.snap.Observations, v.snap.Observations)
 	for _, z := range e.snap.zones {
-		for _, s := range z.services {
-			if quorum && s.quorum > 0 || changed != nil && changed.touches(s) {
+		for _, s := range z.Services() {
+			if quorum && s.Quorum() > 0 || changed != nil && changed.touches(s) {
 				e.recompute(s, e.snap)
 			}
 		}
@@ -147,7 +148,7 @@ func (e *engine) withStore(files *snapshot) *snapshot {
 	}
 	snap := e.st.set.view.Load().snap
 	regs := e.registrations(snap)
-	zones := make(map[string]*Zone, len(files.zones)+len(snap.Zones))
+	zones := make(map[string]*zone.Zone, len(files.zones)+len(snap.Zones))
 	for origin, z := range files.zones {
 		zones[origin] = e.rebuildFileZone(z, regs)
 	}
@@ -188,10 +189,10 @@ func (e *engine) withStore(files *snapshot) *snapshot {
 	}
 	var backendSites []string
 	for _, z := range zones {
-		for _, s := range z.services {
-			for _, b := range s.backends {
-				if !slices.Contains(backendSites, b.site) {
-					backendSites = append(backendSites, b.site)
+		for _, s := range z.Services() {
+			for _, b := range s.Backends() {
+				if !slices.Contains(backendSites, b.Site()) {
+					backendSites = append(backendSites, b.Site())
 				}
 			}
 		}
@@ -210,20 +211,20 @@ func (e *engine) withStore(files *snapshot) *snapshot {
 
 // buildStoreZone builds a store document with its registrations, checking
 // its sites against the Corefile's as a zone file's are.
-func (e *engine) buildStoreZone(origin string, doc store.Zone, regs map[string][]backendConfig) (*Zone, error) {
+func (e *engine) buildStoreZone(origin string, doc store.Zone, regs map[string][]zone.BackendConfig) (*zone.Zone, error) {
 	path := storeZonePath(origin)
 	mtime := time.Unix(doc.ModRevision, 0) // default serial: the revision, which only grows
-	z, err := parseZoneDoc(path, doc.Doc, mtime, regsUnder(regs, origin))
+	z, err := zone.ParseWithBackends(path, doc.Doc, mtime, regsUnder(regs, origin))
 	if err != nil {
 		// Maybe a registration does not fit: serve the zone without them.
 		var rerr error
-		if z, rerr = parseZoneDoc(path, doc.Doc, mtime, nil); rerr != nil {
+		if z, rerr = zone.ParseWithBackends(path, doc.Doc, mtime, nil); rerr != nil {
 			return nil, rerr
 		}
 		e.logOnce("regs/"+origin, fmt.Sprintf("store: registered backends of zone %s left out: %v", origin, err), true)
 	}
-	if z.origin != origin {
-		return nil, fmt.Errorf("the document's origin %s is not the key's", z.origin)
+	if z.Origin() != origin {
+		return nil, fmt.Errorf("the document's origin %s is not the key's", z.Origin())
 	}
 	if err := e.checkSites(z); err != nil {
 		return nil, err
@@ -233,15 +234,15 @@ func (e *engine) buildStoreZone(origin string, doc store.Zone, regs map[string][
 
 // checkSites refuses a zone whose backends name a site no site line
 // defines (only when the Corefile has site lines), as load does for files.
-func (e *engine) checkSites(z *Zone) error {
+func (e *engine) checkSites(z *zone.Zone) error {
 	if len(e.cfg.sites) == 0 {
 		return nil
 	}
 	var errs fileerr.ErrorList
-	for _, s := range z.services {
-		for _, b := range s.backends {
-			if !slices.ContainsFunc(e.cfg.sites, func(sc sites.Config) bool { return sc.Name == b.site }) {
-				errs = append(errs, fileerr.FileError{File: z.file, Line: b.line, Msg: fmt.Sprintf("service %s: backend %s names site %q, which no site line in the Corefile defines", s.name, b.ID(), b.site)})
+	for _, s := range z.Services() {
+		for _, b := range s.Backends() {
+			if !slices.ContainsFunc(e.cfg.sites, func(sc sites.Config) bool { return sc.Name == b.Site() }) {
+				errs = append(errs, fileerr.FileError{File: z.File(), Line: b.Line(), Msg: fmt.Sprintf("service %s: backend %s names site %q, which no site line in the Corefile defines", s.Name(), b.ID(), b.Site())})
 			}
 		}
 	}
@@ -253,29 +254,30 @@ func (e *engine) checkSites(z *Zone) error {
 
 // rebuildFileZone returns z with the registered backends of its services
 // added; z itself when none is registered.
-func (e *engine) rebuildFileZone(z *Zone, regs map[string][]backendConfig) *Zone {
-	sig := regSignature(regs, z.origin)
-	if sig == "" || z.src == nil {
+func (e *engine) rebuildFileZone(z *zone.Zone, regs map[string][]zone.BackendConfig) *zone.Zone {
+	sig := regSignature(regs, z.Origin())
+	src, mtime := z.Source()
+	if sig == "" || src == nil {
 		return z
 	}
 	if e.st.built == nil {
-		e.st.built = map[*Zone]storeZone{}
+		e.st.built = map[*zone.Zone]storeZone{}
 	}
 	if b, ok := e.st.built[z]; ok && b.regs == sig {
 		return b.zone
 	}
-	nz, err := parseZoneDoc(z.file, z.src, z.mtime, regsUnder(regs, z.origin))
+	nz, err := zone.ParseWithBackends(z.File(), src, mtime, regsUnder(regs, z.Origin()))
 	if err == nil {
 		err = e.checkSites(nz)
 	}
 	if err != nil {
 		storeRejected.WithLabelValues("registration").Inc()
-		e.logOnce("regs/"+z.origin, fmt.Sprintf("store: registered backends of zone %s left out: %v", z.origin, err), true)
+		e.logOnce("regs/"+z.Origin(), fmt.Sprintf("store: registered backends of zone %s left out: %v", z.Origin(), err), true)
 		return z
 	}
 	// Only the current version of each file zone is worth keeping.
 	for old := range e.st.built {
-		if old.origin == z.origin && old != z {
+		if old.Origin() == z.Origin() && old != z {
 			delete(e.st.built, old)
 		}
 	}
@@ -286,8 +288,8 @@ func (e *engine) rebuildFileZone(z *Zone, regs map[string][]backendConfig) *Zone
 // registrations turns the snapshot's registrations into zone file backends
 // by absolute service name, leaving out (and logging once) the ones that
 // cannot be a backend.
-func (e *engine) registrations(snap *store.Snapshot) map[string][]backendConfig {
-	out := map[string][]backendConfig{}
+func (e *engine) registrations(snap *store.Snapshot) map[string][]zone.BackendConfig {
+	out := map[string][]zone.BackendConfig{}
 	for svc, m := range snap.Registrations {
 		name := dns.CanonicalName(svc)
 		ids := slices.Sorted(maps.Keys(m))
@@ -298,7 +300,7 @@ func (e *engine) registrations(snap *store.Snapshot) map[string][]backendConfig 
 				e.logOnce("reg/"+svc+"/"+id, fmt.Sprintf("store: registration %s/%s left out: %v", svc, id, err), true)
 				continue
 			}
-			out[name] = append(out[name], backendConfig{Address: r.Address, Port: r.Port, Site: r.Site, Weight: r.Weight, Hostname: r.Hostname})
+			out[name] = append(out[name], zone.BackendConfig{Address: r.Address, Port: r.Port, Site: r.Site, Weight: r.Weight, Hostname: r.Hostname})
 		}
 	}
 	return out
@@ -307,7 +309,7 @@ func (e *engine) registrations(snap *store.Snapshot) map[string][]backendConfig 
 // checkRegistration is what can be told of a registration without its
 // service: an address, a site, and a site the Corefile defines.
 func (e *engine) checkRegistration(r store.Registration) error {
-	if _, err := validAddr(r.Address); err != nil {
+	if _, err := zone.ValidAddr(r.Address); err != nil {
 		return err
 	}
 	if r.Site == "" {
@@ -320,8 +322,8 @@ func (e *engine) checkRegistration(r store.Registration) error {
 }
 
 // regsUnder picks the registrations of services inside origin.
-func regsUnder(regs map[string][]backendConfig, origin string) map[string][]backendConfig {
-	out := map[string][]backendConfig{}
+func regsUnder(regs map[string][]zone.BackendConfig, origin string) map[string][]zone.BackendConfig {
+	out := map[string][]zone.BackendConfig{}
 	for name, bs := range regs {
 		if dns.IsSubDomain(origin, name) {
 			out[name] = bs
@@ -331,7 +333,7 @@ func regsUnder(regs map[string][]backendConfig, origin string) map[string][]back
 }
 
 // regSignature names the registrations inside origin; "" when none.
-func regSignature(regs map[string][]backendConfig, origin string) string {
+func regSignature(regs map[string][]zone.BackendConfig, origin string) string {
 	var parts []string
 	for name, bs := range regs {
 		if !dns.IsSubDomain(origin, name) {

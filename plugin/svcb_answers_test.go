@@ -8,16 +8,24 @@ import (
 	"testing"
 
 	"github.com/miekg/dns"
+
+	"github.com/hadns/hadns/internal/zone"
+	"github.com/hadns/hadns/internal/zone/zonetest"
 )
 
 // svcbSel is selZone's service (three sites: east, west with an IPv6
 // backend, north) with an HTTPS record and an SVCB record below it.
-func svcbSel(t *testing.T) (*service, func(map[string]Health) *answerSet) {
+func svcbSel(t *testing.T, onAllDown string) (*zone.Service, func(map[string]zone.Health) *zone.AnswerSet) {
 	t.Helper()
 	s, orders := selService(t, func(z string) string {
+		if onAllDown != "" {
+			z += "    on_all_down: " + onAllDown + "\n"
+		}
 		return z + "    https: {alpn: [h2]}\n    svcb: {name: _8443._foo, port: 8443}\n"
 	})
-	return s, func(h map[string]Health) *answerSet { return computeAnswers(s, health(s, h), orders) }
+	return s, func(h map[string]zone.Health) *zone.AnswerSet {
+		return zone.ComputeAnswers(s, health(s, h), orders)
+	}
 }
 
 // tiersOf renders an HTTPS/SVCB answer as "prio target v4,v4|v6" per record.
@@ -55,10 +63,10 @@ func TestSelectSVCB(t *testing.T) {
 	const east, west, north = 0, 1, 2
 	tests := []struct {
 		name    string
-		health  map[string]Health
+		health  map[string]zone.Health
 		edit    string // replaces on_all_down
 		site    int
-		result  Result
+		result  zone.Result
 		tiers   []string
 		ttl     uint32
 		degrade string
@@ -70,45 +78,41 @@ func TestSelectSVCB(t *testing.T) {
 		{name: "all healthy, west first", site: west,
 			tiers: []string{"1 . 10.2.0.1,10.2.0.2|2001:db8::1", "2 . 10.1.0.1,10.1.0.2|", "3 . 10.3.0.1|"}, ttl: 20,
 			extra: []string{"10.2.0.1", "10.2.0.2", "2001:db8::1"}},
-		{name: "a backend down leaves the hints", site: east, health: map[string]Health{"10.1.0.1": Down, "2001:db8::1": Down},
+		{name: "a backend down leaves the hints", site: east, health: map[string]zone.Health{"10.1.0.1": zone.Down, "2001:db8::1": zone.Down},
 			tiers: []string{"1 . 10.1.0.2|", "2 . 10.2.0.1,10.2.0.2|", "3 . 10.3.0.1|"}, ttl: 20,
 			extra: []string{"10.1.0.2", "10.2.0.1", "10.2.0.2"}}, // min_healthy 2 tops A up from west
-		{name: "a site down: its tier disappears", site: east, health: map[string]Health{"10.1.0.1": Down, "10.1.0.2": Down},
+		{name: "a site down: its tier disappears", site: east, health: map[string]zone.Health{"10.1.0.1": zone.Down, "10.1.0.2": zone.Down},
 			tiers: []string{"1 . 10.2.0.1,10.2.0.2|2001:db8::1", "2 . 10.3.0.1|"}, ttl: 10, degrade: "fallback: no healthy backend in site east",
 			extra: []string{"10.2.0.1", "10.2.0.2", "2001:db8::1"}},
-		{name: "a middle site down", site: east, health: map[string]Health{"10.2.0.1": Down, "10.2.0.2": Drained, "2001:db8::1": Down},
+		{name: "a middle site down", site: east, health: map[string]zone.Health{"10.2.0.1": zone.Down, "10.2.0.2": zone.Drained, "2001:db8::1": zone.Down},
 			tiers: []string{"1 . 10.1.0.1,10.1.0.2|", "2 . 10.3.0.1|"}, ttl: 20,
 			extra: []string{"10.1.0.1", "10.1.0.2"}},
-		{name: "a suspect backend: TTL 1", site: north, health: map[string]Health{"10.3.0.1": Suspect},
+		{name: "a suspect backend: TTL 1", site: north, health: map[string]zone.Health{"10.3.0.1": zone.Suspect},
 			tiers: []string{"1 . 10.3.0.1|", "2 . 10.1.0.1,10.1.0.2|", "3 . 10.2.0.1,10.2.0.2|2001:db8::1"}, ttl: 1,
 			extra: []string{"10.1.0.1", "10.1.0.2", "10.3.0.1", "2001:db8::1"}}, // min_healthy 2 adds east
-		{name: "all down: fail open to the first site, as A does", site: west, health: allOf(Down),
+		{name: "all down: fail open to the first site, as A does", site: west, health: allOf(zone.Down),
 			tiers: []string{"1 . 10.2.0.1,10.2.0.2|2001:db8::1"}, ttl: 10, degrade: "fail-open"},
 		{name: "all down but drained ones: fail open skips them", site: east,
-			health: map[string]Health{"10.1.0.1": Drained, "10.1.0.2": Drained, "10.2.0.1": Down, "10.2.0.2": Down, "2001:db8::1": Drained, "10.3.0.1": Down},
+			health: map[string]zone.Health{"10.1.0.1": zone.Drained, "10.1.0.2": zone.Drained, "10.2.0.1": zone.Down, "10.2.0.2": zone.Down, "2001:db8::1": zone.Drained, "10.3.0.1": zone.Down},
 			tiers:  []string{"1 . 10.2.0.1,10.2.0.2|"}, ttl: 10, degrade: "fail-open"},
-		{name: "all down or drained: NODATA", site: east, health: allOf(Drained), result: NoData, degrade: "nodata: every backend"},
-		{name: "on_all_down nodata", site: east, health: allOf(Down), edit: "nodata", result: NoData, degrade: "nodata: no healthy"},
-		{name: "on_all_down servfail", site: east, health: allOf(Down), edit: "servfail", result: ServerFailure, degrade: "servfail"},
+		{name: "all down or drained: NODATA", site: east, health: allOf(zone.Drained), result: zone.NoData, degrade: "nodata: every backend"},
+		{name: "on_all_down nodata", site: east, health: allOf(zone.Down), edit: "nodata", result: zone.NoData, degrade: "nodata: no healthy"},
+		{name: "on_all_down servfail", site: east, health: allOf(zone.Down), edit: "servfail", result: zone.ServerFailure, degrade: "servfail"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s, compute := svcbSel(t)
-			if tc.edit != "" {
-				s.onAllDown = tc.edit
-			}
+			_, compute := svcbSel(t, tc.edit)
 			set := compute(tc.health)
-			sa := &set.bySite[tc.site]
 			for j, want := range []string{".", "api.example.test."} {
-				ra := &sa.svcb[j]
-				if ra.result != tc.result {
-					t.Fatalf("record %d: result %v, want %v", j, ra.result, tc.result)
+				ra := set.For(tc.site, dns.TypeSVCB, j)
+				if ra.Result() != tc.result {
+					t.Fatalf("record %d: result %v, want %v", j, ra.Result(), tc.result)
 				}
-				if (ra.degraded == nil) != (tc.degrade == "") || ra.degraded != nil && !strings.HasPrefix(ra.degraded.text, tc.degrade) {
-					t.Errorf("record %d: degraded %+v, want %q", j, ra.degraded, tc.degrade)
+				if (ra.Degraded() == nil) != (tc.degrade == "") || ra.Degraded() != nil && !strings.HasPrefix(ra.Degraded().Text, tc.degrade) {
+					t.Errorf("record %d: degraded %+v, want %q", j, ra.Degraded(), tc.degrade)
 				}
-				if tc.result != Success {
-					if len(ra.rotations) != 0 {
+				if tc.result != zone.Success {
+					if len(ra.Rotations()) != 0 {
 						t.Errorf("record %d: records in a %v answer", j, tc.result)
 					}
 					continue
@@ -117,27 +121,27 @@ func TestSelectSVCB(t *testing.T) {
 				for _, w := range tc.tiers {
 					wantTiers = append(wantTiers, strings.Replace(w, " . ", " "+want+" ", 1))
 				}
-				if got := tiersOf(ra.rotations[0]); !slices.Equal(got, wantTiers) {
+				if got := tiersOf(ra.Rotations()[0]); !slices.Equal(got, wantTiers) {
 					t.Errorf("record %d: tiers %q, want %q", j, got, wantTiers)
 				}
-				for _, rr := range ra.rotations[0] {
+				for _, rr := range ra.Rotations()[0] {
 					if rr.Header().Ttl != tc.ttl {
 						t.Errorf("record %d: TTL %d, want %d", j, rr.Header().Ttl, tc.ttl)
 					}
 				}
-				if got := addrsOf(ra.extra); !slices.Equal(got, tc.extra) {
+				if got := zonetest.AddrsOf(ra.Extra()); !slices.Equal(got, tc.extra) {
 					t.Errorf("record %d: additional %v, want %v", j, got, tc.extra)
 				}
 				if j == 0 && tc.degrade == "fail-open" {
 					// The hints are what an A/AAAA query gets while failing open.
 					var hinted []string
-					for _, ra := range []*rrAnswer{&sa.a, &sa.aaaa} {
-						if len(ra.rotations) > 0 {
-							hinted = append(hinted, addrsOf(ra.rotations[0])...)
+					for _, ra := range []*zone.ServiceAnswer{set.For(tc.site, dns.TypeA, 0), set.For(tc.site, dns.TypeAAAA, 0)} {
+						if len(ra.Rotations()) > 0 {
+							hinted = append(hinted, zonetest.AddrsOf(ra.Rotations()[0])...)
 						}
 					}
 					slices.Sort(hinted)
-					if got := hintAddrs(ra.rotations[0]); !slices.Equal(got, hinted) {
+					if got := hintAddrs(ra.Rotations()[0]); !slices.Equal(got, hinted) {
 						t.Errorf("fail-open hints %v, A and AAAA answers %v", got, hinted)
 					}
 				}
@@ -146,8 +150,8 @@ func TestSelectSVCB(t *testing.T) {
 	}
 }
 
-func allOf(h Health) map[string]Health {
-	m := map[string]Health{}
+func allOf(h zone.Health) map[string]zone.Health {
+	m := map[string]zone.Health{}
 	for _, a := range []string{"10.1.0.1", "10.1.0.2", "10.2.0.1", "10.2.0.2", "10.3.0.1", "2001:db8::1"} {
 		m[a] = h
 	}
@@ -170,11 +174,11 @@ func hintAddrs(rrs []dns.RR) []string {
 // Every backend a hint hands out is a member of the answer, so draining
 // one waits for the HTTPS answers that held it too.
 func TestSVCBMembersForDrain(t *testing.T) {
-	s, compute := svcbSel(t)
-	set := compute(map[string]Health{"10.1.0.1": Drained})
-	for bi, b := range s.backends {
-		if got, want := inAnswers(set, bi), b.addr.String() != "10.1.0.1"; got != want {
-			t.Errorf("%s in answers: %v, want %v", b.addr, got, want)
+	s, compute := svcbSel(t, "")
+	set := compute(map[string]zone.Health{"10.1.0.1": zone.Drained})
+	for bi, b := range s.Backends() {
+		if got, want := inAnswers(set, bi), b.Addr().String() != "10.1.0.1"; got != want {
+			t.Errorf("%s in answers: %v, want %v", b.Addr(), got, want)
 		}
 	}
 }
@@ -201,7 +205,7 @@ func TestServeHTTPS(t *testing.T) {
 	if r.Answer[0].Header().Name != "API.example.test." {
 		t.Errorf("owner %q: the query's case is echoed", r.Answer[0].Header().Name)
 	}
-	if got := addrsOf(r.Extra); !slices.Equal(got, []string{"192.0.2.1", "192.0.2.2", "2001:db8::1"}) {
+	if got := zonetest.AddrsOf(r.Extra); !slices.Equal(got, []string{"192.0.2.1", "192.0.2.2", "2001:db8::1"}) {
 		t.Errorf("east additional %v", got)
 	}
 	r = ask("10.1.0.9", true) // ECS says west
@@ -213,7 +217,7 @@ func TestServeHTTPS(t *testing.T) {
 	}
 
 	// West goes down: its tier leaves every site's answer.
-	setHealth(t, h, map[string]Health{"198.51.100.1": Down, "198.51.100.2": Down})
+	setHealth(t, h, map[string]zone.Health{"198.51.100.1": zone.Down, "198.51.100.2": zone.Down})
 	r = ask("10.2.0.9", false)
 	if got, want := tiersOf(r.Answer), []string{"1 . 192.0.2.1,192.0.2.2|2001:db8::1"}; !slices.Equal(got, want) {
 		t.Fatalf("west client, west down: tiers %q, want %q", got, want)
@@ -222,28 +226,28 @@ func TestServeHTTPS(t *testing.T) {
 		t.Errorf("west client, west down: want degraded TTL 5 and the fallback EDE:\n%v", r)
 	}
 	// Then one east backend too: it leaves the hints and the additional data.
-	setHealth(t, h, map[string]Health{"198.51.100.1": Down, "198.51.100.2": Down, "192.0.2.2": Down})
+	setHealth(t, h, map[string]zone.Health{"198.51.100.1": zone.Down, "198.51.100.2": zone.Down, "192.0.2.2": zone.Down})
 	r = ask("10.1.0.9", false)
 	if got, want := tiersOf(r.Answer), []string{"1 . 192.0.2.1|2001:db8::1"}; !slices.Equal(got, want) {
 		t.Fatalf("east, 192.0.2.2 down: tiers %q, want %q", got, want)
 	}
-	if got := addrsOf(r.Extra); !slices.Equal(got, []string{"192.0.2.1", "2001:db8::1"}) {
+	if got := zonetest.AddrsOf(r.Extra); !slices.Equal(got, []string{"192.0.2.1", "2001:db8::1"}) {
 		t.Errorf("additional %v still holds the dead backend", got)
 	}
 }
 
 // setHealth recomputes every service of h's zone with the backends of
 // health set (the rest healthy), as a health change does.
-func setHealth(t *testing.T, h *Hadns, health map[string]Health) {
+func setHealth(t *testing.T, h *Hadns, health map[string]zone.Health) {
 	t.Helper()
 	snap := h.snap.Load()
 	for _, z := range snap.zones {
-		for _, s := range z.services {
-			hs := make([]Health, len(s.backends))
-			for i, b := range s.backends {
-				hs[i] = health[b.addr.String()]
+		for _, s := range z.Services() {
+			hs := make([]zone.Health, len(s.Backends()))
+			for i, b := range s.Backends() {
+				hs[i] = health[b.Addr().String()]
 			}
-			s.answers.Store(computeAnswers(s, hs, snap.sites.Orders()))
+			s.SetAnswers(zone.ComputeAnswers(s, hs, snap.sites.Orders()))
 		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/hadns/hadns/healthcheck/healthchecktest"
+	"github.com/hadns/hadns/internal/zone/zonetest"
 )
 
 // signedSVCBZone is signedZone with svcbWireZone's HTTPS and SVCB records.
@@ -93,7 +94,7 @@ func TestSignedHTTPSHealthChange(t *testing.T) {
 	sigClock := healthchecktest.NewFakeClock(t0)
 	r := newHealthRigWith(t, func(cfg *config) {
 		cfg.dnssec = signedConfig(t, sigClock)
-		if err := os.WriteFile(cfg.files[0], []byte(selZone+"    https: {alpn: [h2]}\n"), 0o644); err != nil {
+		if err := os.WriteFile(cfg.files[0], []byte(zonetest.SelZone+"    https: {alpn: [h2]}\n"), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	})

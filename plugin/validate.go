@@ -178,13 +178,13 @@ func validateBlock(corefile string, keyLine int, sb caddyfile.ServerBlock) (cerr
 	}
 	sort.Strings(origins)
 	for _, o := range origins {
-		for _, s := range snap.zones[o].services {
+		for _, s := range snap.zones[o].Services() {
 			budgets = append(budgets, Budget{
 				Server:    sb.Keys[0],
-				Service:   s.name,
-				Detection: s.detectionBound(),
-				TTL:       time.Duration(s.ttl) * time.Second,
-				Limit:     s.budget,
+				Service:   s.Name(),
+				Detection: s.DetectionBound(),
+				TTL:       time.Duration(s.TTL()) * time.Second,
+				Limit:     s.Budget(),
 			})
 		}
 	}
@@ -209,10 +209,10 @@ func answerBytes(snap *snapshot) int64 {
 	)
 	var total int64
 	for _, z := range snap.zones {
-		for _, s := range z.services {
+		for _, s := range z.Services() {
 			var fams [2]int64 // A, AAAA backends
-			for _, b := range s.backends {
-				if b.family() == dns.TypeA {
+			for _, b := range s.Backends() {
+				if b.Family() == dns.TypeA {
 					fams[0]++
 				} else {
 					fams[1]++
@@ -226,11 +226,11 @@ func answerBytes(snap *snapshot) int64 {
 				if i == 1 {
 					rdata = 28
 				}
-				win := min(k, int64(s.maxAnswers))
-				total += orders * (k*(perReply+int64(len(s.name))+win*rdata) + (k+win)*perRecord)
+				win := min(k, int64(s.MaxAnswers()))
+				total += orders * (k*(perReply+int64(len(s.Name()))+win*rdata) + (k+win)*perRecord)
 			}
-			for _, o := range s.srv {
-				total += orders * (perReply + int64(s.fullSRVSize(o)) + int64(len(s.backends))*2*perRecord)
+			for _, o := range s.SRV() {
+				total += orders * (perReply + int64(s.FullSRVSize(o)) + int64(len(s.Backends()))*2*perRecord)
 			}
 		}
 	}

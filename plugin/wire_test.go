@@ -190,7 +190,7 @@ func isWire(h *Hadns, m *dns.Msg) bool {
 	snap := h.snap.Load()
 	q := m.Question[0]
 	qname := strings.ToLower(q.Name)
-	return snap.zoneFor(qname).lookup(qname, q.Qtype, 0).wire != nil
+	return snap.zoneFor(qname).Lookup(qname, q.Qtype, 0).Wire != nil
 }
 
 // addrWriter is a test writer with a fixed remote address.
@@ -291,18 +291,5 @@ func TestLearnPluginWriterCannotPanic(t *testing.T) {
 	}
 	if typ, problem := learnPluginWriter(func(h plugin.Handler, w dns.ResponseWriter, r *dns.Msg) { h.ServeDNS(context.Background(), w, r) }); typ != nil || problem != "" {
 		t.Errorf("no writer between plugins: type %v, problem %q; want neither", typ, problem)
-	}
-}
-
-// The rotation index stays in range however far the query counter has
-// gone: int(counter) turns negative on 32-bit platforms after 2^31 queries
-// (run with GOARCH=386 to see the old arithmetic fail).
-func TestRotationIndexUnsigned(t *testing.T) {
-	for _, c := range []uint32{0, 1, 1<<31 - 1, 1 << 31, 1<<31 + 7, 1<<32 - 1} {
-		for _, n := range []int{2, 3, 7, 8} {
-			if i := rotIndex(c, n); i < 0 || i >= n {
-				t.Errorf("rotIndex(%d, %d) = %d, want 0..%d", c, n, i, n-1)
-			}
-		}
 	}
 }

@@ -1,4 +1,4 @@
-package hadns
+package zone
 
 import (
 	"bytes"
@@ -12,10 +12,11 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/hadns/hadns/internal/dnssec"
+	"github.com/hadns/hadns/internal/wire"
 )
 
 // The signing of one zone's answers: what knows the zone model and the
-// answers, and nothing of CoreDNS or the engine (dnssec.go).
+// answers, and nothing of CoreDNS or the engine (plugin/dnssec.go).
 
 // onDemandCacheSlots is the size of a zone's caches of what queries sign
 // (slots; a new entry replaces the one in its slot).
@@ -25,11 +26,11 @@ const onDemandCacheSlots = 1 << 12
 // (and what is still served is signed again when next computed).
 const maxSets = 1 << 20
 
-// zoneSigner signs one zone's answers. sets is the engine's: it keeps
+// Signer signs one zone's answers. sets is the engine's: it keeps
 // every signature of the precomputed answers, so that a health change or
 // a re-sign signs only what is new or due, and is used under the engine's
 // mutex only. The query path has caches of its own, lock-free.
-type zoneSigner struct {
+type Signer struct {
 	*dnssec.Signer
 	now func() time.Time // the signing time; tests inject a clock
 
@@ -47,7 +48,7 @@ type zoneSigner struct {
 }
 
 // sign makes the RRSIG over set at now, and counts it.
-func (zs *zoneSigner) sign(set []dns.RR, now time.Time) (*dns.RRSIG, error) {
+func (zs *Signer) sign(set []dns.RR, now time.Time) (*dns.RRSIG, error) {
 	zs.made.Add(1)
 	return zs.Sign(set, now)
 }
@@ -62,8 +63,10 @@ type denial struct {
 	sig  *dns.RRSIG
 }
 
-func newZoneSigner(s *dnssec.Signer, now func() time.Time) *zoneSigner {
-	return &zoneSigner{
+// NewSigner returns the signer of one zone's answers with the keys of s,
+// signing at the times now gives.
+func NewSigner(s *dnssec.Signer, now func() time.Time) *Signer {
+	return &Signer{
 		Signer:   s,
 		now:      now,
 		sets:     map[[sha256.Size]byte]*setSig{},
@@ -152,7 +155,7 @@ func lower(b []byte) {
 // sig returns the RRSIG over set, valid at now and not due for refresh:
 // from a cache, or made now. The engine (engine true) uses sets; the query
 // path onDemand.
-func (zs *zoneSigner) sig(set []dns.RR, now time.Time, engine bool) (*dns.RRSIG, error) {
+func (zs *Signer) sig(set []dns.RR, now time.Time, engine bool) (*dns.RRSIG, error) {
 	key := setKey(set)
 	if !engine {
 		if s, ok := zs.onDemand.get(&key); ok && !zs.NeedsRefresh(s, now) {
@@ -180,9 +183,9 @@ func (zs *zoneSigner) sig(set []dns.RR, now time.Time, engine bool) (*dns.RRSIG,
 	return s, nil
 }
 
-// newPass starts a re-sign pass: the signatures not used since the
+// NewPass starts a re-sign pass: the signatures not used since the
 // previous pass began are forgotten.
-func (zs *zoneSigner) newPass() {
+func (zs *Signer) NewPass() {
 	for k, e := range zs.sets {
 		if e.gen < zs.gen {
 			delete(zs.sets, k)
@@ -196,7 +199,7 @@ func (zs *zoneSigner) newPass() {
 // 6672 5.3.1 ask: an NS set at a delegation and glue below it (z says where
 // the cuts are; nil for replies that hold none), a CNAME synthesized from a
 // DNAME, RRSIGs, and what is outside the zone.
-func (zs *zoneSigner) signSection(z *Zone, rrs []dns.RR, now time.Time, engine bool) ([]dns.RR, error) {
+func (zs *Signer) signSection(z *Zone, rrs []dns.RR, now time.Time, engine bool) ([]dns.RR, error) {
 	if len(rrs) == 0 {
 		return rrs, nil
 	}
@@ -231,7 +234,7 @@ func (zs *zoneSigner) signSection(z *Zone, rrs []dns.RR, now time.Time, engine b
 	return out[:len(out):len(out)], nil
 }
 
-func (zs *zoneSigner) signable(z *Zone, rr dns.RR, section []dns.RR) bool {
+func (zs *Signer) signable(z *Zone, rr dns.RR, section []dns.RR) bool {
 	h := rr.Header()
 	owner := dns.CanonicalName(h.Name)
 	switch {
@@ -252,46 +255,46 @@ func (zs *zoneSigner) signable(z *Zone, rr dns.RR, section []dns.RR) bool {
 }
 
 // reply signs res, the reply to owner and qtype, and packs it.
-func (zs *zoneSigner) reply(owner string, qtype uint16, res lookupResult, now time.Time) (*signedReply, error) {
-	sr := &signedReply{}
+func (zs *Signer) reply(owner string, qtype uint16, res Reply, now time.Time) (*wire.Signed, error) {
+	sr := &wire.Signed{}
 	var err error
-	if sr.answer, err = zs.signSection(nil, res.answer, now, true); err != nil {
+	if sr.Answer, err = zs.signSection(nil, res.Answer, now, true); err != nil {
 		return nil, err
 	}
-	if sr.ns, err = zs.signSection(nil, res.ns, now, true); err != nil {
+	if sr.Ns, err = zs.signSection(nil, res.Ns, now, true); err != nil {
 		return nil, err
 	}
-	if sr.extra, err = zs.signSection(nil, res.extra, now, true); err != nil {
+	if sr.Extra, err = zs.signSection(nil, res.Extra, now, true); err != nil {
 		return nil, err
 	}
-	res.answer, res.ns, res.extra = sr.answer, sr.ns, sr.extra
-	sr.wa = packWire(owner, qtype, res, nil)
+	res.Answer, res.Ns, res.Extra = sr.Answer, sr.Ns, sr.Extra
+	sr.Wire = packWire(owner, qtype, res, nil)
 	return sr, nil
 }
 
 // twin gives wa, the packed reply to owner and qtype with res, its signed
 // twin. wa must not be published yet.
-func (zs *zoneSigner) twin(wa *wireAnswer, owner string, qtype uint16, res lookupResult, now time.Time) error {
+func (zs *Signer) twin(wa *wire.Answer, owner string, qtype uint16, res Reply, now time.Time) error {
 	sr, err := zs.reply(owner, qtype, res, now)
 	if err != nil {
 		return err
 	}
-	tw := &signedTwin{}
-	tw.cur.Store(sr)
-	wa.rareFields().signed = tw
+	t := &wire.Twin{}
+	t.Store(sr)
+	wa.SetSigned(t)
 	return nil
 }
 
-// staticTwin is a static reply's twin and what it signs, for resign.
-type staticTwin struct {
-	twin  *signedTwin
+// StaticTwin is a static reply's twin and what it signs, for resign.
+type StaticTwin struct {
+	twin  *wire.Twin
 	owner string
 	qtype uint16
-	res   lookupResult
+	res   Reply
 }
 
-// signZone adds the apex key records to z and makes its static twins.
-func (zs *zoneSigner) signZone(z *Zone, now time.Time) ([]staticTwin, error) {
+// SignZone adds the apex key records to z and makes its static twins.
+func (zs *Signer) SignZone(z *Zone, now time.Time) ([]StaticTwin, error) {
 	apex := z.nodes[z.origin]
 	ttl := z.soa.Hdr.Ttl
 	for _, set := range [][]dns.RR{zs.DNSKEY(ttl), zs.CDS(ttl), zs.CDNSKEY(ttl)} {
@@ -302,29 +305,29 @@ func (zs *zoneSigner) signZone(z *Zone, now time.Time) ([]staticTwin, error) {
 		for _, rr := range set {
 			apex.rrsets.add(rr)
 		}
-		apex.rrsets.setWire(t, packWire(z.origin, t, lookupResult{result: Success, answer: set}, nil))
+		apex.rrsets.setWire(t, packWire(z.origin, t, Reply{Result: Success, Answer: set}, nil))
 	}
-	var twins []staticTwin
+	var twins []StaticTwin
 	for name, n := range z.nodes {
 		below := z.cutAbove(name) != ""
 		for _, tw := range n.rrsets {
 			if tw.wa == nil || below && tw.t != dns.TypeDS {
 				continue // at or below a cut only the DS is the zone's own
 			}
-			st := staticTwin{owner: name, qtype: tw.t, res: lookupResult{result: Success, answer: tw.set, extra: n.extraFor(tw.t)}}
+			st := StaticTwin{owner: name, qtype: tw.t, res: Reply{Result: Success, Answer: tw.set, Extra: n.extraFor(tw.t)}}
 			if err := zs.twin(tw.wa, name, tw.t, st.res, now); err != nil {
 				return twins, err
 			}
-			st.twin = tw.wa.signedTwin()
+			st.twin = tw.wa.Signed()
 			twins = append(twins, st)
 		}
 	}
 	return twins, zs.signNegSOA(z, now)
 }
 
-// signAnswers gives every packed reply of a service's new answers its
+// SignAnswers gives every packed reply of a service's new answers its
 // signed twin; set must not be published yet.
-func (zs *zoneSigner) signAnswers(s *service, set *answerSet, now time.Time) error {
+func (zs *Signer) SignAnswers(s *Service, set *AnswerSet, now time.Time) error {
 	for i := range set.bySite {
 		sa := &set.bySite[i]
 		if err := zs.twinAnswer(&sa.a, s.name, dns.TypeA, now); err != nil {
@@ -348,7 +351,7 @@ func (zs *zoneSigner) signAnswers(s *service, set *answerSet, now time.Time) err
 				continue
 			}
 			dep := s.deps[j]
-			if err := zs.twin(d.wire, dep.owner, dep.qtype, lookupResult{result: Success, answer: dep.set, extra: d.extra}, now); err != nil {
+			if err := zs.twin(d.wire, dep.owner, dep.qtype, Reply{Result: Success, Answer: dep.set, Extra: d.extra}, now); err != nil {
 				return err
 			}
 		}
@@ -356,15 +359,15 @@ func (zs *zoneSigner) signAnswers(s *service, set *answerSet, now time.Time) err
 	return nil
 }
 
-// resignZone signs the static twins of z again at now: the signatures
+// ResignZone signs the static twins of z again at now: the signatures
 // not yet due come from the cache.
-func (zs *zoneSigner) resignZone(z *Zone, twins []staticTwin, now time.Time) error {
+func (zs *Signer) ResignZone(z *Zone, twins []StaticTwin, now time.Time) error {
 	for _, st := range twins {
 		sr, err := zs.reply(st.owner, st.qtype, st.res, now)
 		if err != nil {
 			return fmt.Errorf("%s/%s: %w", st.owner, dns.TypeToString[st.qtype], err)
 		}
-		st.twin.cur.Store(sr)
+		st.twin.Store(sr)
 	}
 	if err := zs.signNegSOA(z, now); err != nil {
 		return fmt.Errorf("the SOA: %w", err)
@@ -373,7 +376,7 @@ func (zs *zoneSigner) resignZone(z *Zone, twins []staticTwin, now time.Time) err
 }
 
 // signNegSOA signs the SOA of z's negative answers, for queries to take.
-func (zs *zoneSigner) signNegSOA(z *Zone, now time.Time) error {
+func (zs *Signer) signNegSOA(z *Zone, now time.Time) error {
 	sec, err := zs.signSection(nil, z.negSOA, now, true)
 	if err != nil {
 		return err
@@ -384,7 +387,7 @@ func (zs *zoneSigner) signNegSOA(z *Zone, now time.Time) error {
 
 // negative returns the authority section of a negative answer, signed:
 // the one signed in advance while it is z's and not due, else signed now.
-func (zs *zoneSigner) negative(z *Zone, ns []dns.RR, now time.Time) ([]dns.RR, error) {
+func (zs *Signer) negative(z *Zone, ns []dns.RR, now time.Time) ([]dns.RR, error) {
 	if p := zs.negSOA.Load(); p != nil && len(ns) == 1 && len(*p) == 2 && (*p)[0] == ns[0] {
 		if sig := (*p)[1].(*dns.RRSIG); !zs.NeedsRefresh(sig, now) {
 			return *p, nil
@@ -395,7 +398,7 @@ func (zs *zoneSigner) negative(z *Zone, ns []dns.RR, now time.Time) ([]dns.RR, e
 
 // twinAnswer signs each rotation of a positive answer. Negative ones share
 // the zone's NODATA and are signed per query, with their denial.
-func (zs *zoneSigner) twinAnswer(ra *rrAnswer, owner string, qtype uint16, now time.Time) error {
+func (zs *Signer) twinAnswer(ra *ServiceAnswer, owner string, qtype uint16, now time.Time) error {
 	if ra.result != Success {
 		return nil
 	}
@@ -403,7 +406,7 @@ func (zs *zoneSigner) twinAnswer(ra *rrAnswer, owner string, qtype uint16, now t
 		if i >= len(ra.wire) || ra.wire[i] == nil {
 			continue
 		}
-		res := lookupResult{result: Success, answer: rot, extra: ra.extra, degraded: ra.degraded}
+		res := Reply{Result: Success, Answer: rot, Extra: ra.extra, Degraded: ra.degraded}
 		if err := zs.twin(ra.wire[i], owner, qtype, res, now); err != nil {
 			return err
 		}
@@ -411,43 +414,43 @@ func (zs *zoneSigner) twinAnswer(ra *rrAnswer, owner string, qtype uint16, now t
 	return nil
 }
 
-// signGeneral signs an answer that is not precomputed. A name that does
+// SignGeneral signs an answer that is not precomputed. A name that does
 // not exist gets compact denial (RFC 9824): NOERROR, no answer, and an NSEC
 // owned by the name whose bitmap holds NXNAME; a name without the type an
 // NSEC whose bitmap lists what the name has. A referral carries the DS at
 // the cut, or the NSEC that proves there is none (RFC 4035 3.1.4).
-func (zs *zoneSigner) signGeneral(z *Zone, qname string, qtype uint16, res lookupResult) (lookupResult, error) {
+func (zs *Signer) SignGeneral(z *Zone, qname string, qtype uint16, res Reply) (Reply, error) {
 	now := zs.now()
 	var err error
-	if res.answer, err = zs.signSection(z, res.answer, now, false); err != nil {
+	if res.Answer, err = zs.signSection(z, res.Answer, now, false); err != nil {
 		return res, err
 	}
-	if res.extra, err = zs.signSection(z, res.extra, now, false); err != nil {
+	if res.Extra, err = zs.signSection(z, res.Extra, now, false); err != nil {
 		return res, err
 	}
 	// The name the answer ends at: the query name, or a CNAME chain's last
 	// target.
 	final := qname
-	if n := len(res.answer); n > 0 {
+	if n := len(res.Answer); n > 0 {
 		for i := n - 1; i >= 0; i-- {
-			if c, ok := res.answer[i].(*dns.CNAME); ok {
+			if c, ok := res.Answer[i].(*dns.CNAME); ok {
 				final = dns.CanonicalName(c.Target)
 				break
 			}
-			if res.answer[i].Header().Rrtype != dns.TypeRRSIG {
+			if res.Answer[i].Header().Rrtype != dns.TypeRRSIG {
 				break
 			}
 		}
 	}
-	switch res.result {
+	switch res.Result {
 	case NameError, NoData:
-		exists := res.result == NoData
+		exists := res.Result == NoData
 		var types []uint16
 		if exists {
 			types = typesAt(z, final)
 			types = slices.DeleteFunc(types, func(t uint16) bool { return t == qtype })
 		}
-		ns, err := zs.negative(z, res.ns, now)
+		ns, err := zs.negative(z, res.Ns, now)
 		if err != nil {
 			return res, err
 		}
@@ -458,15 +461,15 @@ func (zs *zoneSigner) signGeneral(z *Zone, qname string, qtype uint16, res looku
 		if exists && qtype == dns.TypeNSEC {
 			// The name's NSEC is the answer: it exists wherever the
 			// zone answers.
-			res.answer = append(slices.Clip(res.answer), dn.nsec, dn.sig)
-			res.ns, res.result = nil, Success
+			res.Answer = append(slices.Clip(res.Answer), dn.nsec, dn.sig)
+			res.Ns, res.Result = nil, Success
 			break
 		}
-		res.ns = append(ns[:len(ns):len(ns)], dn.nsec, dn.sig)
-		res.result = NoData
+		res.Ns = append(ns[:len(ns):len(ns)], dn.nsec, dn.sig)
+		res.Result = NoData
 	case Delegation:
-		cut := dns.CanonicalName(res.ns[0].Header().Name)
-		ns := slices.Clip(res.ns)
+		cut := dns.CanonicalName(res.Ns[0].Header().Name)
+		ns := slices.Clip(res.Ns)
 		if ds := z.nodes[cut].rrsets.get(dns.TypeDS); len(ds) > 0 {
 			s, err := zs.sig(ds, now, false)
 			if err != nil {
@@ -480,9 +483,9 @@ func (zs *zoneSigner) signGeneral(z *Zone, qname string, qtype uint16, res looku
 			}
 			ns = append(ns, dn.nsec, dn.sig)
 		}
-		res.ns = ns
+		res.Ns = ns
 	default:
-		if res.ns, err = zs.signSection(z, res.ns, now, false); err != nil {
+		if res.Ns, err = zs.signSection(z, res.Ns, now, false); err != nil {
 			return res, err
 		}
 	}
@@ -491,7 +494,7 @@ func (zs *zoneSigner) signGeneral(z *Zone, qname string, qtype uint16, res looku
 
 // denial returns the compact denial for name, from the cache while its
 // signature is not due.
-func (zs *zoneSigner) denial(name string, exists bool, types []uint16, ttl uint32, now time.Time) (denial, error) {
+func (zs *Signer) denial(name string, exists bool, types []uint16, ttl uint32, now time.Time) (denial, error) {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s %t %d %v", name, exists, ttl, types)
 	var key [sha256.Size]byte
@@ -534,7 +537,7 @@ func typesAt(z *Zone, name string) []uint16 {
 	}
 	if n.svc != nil {
 		for _, b := range n.svc.backends {
-			if t := b.family(); !slices.Contains(types, t) {
+			if t := b.Family(); !slices.Contains(types, t) {
 				types = append(types, t)
 			}
 		}

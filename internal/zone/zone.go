@@ -1,4 +1,4 @@
-package hadns
+package zone
 
 import (
 	"sort"
@@ -7,6 +7,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/hadns/hadns/internal/fileerr"
+	"github.com/hadns/hadns/internal/wire"
 )
 
 // Zone is one loaded zone: its static records in a name tree and the services
@@ -24,13 +25,13 @@ type Zone struct {
 	// the zone is built; dropped once it is packed.
 	lines map[nameType]int
 	// services in file order
-	services []*service
+	services []*Service
 	// nx is the zone's NXDOMAIN, packed but for the question.
-	nx *wireAnswer
+	nx *wire.Answer
 	// noData is the NODATA of every name but the apex, packed but for the
 	// question (which it takes from the query); apexNoData is the apex's,
 	// whose SOA is owned by the question's name.
-	noData, apexNoData *wireAnswer
+	noData, apexNoData *wire.Answer
 	// hasDNAME is set when a name has a DNAME, so lookups look for one
 	// above the name asked only then.
 	hasDNAME bool
@@ -47,8 +48,8 @@ type Zone struct {
 // holds only what most names need; the rest is in more.
 type node struct {
 	rrsets typedSets
-	svc    *service  // a service's name: its A and AAAA follow health
-	more   *nodeMore // nil for most names (zone_node.go)
+	svc    *Service  // a service's name: its A and AAAA follow health
+	more   *nodeMore // nil for most names (node.go)
 	cut    bool      // NS below the apex: a delegation
 }
 
@@ -63,7 +64,7 @@ type typedSet struct {
 	// wa is the RRset's reply packed at load for the fast path, answered
 	// as asked; nil where its additional data follows health (packed with
 	// a service's answers) or before the zone is packed.
-	wa *wireAnswer
+	wa *wire.Answer
 }
 
 // get returns the RRset of type t, nil if none.
@@ -77,7 +78,7 @@ func (ts typedSets) get(t uint16) []dns.RR {
 }
 
 // wire returns the packed reply of the RRset of type t, nil if none.
-func (ts typedSets) wire(t uint16) *wireAnswer {
+func (ts typedSets) wire(t uint16) *wire.Answer {
 	for i := range ts {
 		if ts[i].t == t {
 			return ts[i].wa
@@ -102,7 +103,7 @@ func (ts *typedSets) add(rr dns.RR) {
 }
 
 // setWire sets the packed reply of the RRset of type t.
-func (ts typedSets) setWire(t uint16, wa *wireAnswer) {
+func (ts typedSets) setWire(t uint16, wa *wire.Answer) {
 	for i := range ts {
 		if ts[i].t == t {
 			ts[i].wa = wa
@@ -259,11 +260,11 @@ func (z *Zone) finish(errs *fileerr.List) {
 				if m.extra == nil {
 					m.extra = map[uint16][]dns.RR{}
 				}
-				var svcs []*service
+				var svcs []*Service
 				m.extra[t], svcs = z.additional(set, n.cut && t == dns.TypeNS)
 				if len(svcs) > 0 {
 					if m.extraSvc == nil {
-						m.extraSvc = map[uint16][]*service{}
+						m.extraSvc = map[uint16][]*Service{}
 						m.depIdx = map[uint16]int{}
 					}
 					m.extraSvc[t] = svcs

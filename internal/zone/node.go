@@ -1,4 +1,4 @@
-package hadns
+package zone
 
 import "github.com/miekg/dns"
 
@@ -7,13 +7,13 @@ import "github.com/miekg/dns"
 // names of a zone have none of it and leave node.more nil.
 type nodeMore struct {
 	extra  map[uint16][]dns.RR // additional-section addresses for NS, MX and SRV sets
-	srvOf  *service            // a service's SRV owner: its SRV follows health
+	srvOf  *Service            // a service's SRV owner: its SRV follows health
 	srvIdx int                 // which of srvOf's SRV owners
 
 	// extraSvc is, by type, the services that NS, MX and SRV targets name:
 	// their addresses follow health (serviceExtra). With one service, its
 	// answers carry this RRset's additional data, at depIdx in its deps.
-	extraSvc map[uint16][]*service
+	extraSvc map[uint16][]*Service
 	depIdx   map[uint16]int
 }
 
@@ -35,7 +35,7 @@ func (n *node) extraFor(t uint16) []dns.RR {
 }
 
 // srvOwner returns the service whose SRV owner n is, or nil.
-func (n *node) srvOwner() *service {
+func (n *node) srvOwner() *Service {
 	if n.more == nil {
 		return nil
 	}

@@ -1,4 +1,4 @@
-package hadns
+package zone
 
 import (
 	"errors"
@@ -9,29 +9,13 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/hadns/hadns/internal/fileerr"
+	"github.com/hadns/hadns/internal/zone/zonetest"
 )
-
-// svcbBase is a zone with one service; tests append its https: and svcb:
-// keys (indented as the service's keys).
-const svcbBase = `origin: example.test.
-soa: {mname: ns1, rname: h}
-ns: [ns1]
-records: |
-  ns1 A 192.0.2.53
-services:
-  - name: api
-    port: 8080
-    srv: [_http._tcp]
-    backends:
-      - {address: 192.0.2.1, site: east}
-      - {address: "2001:db8::1", site: east}
-      - {address: 198.51.100.1, site: west}
-`
 
 // The records a zone file declares, as hadns builds them: owners, targets,
 // parameters in key order, AliasMode as static records.
 func TestSVCBZoneFile(t *testing.T) {
-	z, err := parseZoneFile("z.yaml", []byte(svcbBase+`    https:
+	z, err := Parse("z.yaml", []byte(zonetest.SVCBBase+`    https:
       alpn: [h2, http/1.1]
       port: 8443
       params: {ech: AEX+DQBB, mandatory: "alpn,port", key65000: "a b"}
@@ -85,7 +69,7 @@ func TestSVCBZoneFile(t *testing.T) {
 // Every mistake in an https: or svcb: key is reported with its file and
 // line, all at once, and the keys are strict.
 func TestSVCBZoneFileErrorsNameTheLine(t *testing.T) {
-	text := svcbBase + `    https:
+	text := zonetest.SVCBBase + `    https:
       alpn: [h2]
       ipv4hint: 192.0.2.1
     svcb:
@@ -114,7 +98,7 @@ func TestSVCBZoneFileErrorsNameTheLine(t *testing.T) {
       - name: _j
         alpn: h2
 `
-	_, err := parseZoneFile("z.yaml", []byte(text), time.Unix(1, 0))
+	_, err := Parse("z.yaml", []byte(text), time.Unix(1, 0))
 	var list fileerr.ErrorList
 	if !errors.As(err, &list) {
 		t.Fatalf("want a fileerr.ErrorList, got %v", err)
@@ -155,7 +139,7 @@ func TestSVCBZoneFileErrorsNameTheLine(t *testing.T) {
 }
 
 func TestSVCBZoneFileRejects(t *testing.T) {
-	svc := func(extra string) string { return svcbBase + extra }
+	svc := func(extra string) string { return zonetest.SVCBBase + extra }
 	tests := []struct {
 		name, text, want string
 	}{
@@ -183,7 +167,7 @@ func TestSVCBZoneFileRejects(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := parseZoneFile("z.yaml", []byte(tc.text), time.Unix(1, 0))
+			_, err := Parse("z.yaml", []byte(tc.text), time.Unix(1, 0))
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %v, want one containing %q", err, tc.want)
 			}
@@ -199,7 +183,7 @@ func TestSVCBZoneFileTooBig(t *testing.T) {
 	for i := range 4200 {
 		b.WriteString("      - {address: \"2001:db8::" + strings.ToLower(strings.TrimLeft(hex4(i+1), "0")) + "\", site: a}\n")
 	}
-	_, err := parseZoneFile("z.yaml", []byte(b.String()), time.Unix(1, 0))
+	_, err := Parse("z.yaml", []byte(b.String()), time.Unix(1, 0))
 	if err == nil || !strings.Contains(err.Error(), "z.yaml:9: service api.example.test.: the https answer at api.example.test. with every backend healthy in one site is") {
 		t.Fatalf("error %v, want the HTTPS answer refused as too big on line 9", err)
 	}

@@ -1,4 +1,4 @@
-package hadns
+package zone
 
 import (
 	"fmt"

@@ -1,4 +1,4 @@
-package hadns
+package zone
 
 import (
 	"github.com/miekg/dns"
@@ -8,19 +8,19 @@ import (
 
 // computeSVCB adds to set, whose A and AAAA answers are made, the answers
 // of s's ServiceMode HTTPS and SVCB records for every site order, packed.
-func computeSVCB(s *service, health []Health, orders []sites.Order, set *answerSet) {
+func computeSVCB(s *Service, health []Health, orders []sites.Order, set *AnswerSet) {
 	if len(s.svcb) == 0 {
 		return
 	}
 	for i, o := range orders {
 		sa := &set.bySite[i]
-		sa.svcb = make([]rrAnswer, len(s.svcb))
+		sa.svcb = make([]ServiceAnswer, len(s.svcb))
 		for j, r := range s.svcb {
 			sa.svcb[j] = selectSVCB(s, r, health, o, sa)
 		}
 	}
 	for j, r := range s.svcb {
-		markScoped(set, func(sa *siteAnswers) *rrAnswer { return &sa.svcb[j] })
+		markScoped(set, func(sa *siteAnswers) *ServiceAnswer { return &sa.svcb[j] })
 		for i := range set.bySite {
 			packRR(s, r.owner, r.rrtype, &set.bySite[i].svcb[j])
 		}
@@ -35,16 +35,16 @@ func computeSVCB(s *service, health []Health, orders []sites.Order, set *answerS
 // section is the A and AAAA answers of the same site (sa's), as a client
 // that follows the record up would get them; not while they fail open,
 // as for every target that is a service (serviceExtra).
-func selectSVCB(s *service, r *svcbRecord, health []Health, o sites.Order, sa *siteAnswers) rrAnswer {
-	ts := tiers(s, o, func(*backend) bool { return true })
+func selectSVCB(s *Service, r *svcbRecord, health []Health, o sites.Order, sa *siteAnswers) ServiceAnswer {
+	ts := tiers(s, o, func(*Backend) bool { return true })
 	if len(ts) == 0 {
-		return rrAnswer{result: NoData}
+		return ServiceAnswer{result: NoData}
 	}
 	var groups [][]int // usable backends, by tier with any
 	for _, t := range ts {
 		var in []int
 		for _, bi := range t.backends {
-			if usable(health[bi]) {
+			if Usable(health[bi]) {
 				in = append(in, bi)
 			}
 		}
@@ -53,7 +53,7 @@ func selectSVCB(s *service, r *svcbRecord, health []Health, o sites.Order, sa *s
 		}
 	}
 	ttl := s.ttl
-	var deg *degradation
+	var deg *Degradation
 	var served string
 	if len(groups) == 0 {
 		switch s.onAllDown {
@@ -68,7 +68,7 @@ func selectSVCB(s *service, r *svcbRecord, health []Health, o sites.Order, sa *s
 		}
 		groups = [][]int{pool}
 		ttl = s.degradedTTL
-		deg = &degradation{code: edeOther, text: "fail-open: no healthy backend in any site", kind: "fail_open"}
+		deg = &Degradation{Code: edeOther, Text: "fail-open: no healthy backend in any site", Kind: "fail_open"}
 		served = ts[ti].site
 	} else {
 		if !tierHasUsable(ts[0], health) {
@@ -98,42 +98,42 @@ func selectSVCB(s *service, r *svcbRecord, health []Health, o sites.Order, sa *s
 		answer = append(answer, r.record(uint16(i+1), ttl, v4, v6))
 	}
 	var extra []dns.RR
-	for _, ra := range [...]*rrAnswer{&sa.a, &sa.aaaa} {
-		if ra.result != Success || len(ra.rotations) == 0 || ra.degraded != nil && ra.degraded.kind == "fail_open" {
+	for _, ra := range [...]*ServiceAnswer{&sa.a, &sa.aaaa} {
+		if ra.result != Success || len(ra.rotations) == 0 || ra.degraded != nil && ra.degraded.Kind == "fail_open" {
 			continue
 		}
 		extra = append(extra, ra.rotations[0]...)
 	}
-	return rrAnswer{result: Success, rotations: [][]dns.RR{answer}, extra: extra[:len(extra):len(extra)], degraded: deg, served: served, members: members}
+	return ServiceAnswer{result: Success, rotations: [][]dns.RR{answer}, extra: extra[:len(extra):len(extra)], degraded: deg, served: served, members: members}
 }
 
 // answerSVCB returns the current answer of s's ServiceMode record i for a
 // client of site. negSOA goes in authority of empty answers.
-func (s *service) answerSVCB(i, site int, negSOA []dns.RR) lookupResult {
+func (s *Service) answerSVCB(i, site int, negSOA []dns.RR) Reply {
 	set := s.answers.Load()
 	if set == nil || site >= len(set.bySite) || i >= len(set.bySite[site].svcb) {
-		return lookupResult{result: ServerFailure}
+		return Reply{Result: ServerFailure}
 	}
 	ra := &set.bySite[site].svcb[i]
-	res := lookupResult{result: ra.result, extra: ra.extra, degraded: ra.degraded, scoped: ra.scoped, from: ra, svc: s}
+	res := Reply{Result: ra.result, Extra: ra.extra, Degraded: ra.degraded, Scoped: ra.scoped, From: ra, Service: s}
 	if len(ra.rotations) > 0 {
-		res.answer = ra.rotations[0]
+		res.Answer = ra.rotations[0]
 	}
 	if ra.result == NoData {
-		res.ns = negSOA
+		res.Ns = negSOA
 	}
 	if len(ra.wire) > 0 {
-		res.wire = ra.wire[0]
+		res.Wire = ra.wire[0]
 	}
 	return res
 }
 
 // lookupSVCB answers an HTTPS or SVCB query at owner when a service
 // answers it from health.
-func (z *Zone) lookupSVCB(owner string, qtype uint16, site int) (lookupResult, bool) {
+func (z *Zone) lookupSVCB(owner string, qtype uint16, site int) (Reply, bool) {
 	ref, ok := z.svcb[svcbKey{owner, qtype}]
 	if !ok {
-		return lookupResult{}, false
+		return Reply{}, false
 	}
 	return ref.s.answerSVCB(ref.i, site, z.negSOA), true
 }

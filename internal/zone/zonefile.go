@@ -1,4 +1,4 @@
-package hadns
+package zone
 
 import (
 	"bytes"
@@ -62,7 +62,7 @@ type serviceConfig struct {
 	Health         string          `yaml:"health"`                   // local (default) or "quorum N": with a shared store, down only when N instances see it down
 	HTTPS          yaml.Node       `yaml:"https"`                    // HTTPS records (RFC 9460): a mapping or a list of them (svcbConfig)
 	SVCB           yaml.Node       `yaml:"svcb"`                     // SVCB records, as https
-	Backends       []backendConfig `yaml:"backends"`                 // required: at least one
+	Backends       []BackendConfig `yaml:"backends"`                 // required: at least one
 	line           int
 	node           *yaml.Node
 }
@@ -92,8 +92,8 @@ func (s *srvConfig) UnmarshalYAML(n *yaml.Node) error {
 	return n.Decode((*plain)(s))
 }
 
-// backendConfig is one address that serves a service.
-type backendConfig struct {
+// BackendConfig is one address that serves a service.
+type BackendConfig struct {
 	Address  string    `yaml:"address"`  // required: IPv4 or IPv6 address
 	Port     uint16    `yaml:"port"`     // default the service's port
 	Site     string    `yaml:"site"`     // required: name of the site the backend is in
@@ -104,8 +104,8 @@ type backendConfig struct {
 	node     *yaml.Node
 }
 
-func (b *backendConfig) UnmarshalYAML(n *yaml.Node) error {
-	type plain backendConfig
+func (b *BackendConfig) UnmarshalYAML(n *yaml.Node) error {
+	type plain BackendConfig
 	b.line, b.node = n.Line, n
 	return n.Decode((*plain)(b))
 }
@@ -130,9 +130,9 @@ const (
 	servFail = "servfail"
 )
 
-// LoadZoneFile reads and validates one zone file. The error, if any, is an
+// Load reads and validates one zone file. The error, if any, is an
 // ErrorList naming the file and line of every problem found.
-func LoadZoneFile(path string) (*Zone, error) {
+func Load(path string) (*Zone, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fileerr.ErrorList{{File: path, Msg: err.Error()}}
@@ -141,18 +141,18 @@ func LoadZoneFile(path string) (*Zone, error) {
 	if fi, err := os.Stat(path); err == nil {
 		mtime = fi.ModTime()
 	}
-	return parseZoneFile(path, data, mtime)
+	return Parse(path, data, mtime)
 }
 
-// parseZoneFile is LoadZoneFile on bytes already read; mtime supplies the
+// Parse is Load on bytes already read; mtime supplies the
 // default serial.
-func parseZoneFile(path string, data []byte, mtime time.Time) (*Zone, error) {
-	return parseZoneDoc(path, data, mtime, nil)
+func Parse(path string, data []byte, mtime time.Time) (*Zone, error) {
+	return ParseWithBackends(path, data, mtime, nil)
 }
 
-// parseZoneDoc is parseZoneFile with registered backends (from the shared
+// ParseWithBackends is Parse with registered backends (from the shared
 // store) added to the services they name, by absolute service name.
-func parseZoneDoc(path string, data []byte, mtime time.Time, regs map[string][]backendConfig) (*Zone, error) {
+func ParseWithBackends(path string, data []byte, mtime time.Time, regs map[string][]BackendConfig) (*Zone, error) {
 	errs := &fileerr.List{File: path}
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -207,11 +207,11 @@ func absName(name, origin string) string {
 	return dns.CanonicalName(name + "." + origin)
 }
 
-// validName reports whether s is a syntactically valid domain name, written
+// ValidName reports whether s is a syntactically valid domain name, written
 // the way miekg/dns writes a name it reads off the wire (special characters
 // escaped, as in 0\".example.): queries arrive in that form, so a name
 // written otherwise could never be asked for.
-func validName(s string) bool {
+func ValidName(s string) bool {
 	if _, ok := dns.IsDomainName(s); !ok || strings.Contains(s, "..") {
 		return false
 	}
@@ -231,7 +231,7 @@ func wireForm(name string) (string, bool) {
 	return back, err == nil
 }
 
-func buildZone(path string, root *yaml.Node, zf *zoneFile, mtime time.Time, regs map[string][]backendConfig, errs *fileerr.List) *Zone {
+func buildZone(path string, root *yaml.Node, zf *zoneFile, mtime time.Time, regs map[string][]BackendConfig, errs *fileerr.List) *Zone {
 	if zf.Origin == "" {
 		if !wrongType(root, "origin") {
 			errs.Addf(root.Line, "origin is required")
@@ -239,7 +239,7 @@ func buildZone(path string, root *yaml.Node, zf *zoneFile, mtime time.Time, regs
 		return nil
 	}
 	origin := dns.Fqdn(zf.Origin)
-	if !validName(origin) {
+	if !ValidName(origin) {
 		errs.Addf(keyLine(root, "origin"), "origin %q is not a valid domain name", zf.Origin)
 		return nil
 	}
@@ -273,7 +273,7 @@ func buildZone(path string, root *yaml.Node, zf *zoneFile, mtime time.Time, regs
 		if soa.Serial == 0 {
 			soa.Serial = uint32(mtime.Unix())
 		}
-		if !validName(soa.Ns) || !validName(soa.Mbox) {
+		if !ValidName(soa.Ns) || !ValidName(soa.Mbox) {
 			errs.Addf(s.line, "soa mname and rname must be domain names")
 		}
 		z.insert(soa)
@@ -286,7 +286,7 @@ func buildZone(path string, root *yaml.Node, zf *zoneFile, mtime time.Time, regs
 	}
 	for _, n := range zf.NS {
 		target := absName(n, origin)
-		if !validName(target) {
+		if !ValidName(target) {
 			errs.Addf(keyLine(root, "ns"), "ns %q is not a valid domain name", n)
 			continue
 		}
@@ -330,8 +330,8 @@ func orDefault(v, d uint32) uint32 {
 	return v
 }
 
-// validAddr parses a backend address.
-func validAddr(s string) (netip.Addr, error) {
+// ValidAddr parses a backend address.
+func ValidAddr(s string) (netip.Addr, error) {
 	a, err := netip.ParseAddr(s)
 	if err != nil {
 		return netip.Addr{}, fmt.Errorf("address %q is not an IPv4 or IPv6 address", s)

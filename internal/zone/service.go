@@ -1,4 +1,4 @@
-package hadns
+package zone
 
 import (
 	"fmt"
@@ -15,14 +15,15 @@ import (
 
 	"github.com/hadns/hadns/healthcheck"
 	"github.com/hadns/hadns/internal/fileerr"
+	"github.com/hadns/hadns/internal/wire"
 )
 
-// service is a name whose A, AAAA (and SRV at its SRV owners) answers are
+// Service is a name whose A, AAAA (and SRV at its SRV owners) answers are
 // chosen from healthy backends. Its configuration is immutable; answers holds
 // the current precomputed answer set, swapped whole when health changes.
-type service struct {
+type Service struct {
 	name        string // absolute, lowercase
-	srv         []srvOwner
+	srv         []SRVOwner
 	ttl         uint32
 	degradedTTL uint32
 	port        uint16
@@ -31,14 +32,14 @@ type service struct {
 	weighted    bool // A/AAAA first places (and membership) follow weights
 	onAllDown   string
 	budget      time.Duration
-	quorum      int // health: quorum N; 0 is local health (quorum.go)
-	backends    []*backend
+	quorum      int // health: quorum N; 0 is local health (plugin/quorum.go decides)
+	backends    []*Backend
 	line        int
 	file        string
-	negSOA      []dns.RR    // the zone's, for the authority of empty answers
-	noData      *wireAnswer // the zone's packed NODATA
+	negSOA      []dns.RR     // the zone's, for the authority of empty answers
+	noData      *wire.Answer // the zone's packed NODATA
 
-	answers atomic.Pointer[answerSet]
+	answers atomic.Pointer[AnswerSet]
 	// rot spreads A/AAAA answers over the pool: each query takes the next rotation.
 	rot atomic.Uint32
 	// retired is set when a reload removed the service and its series
@@ -59,14 +60,14 @@ type service struct {
 	svcbAlias []svcbAlias
 }
 
-// srvOwner is a name with SRV records for the service.
-type srvOwner struct {
+// SRVOwner is a name with SRV records for the service.
+type SRVOwner struct {
 	name string // absolute, lowercase
 	port uint16 // 0: each backend's port
 }
 
-// backend is one configured address of a service.
-type backend struct {
+// Backend is one configured address of a service.
+type Backend struct {
 	addr      netip.Addr
 	port      uint16 // effective port: the backend's own or the service's
 	site      string
@@ -80,7 +81,8 @@ type backend struct {
 	glue dns.RR // the address record with owner = target
 }
 
-func (b *backend) family() uint16 {
+// Family returns the type of the backend's address record: A or AAAA.
+func (b *Backend) Family() uint16 {
 	if b.addr.Is4() {
 		return dns.TypeA
 	}
@@ -88,7 +90,7 @@ func (b *backend) family() uint16 {
 }
 
 // ID names the backend in logs, status and metrics: address, or address:port.
-func (b *backend) ID() string {
+func (b *Backend) ID() string {
 	if b.port == 0 {
 		return b.addr.String()
 	}
@@ -96,7 +98,7 @@ func (b *backend) ID() string {
 }
 
 // owners returns every name the service answers at.
-func (s *service) owners() []string {
+func (s *Service) owners() []string {
 	out := []string{s.name}
 	for _, o := range s.srv {
 		out = append(out, o.name)
@@ -115,7 +117,7 @@ func (s *service) owners() []string {
 }
 
 // configuredAddrs returns the address records of every backend.
-func (s *service) configuredAddrs() []dns.RR {
+func (s *Service) configuredAddrs() []dns.RR {
 	out := make([]dns.RR, 0, len(s.backends))
 	for _, b := range s.backends {
 		out = append(out, b.a)
@@ -135,13 +137,13 @@ func generatedName(addr netip.Addr, svcName string) string {
 	return s + "." + svcName
 }
 
-func buildService(sc *serviceConfig, origin string, specs *healthcheck.Specs, errs *fileerr.List) *service {
+func buildService(sc *serviceConfig, origin string, specs *healthcheck.Specs, errs *fileerr.List) *Service {
 	if sc.Name == "" {
 		errs.Addf(sc.line, "service needs a name")
 		return nil
 	}
 	name := absName(sc.Name, origin)
-	if !validName(name) || !dns.IsSubDomain(origin, name) {
+	if !ValidName(name) || !dns.IsSubDomain(origin, name) {
 		errs.Addf(sc.line, "service name %q is not a name inside %s", sc.Name, origin)
 		return nil
 	}
@@ -152,7 +154,7 @@ func buildService(sc *serviceConfig, origin string, specs *healthcheck.Specs, er
 		errs.Addf(sc.keyLine("name"), "service name %q: wildcard service names are not supported; list each name as a service", sc.Name)
 		return nil
 	}
-	s := &service{
+	s := &Service{
 		name:       name,
 		ttl:        uint32(orDefault(sc.TTL, defaultServiceTTL)),
 		port:       sc.Port,
@@ -205,11 +207,11 @@ func buildService(sc *serviceConfig, origin string, specs *healthcheck.Specs, er
 			errs.Addf(sc.keyLine("srv"), "service %s: srv owner %q: wildcard names are not supported", name, o.Name)
 			continue
 		}
-		if !validName(owner) {
+		if !ValidName(owner) {
 			errs.Addf(sc.keyLine("srv"), "service %s: srv owner %q is not a valid name", name, o.Name)
 			continue
 		}
-		s.srv = append(s.srv, srvOwner{name: owner, port: o.Port})
+		s.srv = append(s.srv, SRVOwner{name: owner, port: o.Port})
 	}
 	if len(sc.Backends) == 0 {
 		errs.Addf(sc.line, "service %s has no backends", name)
@@ -228,7 +230,7 @@ func buildService(sc *serviceConfig, origin string, specs *healthcheck.Specs, er
 			continue
 		}
 		seen[b.ID()] = bc.line
-		if b.port == 0 && slices.ContainsFunc(s.srv, func(o srvOwner) bool { return o.port == 0 }) {
+		if b.port == 0 && slices.ContainsFunc(s.srv, func(o SRVOwner) bool { return o.port == 0 }) {
 			errs.Addf(bc.line, "service %s: backend %s needs a port for SRV (set port on the service or the backend)", name, b.addr)
 		}
 		if spec, bok := decodeSpec(&bc.Check, svcSpec, errs); ok && bok {
@@ -240,13 +242,13 @@ func buildService(sc *serviceConfig, origin string, specs *healthcheck.Specs, er
 		s.backends = append(s.backends, b)
 	}
 	for _, o := range s.srv {
-		if n := s.fullSRVSize(o); n > dns.MaxMsgSize {
+		if n := s.FullSRVSize(o); n > dns.MaxMsgSize {
 			errs.Addf(sc.line, "service %s: the SRV answer at %s with every backend healthy is %d bytes, more than the %d a DNS message can hold even over TCP; split the service or give it fewer backends", name, o.name, n, dns.MaxMsgSize)
 		}
 	}
 	buildSVCB(sc, s, origin, errs)
 	if s.budget > 0 {
-		if worst := s.failoverBound(); worst > s.budget {
+		if worst := s.FailoverBound(); worst > s.budget {
 			errs.Addf(sc.keyLine("failover_budget"), "service %s: worst-case failover %v (detection + TTL) exceeds failover_budget %v", name, worst, s.budget)
 		}
 	}
@@ -263,11 +265,11 @@ func hasWildcardLabel(name string) bool {
 	return false
 }
 
-// fullSRVSize is the packed size of the reply to an SRV query at owner o
+// FullSRVSize is the packed size of the reply to an SRV query at owner o
 // when every backend is healthy: one record per backend, with the address
 // of each generated target in the additional section. A answers are bounded
 // by max_answers; the SRV answer holds every backend.
-func (s *service) fullSRVSize(o srvOwner) int {
+func (s *Service) FullSRVSize(o SRVOwner) int {
 	m := &dns.Msg{Compress: true, Question: []dns.Question{{Name: o.name, Qtype: dns.TypeSRV, Qclass: dns.ClassINET}}}
 	for _, b := range s.backends {
 		m.Answer = append(m.Answer, &dns.SRV{Hdr: dns.RR_Header{Name: o.name, Rrtype: dns.TypeSRV, Class: dns.ClassINET}, Port: b.port, Target: b.target})
@@ -322,14 +324,14 @@ func decodeSpec(n *yaml.Node, base healthcheck.Spec, errs *fileerr.List) (health
 	return spec, len(errs.Errs) == before
 }
 
-// failoverBound is the worst case a client waits for a dead backend to leave
+// FailoverBound is the worst case a client waits for a dead backend to leave
 // its cache: the slowest backend's detection bound plus the answer TTL.
-func (s *service) failoverBound() time.Duration {
-	return s.detectionBound() + time.Duration(s.ttl)*time.Second
+func (s *Service) FailoverBound() time.Duration {
+	return s.DetectionBound() + time.Duration(s.ttl)*time.Second
 }
 
-// detectionBound is the slowest backend's worst-case detection time.
-func (s *service) detectionBound() time.Duration {
+// DetectionBound is the slowest backend's worst-case detection time.
+func (s *Service) DetectionBound() time.Duration {
 	var detect time.Duration
 	for _, b := range s.backends {
 		if b.check.Spec != nil { // nil only for a backend whose check is in error
@@ -340,15 +342,15 @@ func (s *service) detectionBound() time.Duration {
 }
 
 // buildBackend returns the backend, or an error and the key it concerns.
-func buildBackend(bc *backendConfig, s *service, origin string) (*backend, string, error) {
-	addr, err := validAddr(bc.Address)
+func buildBackend(bc *BackendConfig, s *Service, origin string) (*Backend, string, error) {
+	addr, err := ValidAddr(bc.Address)
 	if err != nil {
 		return nil, "address", err
 	}
 	if bc.Site == "" {
 		return nil, "", fmt.Errorf("backend %s needs a site", addr)
 	}
-	b := &backend{addr: addr, port: bc.Port, site: bc.Site, weight: defaultBackendWeigh, line: bc.line}
+	b := &Backend{addr: addr, port: bc.Port, site: bc.Site, weight: defaultBackendWeigh, line: bc.line}
 	if b.port == 0 {
 		b.port = s.port
 	}
@@ -360,7 +362,7 @@ func buildBackend(bc *backendConfig, s *service, origin string) (*backend, strin
 	}
 	if bc.Hostname != "" {
 		b.target = absName(bc.Hostname, origin)
-		if !validName(b.target) {
+		if !ValidName(b.target) {
 			return nil, "hostname", fmt.Errorf("backend %s: hostname %q is not a valid name", addr, bc.Hostname)
 		}
 	} else if len(s.srv) > 0 {
@@ -391,7 +393,7 @@ func buildBackend(bc *backendConfig, s *service, origin string) (*backend, strin
 
 // addService puts a service's names into the zone, refusing clashes with
 // static records.
-func (z *Zone) addService(s *service, errs *fileerr.List) {
+func (z *Zone) addService(s *Service, errs *fileerr.List) {
 	n := z.node(s.name)
 	for _, t := range []uint16{dns.TypeA, dns.TypeAAAA, dns.TypeCNAME} {
 		if len(n.rrsets.get(t)) > 0 {
@@ -422,14 +424,14 @@ func (z *Zone) addService(s *service, errs *fileerr.List) {
 			continue
 		}
 		dup := false
-		for _, o := range gn.rrsets.get(b.family()) {
+		for _, o := range gn.rrsets.get(b.Family()) {
 			if dns.IsDuplicate(o, b.glue) {
 				dup = true
 			}
 		}
 		if !dup {
 			gn.rrsets.add(b.glue)
-			z.setLine(b.target, b.family(), b.line)
+			z.setLine(b.target, b.Family(), b.line)
 		}
 	}
 	z.services = append(z.services, s)

@@ -1,4 +1,4 @@
-package hadns
+package zone
 
 import (
 	"fmt"
@@ -62,7 +62,7 @@ type svcbAlias struct {
 var hintKeys = []dns.SVCBKey{dns.SVCB_IPV4HINT, dns.SVCB_IPV6HINT}
 
 // buildSVCB reads a service's https: and svcb: keys into s.
-func buildSVCB(sc *serviceConfig, s *service, origin string, errs *fileerr.List) {
+func buildSVCB(sc *serviceConfig, s *Service, origin string, errs *fileerr.List) {
 	seen := map[string]int{} // owner and type → line
 	for _, kind := range []struct {
 		key    string
@@ -141,7 +141,7 @@ func decodeSVCB(n *yaml.Node, key string, errs *fileerr.List) []svcbConfig {
 
 // svcbOwner returns the owner of c: the service name, or a name below it
 // that starts with an underscore label (_8443._https, _dns).
-func svcbOwner(c svcbConfig, key string, s *service, errs *fileerr.List) (string, bool) {
+func svcbOwner(c svcbConfig, key string, s *Service, errs *fileerr.List) (string, bool) {
 	if c.Name == "" || c.Name == "@" {
 		return s.name, true
 	}
@@ -155,7 +155,7 @@ func svcbOwner(c svcbConfig, key string, s *service, errs *fileerr.List) (string
 		return "", false
 	}
 	owner := dns.CanonicalName(c.Name + "." + s.name)
-	if !validName(owner) {
+	if !ValidName(owner) {
 		errs.Addf(line, "service %s: %s name %q is not a valid name", s.name, key, c.Name)
 		return "", false
 	}
@@ -163,7 +163,7 @@ func svcbOwner(c svcbConfig, key string, s *service, errs *fileerr.List) (string
 }
 
 // svcbAliasRR makes the AliasMode record of c.
-func svcbAliasRR(c svcbConfig, key string, rrtype uint16, owner string, s *service, origin string, errs *fileerr.List) (dns.RR, bool) {
+func svcbAliasRR(c svcbConfig, key string, rrtype uint16, owner string, s *Service, origin string, errs *fileerr.List) (dns.RR, bool) {
 	if len(c.ALPN) > 0 || c.NoDefaultALPN || c.Port != nil || len(c.Params) > 0 {
 		errs.Addf(c.line, "service %s: %s alias (AliasMode) takes no alpn, no_default_alpn, port or params: clients ignore them (RFC 9460 2.4.2)", s.name, key)
 		return nil, false
@@ -172,7 +172,7 @@ func svcbAliasRR(c svcbConfig, key string, rrtype uint16, owner string, s *servi
 	if c.Alias != "." {
 		target = absName(c.Alias, origin)
 	}
-	if !validName(target) {
+	if !ValidName(target) {
 		errs.Addf(keyLine(c.node, "alias"), "service %s: %s alias %q is not a valid name", s.name, key, c.Alias)
 		return nil, false
 	}
@@ -345,7 +345,7 @@ func cleanSvcParamError(err error) error {
 
 // fullSVCBSize is the packed size of the reply to r's query when every
 // backend is healthy and in one site: one record holding every address.
-func (s *service) fullSVCBSize(r *svcbRecord) int {
+func (s *Service) fullSVCBSize(r *svcbRecord) int {
 	var v4, v6 []dns.RR
 	for _, b := range s.backends {
 		if b.addr.Is4() {
@@ -392,7 +392,7 @@ func (r *svcbRecord) record(prio uint16, ttl uint32, v4, v6 []dns.RR) dns.RR {
 // addSVCB puts a service's HTTPS and SVCB owners into the zone: AliasMode
 // records as static RRsets, ServiceMode owners in z.svcb for lookups. A
 // static record of the same type, or a CNAME, at an owner is an error.
-func (z *Zone) addSVCB(s *service, errs *fileerr.List) {
+func (z *Zone) addSVCB(s *Service, errs *fileerr.List) {
 	clash := func(owner string, t uint16, line int) bool {
 		n := z.node(owner)
 		for _, ct := range []uint16{t, dns.TypeCNAME} {
@@ -439,6 +439,6 @@ type svcbKey struct {
 // svcbRef is the service that answers a ServiceMode RRset, and which of
 // its records it is.
 type svcbRef struct {
-	s *service
+	s *Service
 	i int
 }

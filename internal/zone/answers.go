@@ -1,4 +1,4 @@
-package hadns
+package zone
 
 import (
 	"fmt"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/hadns/hadns/internal/sites"
 	"github.com/hadns/hadns/internal/weighted"
+	"github.com/hadns/hadns/internal/wire"
 )
 
 // Health is what answer selection knows of a backend: the checker's state
@@ -34,22 +35,22 @@ const (
 	edeNotReady = dns.ExtendedErrorCodeNotReady
 )
 
-// degradation says why an answer is not the healthy local one.
-type degradation struct {
-	code uint16
-	text string
-	kind string // "fallback", "fail_open", "nodata", "servfail", "not_ready": for metrics
+// Degradation says why an answer is not the healthy local one.
+type Degradation struct {
+	Code uint16
+	Text string
+	Kind string // "fallback", "fail_open", "nodata", "servfail", "not_ready": for metrics
 }
 
-// answerSet is a service's precomputed answers for every site order.
-type answerSet struct {
+// AnswerSet is a service's precomputed answers for every site order.
+type AnswerSet struct {
 	bySite []siteAnswers // indexed like the site table's orders
 }
 
 type siteAnswers struct {
-	a, aaaa rrAnswer
-	srv     []rrAnswer // one per SRV owner
-	svcb    []rrAnswer // one per ServiceMode HTTPS or SVCB record (svcb_answers.go)
+	a, aaaa ServiceAnswer
+	srv     []ServiceAnswer // one per SRV owner
+	svcb    []ServiceAnswer // one per ServiceMode HTTPS or SVCB record (svcb_answers.go)
 
 	deps []depAnswer // by the service's deps
 }
@@ -70,13 +71,13 @@ type depRRset struct {
 type depAnswer struct {
 	extra  []dns.RR
 	scoped bool
-	wire   *wireAnswer
+	wire   *wire.Answer
 }
 
 // depAnswers builds the additional data of s's deps for sa's site: the
 // static part, then the A and AAAA answers of the site (rotation 0), left
 // out while failing open, which may hand out dead backends.
-func depAnswers(s *service, sa *siteAnswers) []depAnswer {
+func depAnswers(s *Service, sa *siteAnswers) []depAnswer {
 	if len(s.deps) == 0 {
 		return nil
 	}
@@ -84,8 +85,8 @@ func depAnswers(s *service, sa *siteAnswers) []depAnswer {
 	for i, d := range s.deps {
 		extra := d.extra
 		scoped := false
-		for _, ra := range [...]*rrAnswer{&sa.a, &sa.aaaa} {
-			if ra.result != Success || len(ra.rotations) == 0 || ra.degraded != nil && ra.degraded.kind == "fail_open" {
+		for _, ra := range [...]*ServiceAnswer{&sa.a, &sa.aaaa} {
+			if ra.result != Success || len(ra.rotations) == 0 || ra.degraded != nil && ra.degraded.Kind == "fail_open" {
 				continue
 			}
 			extra = append(extra[:len(extra):len(extra)], ra.rotations[0]...)
@@ -93,20 +94,20 @@ func depAnswers(s *service, sa *siteAnswers) []depAnswer {
 		}
 		out[i] = depAnswer{extra: extra[:len(extra):len(extra)], scoped: scoped}
 		if !d.cut {
-			out[i].wire = packWire(d.owner, d.qtype, lookupResult{result: Success, answer: d.set, extra: out[i].extra}, nil)
+			out[i].wire = packWire(d.owner, d.qtype, Reply{Result: Success, Answer: d.set, Extra: out[i].extra}, nil)
 		}
 	}
 	return out
 }
 
-// rrAnswer is one precomputed answer. For A and AAAA each rotation is a
+// ServiceAnswer is one precomputed answer. For A and AAAA each rotation is a
 // complete answer; a query takes the next one, so load spreads without a
 // per-query copy.
-type rrAnswer struct {
+type ServiceAnswer struct {
 	result    Result // Success, NoData or ServerFailure
 	rotations [][]dns.RR
 	extra     []dns.RR
-	degraded  *degradation
+	degraded  *Degradation
 	served    string // the site that served (first tier used), for metrics
 	members   []int  // indexes of the backends in the answer, for drain_safe_at
 	// slots, for a weighted answer, maps each slot of its rotation to the
@@ -118,22 +119,22 @@ type rrAnswer struct {
 	// an answer that is the same everywhere has scope 0 (7.4).
 	scoped bool
 
-	ctr answerCtr // the series it counts in, made on its first query
+	ctr ctrSlot // the series it counts in, made by the plugin on its first query
 
 	// wire is each rotation packed (or the one empty answer), for the fast
 	// path; set by packAnswers.
-	wire []*wireAnswer
+	wire []*wire.Answer
 }
 
 // answer returns the current answer for qtype (A, AAAA or SRV at SRV owner
 // srvIdx) for a client of site. negSOA goes in authority of empty answers.
-func (s *service) answer(qtype uint16, site, srvIdx int, negSOA []dns.RR) lookupResult {
+func (s *Service) answer(qtype uint16, site, srvIdx int, negSOA []dns.RR) Reply {
 	set := s.answers.Load()
 	if set == nil || site >= len(set.bySite) {
-		return lookupResult{result: ServerFailure}
+		return Reply{Result: ServerFailure}
 	}
 	sa := &set.bySite[site]
-	var ra *rrAnswer
+	var ra *ServiceAnswer
 	switch qtype {
 	case dns.TypeA:
 		ra = &sa.a
@@ -142,7 +143,7 @@ func (s *service) answer(qtype uint16, site, srvIdx int, negSOA []dns.RR) lookup
 	default:
 		ra = &sa.srv[srvIdx]
 	}
-	res := lookupResult{result: ra.result, extra: ra.extra, degraded: ra.degraded, scoped: ra.scoped, from: ra, svc: s}
+	res := Reply{Result: ra.result, Extra: ra.extra, Degraded: ra.degraded, Scoped: ra.scoped, From: ra, Service: s}
 	i := 0
 	if ra.slots != nil {
 		i = int(ra.slots[weighted.Index(s.rot.Add(1), len(ra.slots))])
@@ -150,13 +151,13 @@ func (s *service) answer(qtype uint16, site, srvIdx int, negSOA []dns.RR) lookup
 		i = rotIndex(s.rot.Add(1), len(ra.rotations))
 	}
 	if len(ra.rotations) > 0 {
-		res.answer = ra.rotations[i]
+		res.Answer = ra.rotations[i]
 	}
 	if ra.result == NoData {
-		res.ns = negSOA
+		res.Ns = negSOA
 	}
 	if i < len(ra.wire) {
-		res.wire = ra.wire[i]
+		res.Wire = ra.wire[i]
 	}
 	return res
 }
@@ -166,25 +167,25 @@ func (s *service) answer(qtype uint16, site, srvIdx int, negSOA []dns.RR) lookup
 // the counter passes 2^31.
 func rotIndex(c uint32, n int) int { return int(c % uint32(n)) }
 
-// computeAnswers builds a service's answers for every site order from the
+// ComputeAnswers builds a service's answers for every site order from the
 // backends' health. It is pure: the same inputs give the same answers.
-func computeAnswers(s *service, health []Health, orders []sites.Order) *answerSet {
-	set := &answerSet{bySite: make([]siteAnswers, len(orders))}
+func ComputeAnswers(s *Service, health []Health, orders []sites.Order) *AnswerSet {
+	set := &AnswerSet{bySite: make([]siteAnswers, len(orders))}
 	for i, o := range orders {
 		sa := siteAnswers{
 			a:    selectAddrs(s, health, o, dns.TypeA),
 			aaaa: selectAddrs(s, health, o, dns.TypeAAAA),
-			srv:  make([]rrAnswer, len(s.srv)),
+			srv:  make([]ServiceAnswer, len(s.srv)),
 		}
 		for j := range s.srv {
 			sa.srv[j] = selectSRV(s, j, health, o)
 		}
 		set.bySite[i] = sa
 	}
-	markScoped(set, func(sa *siteAnswers) *rrAnswer { return &sa.a })
-	markScoped(set, func(sa *siteAnswers) *rrAnswer { return &sa.aaaa })
+	markScoped(set, func(sa *siteAnswers) *ServiceAnswer { return &sa.a })
+	markScoped(set, func(sa *siteAnswers) *ServiceAnswer { return &sa.aaaa })
 	for j := range s.srv {
-		markScoped(set, func(sa *siteAnswers) *rrAnswer { return &sa.srv[j] })
+		markScoped(set, func(sa *siteAnswers) *ServiceAnswer { return &sa.srv[j] })
 	}
 	computeSVCB(s, health, orders, set)
 	for i := range set.bySite {
@@ -196,7 +197,7 @@ func computeAnswers(s *service, health []Health, orders []sites.Order) *answerSe
 
 // markScoped sets scoped on the answer pick chooses from every site's,
 // unless they are all the same.
-func markScoped(set *answerSet, pick func(*siteAnswers) *rrAnswer) {
+func markScoped(set *AnswerSet, pick func(*siteAnswers) *ServiceAnswer) {
 	scoped := false
 	for i := 1; i < len(set.bySite) && !scoped; i++ {
 		scoped = !sameAnswer(pick(&set.bySite[0]), pick(&set.bySite[i]))
@@ -208,7 +209,7 @@ func markScoped(set *answerSet, pick func(*siteAnswers) *rrAnswer) {
 
 // sameAnswer reports whether a client gets the same reply from a as from b:
 // records, TTLs, order and Extended DNS Error.
-func sameAnswer(a, b *rrAnswer) bool {
+func sameAnswer(a, b *ServiceAnswer) bool {
 	if a.result != b.result || (a.degraded == nil) != (b.degraded == nil) ||
 		a.degraded != nil && *a.degraded != *b.degraded || len(a.rotations) != len(b.rotations) ||
 		!slices.Equal(a.slots, b.slots) {
@@ -233,7 +234,7 @@ type tier struct {
 
 // tiers groups backends by site in the client's order, keeping only sites
 // that have a backend matching keep.
-func tiers(s *service, o sites.Order, keep func(*backend) bool) []tier {
+func tiers(s *Service, o sites.Order, keep func(*Backend) bool) []tier {
 	var out []tier
 	for _, site := range o.Sites {
 		t := tier{site: site}
@@ -249,22 +250,24 @@ func tiers(s *service, o sites.Order, keep func(*backend) bool) []tier {
 	return out
 }
 
-func usable(h Health) bool { return h == Healthy || h == Suspect }
+// Usable reports whether a backend of health h may be handed out: healthy
+// or suspect.
+func Usable(h Health) bool { return h == Healthy || h == Suspect }
 
 // selectAddrs chooses the A or AAAA answer: the healthy backends of the
 // client's first tier, topped up from the next tiers until min_healthy is
 // met, at most max_answers per answer.
-func selectAddrs(s *service, health []Health, o sites.Order, family uint16) rrAnswer {
-	ts := tiers(s, o, func(b *backend) bool { return b.family() == family })
+func selectAddrs(s *Service, health []Health, o sites.Order, family uint16) ServiceAnswer {
+	ts := tiers(s, o, func(b *Backend) bool { return b.Family() == family })
 	if len(ts) == 0 {
 		// No backend of this family at all: a plain NODATA, not a degradation.
-		return rrAnswer{result: NoData}
+		return ServiceAnswer{result: NoData}
 	}
 	var pool []int
 	used := 0
 	for i, t := range ts {
 		for _, bi := range t.backends {
-			if usable(health[bi]) {
+			if Usable(health[bi]) {
 				pool = append(pool, bi)
 			}
 		}
@@ -277,7 +280,7 @@ func selectAddrs(s *service, health []Health, o sites.Order, family uint16) rrAn
 		return allDown(s, ts, health, family)
 	}
 	ttl := s.ttl
-	var deg *degradation
+	var deg *Degradation
 	if !tierHasUsable(ts[0], health) || used > 0 && poolBeyond(pool, ts[0]) {
 		ttl = s.degradedTTL
 		deg = fallbackDegradation(ts, health)
@@ -286,12 +289,12 @@ func selectAddrs(s *service, health []Health, o sites.Order, family uint16) rrAn
 		ttl = suspectTTL
 	}
 	rots, slots := addrRotations(s, pool, ttl)
-	return rrAnswer{result: Success, rotations: rots, slots: slots, degraded: deg, served: ts[firstUsableTier(ts, health)].site, members: pool}
+	return ServiceAnswer{result: Success, rotations: rots, slots: slots, degraded: deg, served: ts[firstUsableTier(ts, health)].site, members: pool}
 }
 
 func tierHasUsable(t tier, health []Health) bool {
 	for _, bi := range t.backends {
-		if usable(health[bi]) {
+		if Usable(health[bi]) {
 			return true
 		}
 	}
@@ -326,12 +329,12 @@ func anySuspect(pool []int, health []Health) bool {
 	return false
 }
 
-func fallbackDegradation(ts []tier, health []Health) *degradation {
+func fallbackDegradation(ts []tier, health []Health) *Degradation {
 	first := ts[0].site
 	if !tierHasUsable(ts[0], health) {
 		served := ts[firstUsableTier(ts, health)].site
-		return &degradation{code: edeOther, kind: "fallback",
-			text: fmt.Sprintf("fallback: no healthy backend in site %s; answering from site %s", first, served)}
+		return &Degradation{Code: edeOther, Kind: "fallback",
+			Text: fmt.Sprintf("fallback: no healthy backend in site %s; answering from site %s", first, served)}
 	}
 	added := ts[len(ts)-1].site
 	for _, t := range ts[1:] {
@@ -340,17 +343,17 @@ func fallbackDegradation(ts []tier, health []Health) *degradation {
 			break
 		}
 	}
-	return &degradation{code: edeOther, kind: "fallback",
-		text: fmt.Sprintf("fallback: too few healthy backends in site %s; adding site %s", first, added)}
+	return &Degradation{Code: edeOther, Kind: "fallback",
+		Text: fmt.Sprintf("fallback: too few healthy backends in site %s; adding site %s", first, added)}
 }
 
 // allDown applies on_all_down when no backend of the family is healthy.
-func allDown(s *service, ts []tier, health []Health, family uint16) rrAnswer {
+func allDown(s *Service, ts []tier, health []Health, family uint16) ServiceAnswer {
 	switch s.onAllDown {
 	case noData:
-		return rrAnswer{result: NoData, degraded: &degradation{code: edeOther, text: "nodata: no healthy backend in any site", kind: "nodata"}}
+		return ServiceAnswer{result: NoData, degraded: &Degradation{Code: edeOther, Text: "nodata: no healthy backend in any site", Kind: "nodata"}}
 	case servFail:
-		return rrAnswer{result: ServerFailure, degraded: &degradation{code: edeOther, text: "servfail: no healthy backend in any site", kind: "servfail"}}
+		return ServiceAnswer{result: ServerFailure, degraded: &Degradation{Code: edeOther, Text: "servfail: no healthy backend in any site", Kind: "servfail"}}
 	}
 	// Fail open: every backend of the first tier that has any not drained
 	// (an operator took those out on purpose, so they are never handed out).
@@ -359,11 +362,11 @@ func allDown(s *service, ts []tier, health []Health, family uint16) rrAnswer {
 		return drainedOut()
 	}
 	rots, slots := addrRotations(s, pool, s.degradedTTL)
-	return rrAnswer{
+	return ServiceAnswer{
 		result:    Success,
 		rotations: rots,
 		slots:     slots,
-		degraded:  &degradation{code: edeOther, text: "fail-open: no healthy backend in any site", kind: "fail_open"},
+		degraded:  &Degradation{Code: edeOther, Text: "fail-open: no healthy backend in any site", Kind: "fail_open"},
 		served:    ts[ti].site,
 		members:   pool,
 	}
@@ -371,8 +374,8 @@ func allDown(s *service, ts []tier, health []Health, family uint16) rrAnswer {
 
 // drainedOut is the answer when every backend is down or drained: nothing
 // to fail open to, since drained backends are never handed out.
-func drainedOut() rrAnswer {
-	return rrAnswer{result: NoData, degraded: &degradation{code: edeOther, text: "nodata: every backend is down or drained", kind: "nodata"}}
+func drainedOut() ServiceAnswer {
+	return ServiceAnswer{result: NoData, degraded: &Degradation{Code: edeOther, Text: "nodata: every backend is down or drained", Kind: "nodata"}}
 }
 
 // failOpenPool returns the backends of the first tier in ts with any that
@@ -397,7 +400,7 @@ func failOpenPool(ts []tier, health []Health) ([]int, int) {
 // (the pool followed by its first max_answers-1 records), so they cost
 // pool + max_answers record pointers, not pool × max_answers; their capacity
 // is cut to their length, so no append reaches the next one.
-func rotations(s *service, pool []int, ttl uint32) [][]dns.RR {
+func rotations(s *Service, pool []int, ttl uint32) [][]dns.RR {
 	if len(pool) == 0 {
 		return nil
 	}
@@ -429,11 +432,11 @@ func withTTL(rr dns.RR, ttl uint32) dns.RR {
 // selectSRV builds the SRV answer: every healthy backend, each site a
 // priority tier in the client's order, so an SRV-aware client can fail over
 // to the next tier with no new query.
-func selectSRV(s *service, owner int, health []Health, o sites.Order) rrAnswer {
+func selectSRV(s *Service, owner int, health []Health, o sites.Order) ServiceAnswer {
 	so := s.srv[owner]
-	ts := tiers(s, o, func(*backend) bool { return true })
+	ts := tiers(s, o, func(*Backend) bool { return true })
 	if len(ts) == 0 {
-		return rrAnswer{result: NoData}
+		return ServiceAnswer{result: NoData}
 	}
 	type pick struct {
 		prio uint16
@@ -444,7 +447,7 @@ func selectSRV(s *service, owner int, health []Health, o sites.Order) rrAnswer {
 	for _, t := range ts {
 		var in []int
 		for _, bi := range t.backends {
-			if usable(health[bi]) {
+			if Usable(health[bi]) {
 				in = append(in, bi)
 			}
 		}
@@ -457,7 +460,7 @@ func selectSRV(s *service, owner int, health []Health, o sites.Order) rrAnswer {
 		}
 	}
 	ttl := s.ttl
-	var deg *degradation
+	var deg *Degradation
 	served := ""
 	if len(picks) == 0 {
 		switch s.onAllDown {
@@ -474,7 +477,7 @@ func selectSRV(s *service, owner int, health []Health, o sites.Order) rrAnswer {
 			picks = append(picks, pick{1, bi})
 		}
 		ttl = s.degradedTTL
-		deg = &degradation{code: edeOther, text: "fail-open: no healthy backend in any site", kind: "fail_open"}
+		deg = &Degradation{Code: edeOther, Text: "fail-open: no healthy backend in any site", Kind: "fail_open"}
 		served = ts[ti].site
 	} else {
 		if !tierHasUsable(ts[0], health) {
@@ -520,5 +523,51 @@ func selectSRV(s *service, owner int, health []Health, o sites.Order) rrAnswer {
 			}
 		}
 	}
-	return rrAnswer{result: Success, rotations: [][]dns.RR{answer}, extra: extra[:len(extra):len(extra)], degraded: deg, served: served, members: members}
+	return ServiceAnswer{result: Success, rotations: [][]dns.RR{answer}, extra: extra[:len(extra):len(extra)], degraded: deg, served: served, members: members}
+}
+
+// Each calls f for every answer of set: A, AAAA, SRV, HTTPS and SVCB, for
+// every site.
+func (set *AnswerSet) Each(f func(*ServiceAnswer)) {
+	if set == nil {
+		return
+	}
+	for i := range set.bySite {
+		sa := &set.bySite[i]
+		f(&sa.a)
+		f(&sa.aaaa)
+		for j := range sa.srv {
+			f(&sa.srv[j])
+		}
+		for j := range sa.svcb {
+			f(&sa.svcb[j])
+		}
+	}
+}
+
+// TTL is the TTL the answer's records carry (one for all of them).
+func (ra *ServiceAnswer) TTL() uint32 {
+	if len(ra.rotations) == 0 || len(ra.rotations[0]) == 0 {
+		return 0
+	}
+	return ra.rotations[0][0].Header().Ttl
+}
+
+// Len is the number of site orders set has answers for.
+func (set *AnswerSet) Len() int { return len(set.bySite) }
+
+// For returns the answer of set for qtype for clients of site order site:
+// A, AAAA, SRV at the service's SRV owner i, or HTTPS or SVCB for its
+// ServiceMode record i.
+func (set *AnswerSet) For(site int, qtype uint16, i int) *ServiceAnswer {
+	sa := &set.bySite[site]
+	switch qtype {
+	case dns.TypeA:
+		return &sa.a
+	case dns.TypeAAAA:
+		return &sa.aaaa
+	case dns.TypeHTTPS, dns.TypeSVCB:
+		return &sa.svcb[i]
+	}
+	return &sa.srv[i]
 }

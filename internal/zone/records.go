@@ -1,4 +1,4 @@
-package hadns
+package zone
 
 import (
 	"fmt"
@@ -33,7 +33,7 @@ func parseRecords(n *yaml.Node, origin string, ttl uint32, z *Zone, errs *fileer
 		fields := strings.Fields(e.text)
 		switch strings.ToUpper(fields[0]) {
 		case "$ORIGIN":
-			if len(fields) != 2 || !validName(dns.Fqdn(fields[1])) {
+			if len(fields) != 2 || !ValidName(dns.Fqdn(fields[1])) {
 				errs.Addf(line, "records: $ORIGIN takes one domain name")
 				continue
 			}
@@ -80,7 +80,7 @@ func parseRecords(n *yaml.Node, origin string, ttl uint32, z *Zone, errs *fileer
 			errs.Addf(line, "records: TTL %d is above %d, the largest TTL (RFC 2181 §8)", ttl, maxTTL)
 			continue
 		}
-		if owner := rr.Header().Name; !validName(owner) {
+		if owner := rr.Header().Name; !ValidName(owner) {
 			w, _ := wireForm(owner)
 			errs.Addf(line, "records: owner %s is never asked for as written: queries carry it as %s", owner, w)
 			continue

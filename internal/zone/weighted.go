@@ -1,4 +1,4 @@
-package hadns
+package zone
 
 import (
 	"github.com/miekg/dns"
@@ -14,7 +14,7 @@ import (
 // (package weighted): slots maps each slot to its answer in the returned
 // rotations, which hold each distinct answer once. The query path picks a
 // slot with weighted.Index: one multiplication, no allocation.
-func addrRotations(s *service, pool []int, ttl uint32) ([][]dns.RR, []uint16) {
+func addrRotations(s *Service, pool []int, ttl uint32) ([][]dns.RR, []uint16) {
 	if !s.weighted || len(pool) < 2 || len(pool) > weighted.MaxSlots {
 		return rotations(s, pool, ttl), nil
 	}

@@ -1,4 +1,4 @@
-package hadns
+package zone
 
 import (
 	"slices"
@@ -8,69 +8,24 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/hadns/hadns/internal/fileerr"
 	"github.com/hadns/hadns/internal/sites"
+	"github.com/hadns/hadns/internal/zone/zonetest"
 )
 
-// selZone has three sites of backends for one service.
-const selZone = `origin: example.test.
-soa: {mname: ns1, rname: h}
-ns: [ns1]
-records: |
-  ns1 A 192.0.2.53
-services:
-  - name: api
-    ttl: 20
-    port: 80
-    srv: [_http._tcp]
-    min_healthy: 2
-    max_answers: 3
-    backends:
-      - {address: 10.1.0.1, site: east}
-      - {address: 10.1.0.2, site: east, weight: 5}
-      - {address: 10.2.0.1, site: west}
-      - {address: 10.2.0.2, site: west}
-      - {address: 10.3.0.1, site: north}
-      - {address: "2001:db8::1", site: west}
-`
-
-func selService(t *testing.T, edit func(string) string) (*service, []sites.Order) {
+func selService(t *testing.T, edit func(string) string) (*Service, []sites.Order) {
 	t.Helper()
-	text := selZone
+	text := zonetest.SelZone
 	if edit != nil {
 		text = edit(text)
 	}
-	z, err := parseZoneFile("z.yaml", []byte(text), time.Unix(1, 0))
+	z, err := Parse("z.yaml", []byte(text), time.Unix(1, 0))
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := sites.New([]sites.Config{
-		{Name: "east", Fallback: []string{"west"}},
-		{Name: "west", Fallback: []string{"east"}},
-		{Name: "north"},
-	}, nil, fileerr.Position{}, []string{"east", "west", "north"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return z.services[0], st.Orders()
+	return z.services[0], zonetest.SelOrders(t)
 }
 
-// addrsOf lists the addresses in an answer, sorted.
-func addrsOf(rrs []dns.RR) []string {
-	var out []string
-	for _, rr := range rrs {
-		switch rr := rr.(type) {
-		case *dns.A:
-			out = append(out, rr.A.String())
-		case *dns.AAAA:
-			out = append(out, rr.AAAA.String())
-		}
-	}
-	slices.Sort(out)
-	return out
-}
-
-func health(s *service, set map[string]Health) []Health {
+func health(s *Service, set map[string]Health) []Health {
 	h := make([]Health, len(s.backends))
 	for i, b := range s.backends {
 		if v, ok := set[b.addr.String()]; ok {
@@ -148,9 +103,9 @@ func TestSelectAddrs(t *testing.T) {
 				t.Fatalf("result %d, want %d", got.result, tc.result)
 			}
 			if tc.degrade == "" && got.degraded != nil {
-				t.Errorf("degraded %q, want none", got.degraded.text)
+				t.Errorf("degraded %q, want none", got.degraded.Text)
 			}
-			if tc.degrade != "" && (got.degraded == nil || !strings.HasPrefix(got.degraded.text, tc.degrade)) {
+			if tc.degrade != "" && (got.degraded == nil || !strings.HasPrefix(got.degraded.Text, tc.degrade)) {
 				t.Errorf("degraded %v, want text starting %q", got.degraded, tc.degrade)
 			}
 			if tc.result != Success {
@@ -161,7 +116,7 @@ func TestSelectAddrs(t *testing.T) {
 			}
 			// Every rotation holds the same set when it fits max_answers.
 			for _, r := range got.rotations {
-				if a := addrsOf(r); !slices.Equal(a, tc.addrs) {
+				if a := zonetest.AddrsOf(r); !slices.Equal(a, tc.addrs) {
 					t.Fatalf("answer %v, want %v", a, tc.addrs)
 				}
 				for _, rr := range r {
@@ -185,16 +140,16 @@ func TestSelectAddrsRotatesWithinMaxAnswers(t *testing.T) {
 		if len(r) != 3 {
 			t.Fatalf("rotation of %d records, want max_answers 3", len(r))
 		}
-		seen[addrsOf(r[:1])[0]] = true
+		seen[zonetest.AddrsOf(r[:1])[0]] = true
 	}
 	if len(seen) != 5 {
 		t.Fatalf("first records %v: every backend should lead one rotation", seen)
 	}
 	// The service hands rotations out in turn.
 	first := map[string]int{}
-	s.answers.Store(computeAnswers(s, make([]Health, len(s.backends)), orders))
+	s.answers.Store(ComputeAnswers(s, make([]Health, len(s.backends)), orders))
 	for range 10 {
-		first[s.answer(dns.TypeA, 0, 0, nil).answer[0].(*dns.A).A.String()]++
+		first[s.answer(dns.TypeA, 0, 0, nil).Answer[0].(*dns.A).A.String()]++
 	}
 	if len(first) != 5 {
 		t.Fatalf("10 queries led with %v: rotation should spread them", first)
@@ -207,7 +162,7 @@ func TestSelectSRV(t *testing.T) {
 		prio, weight uint16
 		target       string
 	}
-	srvs := func(r rrAnswer) []srv {
+	srvs := func(r ServiceAnswer) []srv {
 		var out []srv
 		for _, rr := range r.rotations[0] {
 			x := rr.(*dns.SRV)
@@ -244,8 +199,21 @@ func TestSelectSRV(t *testing.T) {
 		h := slices.Repeat([]Health{Down}, len(s.backends))
 		got := selectSRV(s, 0, h, orders[0])
 		want := []srv{{1, 1, "10-1-0-1"}, {1, 5, "10-1-0-2"}}
-		if g := srvs(got); !slices.Equal(g, want) || got.degraded == nil || got.degraded.kind != "fail_open" {
+		if g := srvs(got); !slices.Equal(g, want) || got.degraded == nil || got.degraded.Kind != "fail_open" {
 			t.Fatalf("SRV %v (%v), want %v failing open", g, got.degraded, want)
 		}
 	})
+}
+
+// The rotation index stays in range however far the query counter has
+// gone: int(counter) turns negative on 32-bit platforms after 2^31 queries
+// (run with GOARCH=386 to see the old arithmetic fail).
+func TestRotationIndexUnsigned(t *testing.T) {
+	for _, c := range []uint32{0, 1, 1<<31 - 1, 1 << 31, 1<<31 + 7, 1<<32 - 1} {
+		for _, n := range []int{2, 3, 7, 8} {
+			if i := rotIndex(c, n); i < 0 || i >= n {
+				t.Errorf("rotIndex(%d, %d) = %d, want 0..%d", c, n, i, n-1)
+			}
+		}
+	}
 }

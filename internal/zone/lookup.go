@@ -1,9 +1,11 @@
-package hadns
+package zone
 
 import (
 	"slices"
 
 	"github.com/miekg/dns"
+
+	"github.com/hadns/hadns/internal/wire"
 )
 
 // Result says what kind of answer a lookup found; one place (ServeDNS) maps
@@ -23,62 +25,63 @@ const (
 // maxChase bounds CNAME chains inside a zone.
 const maxChase = 8
 
-// lookupResult is what ServeDNS writes. Slices may be shared with the zone
-// and must not be written to; full slice expressions keep appends off them.
-type lookupResult struct {
-	result Result
-	answer []dns.RR
-	ns     []dns.RR
-	extra  []dns.RR
-	// degraded is set when a service answer came from a fallback tier, failed
-	// open or is not yet backed by health results.
-	degraded *degradation
-	// scoped is set when the answer depended on the client's site, so the ECS
-	// scope must be the matched prefix length.
-	scoped bool
-	// from is the service answer this came from, for its counters, and
-	// svc its service.
-	from *rrAnswer
-	svc  *service
-	// wire is this very reply packed, when the name was answered as asked
+// Reply is what Lookup found, for the plugin to write. Slices may be shared
+// with the zone and must not be written to; full slice expressions keep
+// appends off them.
+type Reply struct {
+	Result Result
+	Answer []dns.RR
+	Ns     []dns.RR
+	Extra  []dns.RR
+	// Degraded is set when a service answer came from a fallback tier,
+	// failed open or is not yet backed by health results.
+	Degraded *Degradation
+	// Scoped is set when the answer depended on the client's site, so the
+	// ECS scope must be the matched prefix length.
+	Scoped bool
+	// From is the service answer this came from, for its counters, and
+	// Service its service.
+	From    *ServiceAnswer
+	Service *Service
+	// Wire is this very reply packed, when the name was answered as asked
 	// (no CNAME followed, no wildcard), for the fast path.
-	wire *wireAnswer
+	Wire *wire.Answer
 }
 
-// lookup answers qname (lowercase) and qtype from the zone for a client in
+// Lookup answers qname (lowercase) and qtype from the zone for a client in
 // site (an index into the site orders). CNAMEs are followed inside the zone;
 // a chain that ends in NXDOMAIN keeps that rcode (RFC 6604), one that ends in
 // a referral keeps its CNAMEs and the referral.
-func (z *Zone) lookup(qname string, qtype uint16, site int) lookupResult {
+func (z *Zone) Lookup(qname string, qtype uint16, site int) Reply {
 	var chain []dns.RR
 	var scoped bool
-	var deg *degradation
-	var from *rrAnswer
-	var svc *service
+	var deg *Degradation
+	var from *ServiceAnswer
+	var svc *Service
 	for i := 0; ; i++ {
 		r := z.lookupOne(qname, qtype, site)
-		scoped = scoped || r.scoped
+		scoped = scoped || r.Scoped
 		if deg == nil {
-			deg = r.degraded
+			deg = r.Degraded
 		}
 		if from == nil {
-			from, svc = r.from, r.svc
+			from, svc = r.From, r.Service
 		}
 		if len(chain) > 0 {
-			r.answer = append(chain, r.answer...)
+			r.Answer = append(chain, r.Answer...)
 		}
-		r.scoped, r.degraded, r.from, r.svc = scoped, deg, from, svc
+		r.Scoped, r.Degraded, r.From, r.Service = scoped, deg, from, svc
 		if i > 0 {
-			r.wire = nil
+			r.Wire = nil
 		}
 		if !r.cnameOnly || i == maxChase-1 {
-			return r.lookupResult
+			return r.Reply
 		}
-		target := dns.CanonicalName(r.answer[len(r.answer)-1].(*dns.CNAME).Target)
-		if !dns.IsSubDomain(z.origin, target) || inChain(r.answer, target) {
-			return r.lookupResult // outside the zone, or a loop: the resolver's problem
+		target := dns.CanonicalName(r.Answer[len(r.Answer)-1].(*dns.CNAME).Target)
+		if !dns.IsSubDomain(z.origin, target) || inChain(r.Answer, target) {
+			return r.Reply // outside the zone, or a loop: the resolver's problem
 		}
-		chain = r.answer[:len(r.answer):len(r.answer)]
+		chain = r.Answer[:len(r.Answer):len(r.Answer)]
 		qname = target
 	}
 }
@@ -94,7 +97,7 @@ func inChain(chain []dns.RR, name string) bool {
 }
 
 type oneResult struct {
-	lookupResult
+	Reply
 	cnameOnly bool // the answer is the CNAME at the name, to be followed
 }
 
@@ -108,7 +111,7 @@ func (z *Zone) lookupOne(qname string, qtype uint16, site int) oneResult {
 		}
 	}
 	if cut != "" && !(cut == qname && qtype == dns.TypeDS) {
-		return oneResult{lookupResult: z.referral(cut, site)}
+		return oneResult{Reply: z.referral(cut, site)}
 	}
 	n, ok := z.nodes[qname]
 	owner := qname
@@ -118,13 +121,13 @@ func (z *Zone) lookupOne(qname string, qtype uint16, site int) oneResult {
 		wc := "*." + ce
 		n, ok = z.nodes[wc]
 		if !ok {
-			return oneResult{lookupResult: lookupResult{result: NameError, ns: z.negSOA, wire: z.nx}}
+			return oneResult{Reply: Reply{Result: NameError, Ns: z.negSOA, Wire: z.nx}}
 		}
 		owner = wc
 	}
 	r := z.answerNode(n, qname, owner, qtype, site)
 	if owner != qname {
-		r.wire = nil
+		r.Wire = nil
 	}
 	return r
 }
@@ -151,13 +154,13 @@ func (z *Zone) substitute(qname, owner string, qtype uint16) oneResult {
 	dn := set[0].(*dns.DNAME)
 	target := qname[:len(qname)-len(owner)] + dns.CanonicalName(dn.Target)
 	if _, ok := dns.IsDomainName(target); !ok { // longer than 255 octets
-		return oneResult{lookupResult: lookupResult{result: NameTooLong, answer: set[:1:1]}}
+		return oneResult{Reply: Reply{Result: NameTooLong, Answer: set[:1:1]}}
 	}
 	cname := &dns.CNAME{
 		Hdr:    dns.RR_Header{Name: qname, Rrtype: dns.TypeCNAME, Class: dns.ClassINET, Ttl: dn.Hdr.Ttl},
 		Target: target,
 	}
-	return oneResult{lookupResult: lookupResult{result: Success, answer: []dns.RR{dn, cname}}, cnameOnly: qtype != dns.TypeCNAME}
+	return oneResult{Reply: Reply{Result: Success, Answer: []dns.RR{dn, cname}}, cnameOnly: qtype != dns.TypeCNAME}
 }
 
 // closestEncloser returns the longest existing ancestor of qname.
@@ -175,53 +178,53 @@ func (z *Zone) closestEncloser(qname string) string {
 
 func (z *Zone) answerNode(n *node, qname, owner string, qtype uint16, site int) oneResult {
 	if n.svc != nil && (qtype == dns.TypeA || qtype == dns.TypeAAAA) {
-		return oneResult{lookupResult: n.svc.answer(qtype, site, 0, z.negSOA)}
+		return oneResult{Reply: n.svc.answer(qtype, site, 0, z.negSOA)}
 	}
 	if s := n.srvOwner(); s != nil && qtype == dns.TypeSRV {
-		return oneResult{lookupResult: s.answer(qtype, site, n.more.srvIdx, z.negSOA)}
+		return oneResult{Reply: s.answer(qtype, site, n.more.srvIdx, z.negSOA)}
 	}
 	if qtype == dns.TypeHTTPS || qtype == dns.TypeSVCB {
 		if r, ok := z.lookupSVCB(owner, qtype, site); ok {
-			return oneResult{lookupResult: r}
+			return oneResult{Reply: r}
 		}
 	}
 	if qtype == dns.TypeANY {
-		return oneResult{lookupResult: z.answerANY(n, qname, owner, site)}
+		return oneResult{Reply: z.answerANY(n, qname, owner, site)}
 	}
 	if set := n.rrsets.get(qtype); len(set) > 0 {
-		r := lookupResult{result: Success, answer: synth(set, qname, owner), extra: n.extraFor(qtype), wire: n.rrsets.wire(qtype)}
+		r := Reply{Result: Success, Answer: synth(set, qname, owner), Extra: n.extraFor(qtype), Wire: n.rrsets.wire(qtype)}
 		n.serviceExtra(qtype, site, &r, true)
-		return oneResult{lookupResult: r}
+		return oneResult{Reply: r}
 	}
 	if cn := n.rrsets.get(dns.TypeCNAME); len(cn) > 0 {
-		return oneResult{lookupResult: lookupResult{result: Success, answer: synth(cn, qname, owner)}, cnameOnly: true}
+		return oneResult{Reply: Reply{Result: Success, Answer: synth(cn, qname, owner)}, cnameOnly: true}
 	}
 	noData := z.noData
 	if owner == z.origin {
 		noData = z.apexNoData
 	}
-	return oneResult{lookupResult: lookupResult{result: NoData, ns: z.negSOA, wire: noData}}
+	return oneResult{Reply: Reply{Result: NoData, Ns: z.negSOA, Wire: noData}}
 }
 
 // answerANY answers ANY with one RRset, as RFC 8482 allows, rather than
 // everything at the name: ANY is a favourite of amplification attacks.
-func (z *Zone) answerANY(n *node, qname, owner string, site int) lookupResult {
+func (z *Zone) answerANY(n *node, qname, owner string, site int) Reply {
 	if n.svc != nil {
 		r := n.svc.answer(dns.TypeA, site, 0, z.negSOA)
-		if r.result == Success && len(r.answer) > 0 {
+		if r.Result == Success && len(r.Answer) > 0 {
 			return r
 		}
-		if r := n.svc.answer(dns.TypeAAAA, site, 0, z.negSOA); r.result == Success && len(r.answer) > 0 {
+		if r := n.svc.answer(dns.TypeAAAA, site, 0, z.negSOA); r.Result == Success && len(r.Answer) > 0 {
 			return r
 		}
 	}
 	if s := n.srvOwner(); s != nil {
-		if r := s.answer(dns.TypeSRV, site, n.more.srvIdx, z.negSOA); r.result == Success && len(r.answer) > 0 {
+		if r := s.answer(dns.TypeSRV, site, n.more.srvIdx, z.negSOA); r.Result == Success && len(r.Answer) > 0 {
 			return r
 		}
 	}
 	for _, t := range [...]uint16{dns.TypeHTTPS, dns.TypeSVCB} {
-		if r, ok := z.lookupSVCB(owner, t, site); ok && r.result == Success && len(r.answer) > 0 {
+		if r, ok := z.lookupSVCB(owner, t, site); ok && r.Result == Success && len(r.Answer) > 0 {
 			return r
 		}
 	}
@@ -232,9 +235,9 @@ func (z *Zone) answerANY(n *node, qname, owner string, site int) lookupResult {
 		}
 	}
 	if best == 0 {
-		return lookupResult{result: NoData, ns: z.negSOA}
+		return Reply{Result: NoData, Ns: z.negSOA}
 	}
-	return lookupResult{result: Success, answer: synth(n.rrsets.get(best), qname, owner)}
+	return Reply{Result: Success, Answer: synth(n.rrsets.get(best), qname, owner)}
 }
 
 // synth returns set, renamed to qname when it came from a wildcard. The
@@ -253,10 +256,10 @@ func synth(set []dns.RR, qname, owner string) []dns.RR {
 }
 
 // referral answers for a name at or below the delegation at cut.
-func (z *Zone) referral(cut string, site int) lookupResult {
+func (z *Zone) referral(cut string, site int) Reply {
 	n := z.nodes[cut]
 	ns := n.rrsets.get(dns.TypeNS)
-	r := lookupResult{result: Delegation, ns: ns[:len(ns):len(ns)], extra: n.extraFor(dns.TypeNS)}
+	r := Reply{Result: Delegation, Ns: ns[:len(ns):len(ns)], Extra: n.extraFor(dns.TypeNS)}
 	n.serviceExtra(dns.TypeNS, site, &r, false)
 	return r
 }
@@ -269,7 +272,7 @@ func (z *Zone) referral(cut string, site int) lookupResult {
 // reply depends on the site when those answers do. With one such service,
 // its current answers hold this data, and the reply packed when asked (the
 // RRset answers the question); with more, it is put together here.
-func (n *node) serviceExtra(qtype uint16, site int, r *lookupResult, asked bool) {
+func (n *node) serviceExtra(qtype uint16, site int, r *Reply, asked bool) {
 	if n.more == nil {
 		return
 	}
@@ -283,28 +286,28 @@ func (n *node) serviceExtra(qtype uint16, site int, r *lookupResult, asked bool)
 			return
 		}
 		d := &set.bySite[site].deps[i]
-		r.extra, r.scoped = d.extra, r.scoped || d.scoped
+		r.Extra, r.Scoped = d.extra, r.Scoped || d.scoped
 		if asked {
-			r.wire = d.wire
+			r.Wire = d.wire
 		}
 		return
 	}
-	extra := r.extra
+	extra := r.Extra
 	for _, s := range svcs {
 		set := s.answers.Load()
 		if set == nil || site >= len(set.bySite) {
 			continue
 		}
 		sa := &set.bySite[site]
-		for _, ra := range [...]*rrAnswer{&sa.a, &sa.aaaa} {
-			if ra.result != Success || len(ra.rotations) == 0 || ra.degraded != nil && ra.degraded.kind == "fail_open" {
+		for _, ra := range [...]*ServiceAnswer{&sa.a, &sa.aaaa} {
+			if ra.result != Success || len(ra.rotations) == 0 || ra.degraded != nil && ra.degraded.Kind == "fail_open" {
 				continue
 			}
 			extra = append(extra[:len(extra):len(extra)], ra.rotations[0]...)
-			r.scoped = r.scoped || ra.scoped
+			r.Scoped = r.Scoped || ra.scoped
 		}
 	}
-	r.extra = extra
+	r.Extra = extra
 }
 
 // additional returns in-zone addresses for the targets of NS, MX and SRV
@@ -312,7 +315,7 @@ func (n *node) serviceExtra(qtype uint16, site int, r *lookupResult, asked bool)
 // (whose addresses sit below the cut, where lookups would only refer). A
 // target that is a service's name is returned in svcs, not with its
 // addresses: those follow health, and serviceExtra adds them per query.
-func (z *Zone) additional(set []dns.RR, cut bool) (out []dns.RR, svcs []*service) {
+func (z *Zone) additional(set []dns.RR, cut bool) (out []dns.RR, svcs []*Service) {
 	for _, rr := range set {
 		var target string
 		switch rr := rr.(type) {

@@ -1,18 +1,12 @@
-package hadns
+package zone
 
 import (
-	"context"
-
 	"math"
 	"math/rand/v2"
-	"net"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/coredns/coredns/plugin"
-	"github.com/coredns/coredns/plugin/pkg/dnstest"
-	"github.com/coredns/coredns/request"
 	"github.com/miekg/dns"
 
 	"github.com/hadns/hadns/internal/fileerr"
@@ -21,10 +15,10 @@ import (
 
 // weightedService parses one service (YAML lines under `services:`) and
 // returns it with the orders of sites east (falling back to west) and west.
-func weightedService(t testing.TB, svc string) (*service, []sites.Order) {
+func weightedService(t testing.TB, svc string) (*Service, []sites.Order) {
 	t.Helper()
 	text := "origin: example.test.\nsoa: {mname: ns1, rname: h}\nns: [ns1]\nrecords: |\n  ns1 A 192.0.2.53\nservices:\n" + svc
-	z, err := parseZoneFile("z.yaml", []byte(text), time.Unix(1, 0))
+	z, err := Parse("z.yaml", []byte(text), time.Unix(1, 0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,15 +29,15 @@ func weightedService(t testing.TB, svc string) (*service, []sites.Order) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return z.services[0], st.Orders()
+	return z.Services()[0], st.Orders()
 }
 
 // simulate asks a service's A answer for site queries times, from a
 // counter started at a seeded value, with AAAA queries of the same service
 // mixed in at random (they share the counter, as they do in the server),
 // and counts how often each address is first and in the answer at all.
-func simulate(s *service, health []Health, orders []sites.Order, site, queries int, seed uint64) (first, member map[string]int) {
-	s.answers.Store(computeAnswers(s, health, orders))
+func simulate(s *Service, health []Health, orders []sites.Order, site, queries int, seed uint64) (first, member map[string]int) {
+	s.SetAnswers(ComputeAnswers(s, health, orders))
 	r := rand.New(rand.NewPCG(seed, 15))
 	s.rot.Store(r.Uint32())
 	first, member = map[string]int{}, map[string]int{}
@@ -54,8 +48,8 @@ func simulate(s *service, health []Health, orders []sites.Order, site, queries i
 		}
 		asked++
 		res := s.answer(dns.TypeA, site, 0, nil)
-		first[res.answer[0].(*dns.A).A.String()]++
-		for _, rr := range res.answer {
+		first[res.Answer[0].(*dns.A).A.String()]++
+		for _, rr := range res.Answer {
 			member[rr.(*dns.A).A.String()]++
 		}
 	}
@@ -89,7 +83,7 @@ const canaryService = `  - name: api
 // 100,000 simulated answers (0.498%), each of the others in 100/201.
 func TestWeightedFirstShare(t *testing.T) {
 	s, orders := weightedService(t, canaryService)
-	first, member := simulate(s, make([]Health, len(s.backends)), orders, 0, 100_000, 1)
+	first, member := simulate(s, make([]Health, len(s.Backends())), orders, 0, 100_000, 1)
 	within(t, "10.1.0.1 first", first["10.1.0.1"], 100_000, 100.0/201)
 	within(t, "10.1.0.2 first", first["10.1.0.2"], 100_000, 100.0/201)
 	within(t, "10.1.0.3 first", first["10.1.0.3"], 100_000, 1.0/201)
@@ -110,7 +104,7 @@ func TestWeightedFirstShare(t *testing.T) {
 func TestWeightedMembership(t *testing.T) {
 	one := strings.Replace(canaryService, "weighted: true", "weighted: true\n    max_answers: 1", 1)
 	s, orders := weightedService(t, one)
-	first, member := simulate(s, make([]Health, len(s.backends)), orders, 0, 100_000, 2)
+	first, member := simulate(s, make([]Health, len(s.Backends())), orders, 0, 100_000, 2)
 	for a, n := range first {
 		if member[a] != n {
 			t.Errorf("max_answers 1: %s first %d times, in %d answers", a, n, member[a])
@@ -127,7 +121,7 @@ func TestWeightedMembership(t *testing.T) {
       - {address: 10.1.0.2, site: east, weight: 2}
       - {address: 10.1.0.3, site: east, weight: 1}
 `)
-	first, member = simulate(s, make([]Health, len(s.backends)), orders, 0, 100_000, 3)
+	first, member = simulate(s, make([]Health, len(s.Backends())), orders, 0, 100_000, 3)
 	within(t, "3:2:1 first 10.1.0.1", first["10.1.0.1"], 100_000, 3.0/6)
 	within(t, "3:2:1 first 10.1.0.3", first["10.1.0.3"], 100_000, 1.0/6)
 	// The exact membership of the 6-slot sequence a b a c b a: the
@@ -153,14 +147,14 @@ func TestWeightedTiers(t *testing.T) {
       - {address: 10.2.0.1, site: west, weight: 1}
       - {address: 10.2.0.2, site: west, weight: 5}
 `)
-	first, _ := simulate(s, make([]Health, len(s.backends)), orders, 0, 100_000, 4)
+	first, _ := simulate(s, make([]Health, len(s.Backends())), orders, 0, 100_000, 4)
 	within(t, "east 10.1.0.1", first["10.1.0.1"], 100_000, 0.5*3/4)
 	within(t, "east 10.1.0.2", first["10.1.0.2"], 100_000, 0.5*1/4)
 	within(t, "west 10.2.0.1", first["10.2.0.1"], 100_000, 0.5*1/6)
 	within(t, "west 10.2.0.2", first["10.2.0.2"], 100_000, 0.5*5/6)
 
 	// A backend that is down leaves the slots to the healthy ones.
-	h := make([]Health, len(s.backends))
+	h := make([]Health, len(s.Backends()))
 	h[0] = Down
 	first, _ = simulate(s, h, orders, 0, 100_000, 5)
 	if first["10.1.0.1"] != 0 {
@@ -172,70 +166,23 @@ func TestWeightedTiers(t *testing.T) {
 // no slots, as before.
 func TestUnweightedUnchanged(t *testing.T) {
 	s, orders := weightedService(t, strings.Replace(canaryService, "    weighted: true\n", "", 1))
-	set := computeAnswers(s, make([]Health, len(s.backends)), orders)
+	set := ComputeAnswers(s, make([]Health, len(s.Backends())), orders)
 	a := set.bySite[0].a
-	if a.slots != nil || len(a.rotations) != 3 {
-		t.Fatalf("unweighted: %d rotations, slots %v; want 3 and none", len(a.rotations), a.slots)
+	if a.slots != nil || len(a.Rotations()) != 3 {
+		t.Fatalf("unweighted: %d rotations, slots %v; want 3 and none", len(a.Rotations()), a.slots)
 	}
 	s, orders = weightedService(t, canaryService)
-	set = computeAnswers(s, make([]Health, len(s.backends)), orders)
+	set = ComputeAnswers(s, make([]Health, len(s.Backends())), orders)
 	a = set.bySite[0].a
-	if len(a.slots) != 201 || len(a.wire) != len(a.rotations) {
-		t.Fatalf("weighted: %d slots, %d rotations, %d packed; want 201 slots and every rotation packed", len(a.slots), len(a.rotations), len(a.wire))
-	}
-}
-
-// weightedZone is wireZone with a weighted service beside the plain one.
-const weightedZone = wireZone + `  - name: wapi
-    ttl: 10
-    port: 8080
-    weighted: true
-    backends:
-      - {address: 192.0.2.11, site: east, weight: 100}
-      - {address: 192.0.2.12, site: east, weight: 100}
-      - {address: 192.0.2.13, site: east, weight: 1}
-      - {address: 198.51.100.11, site: west, weight: 3}
-      - {address: 198.51.100.12, site: west}
-`
-
-// A weighted answer is served from packed bytes, identical to the reply
-// the message path builds, with no allocation.
-func TestWeightedPackedPath(t *testing.T) {
-	h := newTestHandler(t, weightedZone, wireSites...)
-	for _, ecs := range []bool{false, true} {
-		m := new(dns.Msg)
-		m.SetQuestion("wapi.example.test.", dns.TypeA)
-		m.SetEdns0(1232, false)
-		if ecs {
-			m.IsEdns0().Option = append(m.IsEdns0().Option, &dns.EDNS0_SUBNET{
-				Code: dns.EDNS0SUBNET, Family: 1, SourceNetmask: 24, Address: net.IPv4(10, 2, 3, 0).To4()})
-		}
-		w := &discardWire{addrWriter{remote: &net.UDPAddr{IP: net.IPv4(10, 1, 0, 9), Port: 53}}}
-		for range 50 {
-			// The same counter value on both paths: reset it each time.
-			h.snap.Load().zones["example.test."].services[1].rot.Store(7)
-			fast := query(t, h, m, w)
-			h.snap.Load().zones["example.test."].services[1].rot.Store(7)
-			slow := slowQuery(t, h, m, w)
-			if fast.String() != slow.String() {
-				t.Fatalf("ecs=%v: packed reply\n%s\nmessage reply\n%s", ecs, fast, slow)
-			}
-		}
-		var sw dns.ResponseWriter
-		plugin.NextOrFailure("log", plugin.HandlerFunc(func(_ context.Context, w dns.ResponseWriter, _ *dns.Msg) (int, error) {
-			sw = w
-			return 0, nil
-		}), context.Background(), dnstest.NewRecorder(request.NewScrubWriter(m, w)), m)
-		if n := testing.AllocsPerRun(200, func() { h.ServeDNS(context.Background(), sw, m) }); n != 0 {
-			t.Errorf("ecs=%v: %.1f allocations per weighted query, want 0", ecs, n)
-		}
+	if len(a.slots) != 201 || len(a.wire) != len(a.Rotations()) {
+		t.Fatalf("weighted: %d slots, %d rotations, %d packed; want 201 slots and every rotation packed", len(a.slots), len(a.Rotations()), len(a.wire))
 	}
 }
 
 // The weighted key is checked like every other: a wrong type is an error
 // with its line.
 func TestWeightedKeyErrors(t *testing.T) {
-	_, err := parseZoneFile("z.yaml", []byte("origin: example.test.\nsoa: {mname: ns1, rname: h}\nns: [ns1]\nrecords: |\n  ns1 A 192.0.2.53\nservices:\n"+
+	_, err := Parse("z.yaml", []byte("origin: example.test.\nsoa: {mname: ns1, rname: h}\nns: [ns1]\nrecords: |\n  ns1 A 192.0.2.53\nservices:\n"+
 		"  - name: api\n    weighted: sometimes\n    backends:\n      - {address: 10.1.0.1, site: east}\n"), time.Unix(1, 0))
 	if err == nil || !strings.Contains(err.Error(), "z.yaml:8") || !strings.Contains(err.Error(), "weighted") {
 		t.Fatalf("weighted: sometimes: %v, want an error on line 8 naming weighted", err)

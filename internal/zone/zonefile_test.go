@@ -1,4 +1,4 @@
-package hadns
+package zone
 
 import (
 	"errors"
@@ -36,7 +36,7 @@ services:
       - {address: 192.0.2.9}
       - {address: 192.0.2.10, site: east, weight: 0}
 `
-	_, err := parseZoneFile("z.yaml", []byte(bad), time.Unix(1, 0))
+	_, err := Parse("z.yaml", []byte(bad), time.Unix(1, 0))
 	var list fileerr.ErrorList
 	if !errors.As(err, &list) {
 		t.Fatalf("want an fileerr.ErrorList, got %v", err)
@@ -69,7 +69,7 @@ services:
 	}
 	// With the keys fixed, the semantic errors remain and the key ones go.
 	fixed := strings.Replace(strings.Replace(bad, "refesh", "refresh", 1), "backend: []", "backends: []", 1)
-	_, err = parseZoneFile("z.yaml", []byte(fixed), time.Unix(1, 0))
+	_, err = Parse("z.yaml", []byte(fixed), time.Unix(1, 0))
 	want = []struct {
 		line int
 		has  string
@@ -132,7 +132,7 @@ func TestZoneFileRejects(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := parseZoneFile("z.yaml", []byte(tc.text), time.Unix(1, 0))
+			_, err := Parse("z.yaml", []byte(tc.text), time.Unix(1, 0))
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %v, want one containing %q", err, tc.want)
 			}
@@ -141,7 +141,7 @@ func TestZoneFileRejects(t *testing.T) {
 }
 
 func TestZoneFileDefaults(t *testing.T) {
-	z, err := parseZoneFile("z.yaml", []byte(`origin: Example.TEST
+	z, err := Parse("z.yaml", []byte(`origin: Example.TEST
 soa: {mname: ns1, rname: hostmaster}
 ns: [ns1]
 records: |
@@ -215,7 +215,7 @@ services:
   - name: web
     backends: lots
 `
-	_, err := parseZoneFile("z.yaml", []byte(src), time.Unix(1, 0))
+	_, err := Parse("z.yaml", []byte(src), time.Unix(1, 0))
 	var list fileerr.ErrorList
 	if !errors.As(err, &list) {
 		t.Fatalf("want an fileerr.ErrorList, got %v", err)
@@ -267,7 +267,7 @@ func TestZoneFileTTLs(t *testing.T) {
 	ok := fmt.Sprintf(base, ", minimum: 5m, ttl: 1H, refresh: 1d, retry: 90s, expire: 2w", "ttl: 1h30m\n",
 		"  $TTL 2h\n  a A 192.0.2.2\n  b 1d A 192.0.2.3\n  $ttl 2147483647\n  c A 192.0.2.4\n"+
 			"services:\n  - {name: api, port: 80, ttl: 1m, degraded_ttl: 30s, backends: [{address: 192.0.2.9, site: a}]}\n")
-	z, err := parseZoneFile("z.yaml", []byte(ok), time.Unix(1, 0))
+	z, err := Parse("z.yaml", []byte(ok), time.Unix(1, 0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -302,7 +302,7 @@ func TestZoneFileTTLs(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := parseZoneFile("z.yaml", []byte(tc.text), time.Unix(1, 0))
+			_, err := Parse("z.yaml", []byte(tc.text), time.Unix(1, 0))
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %v, want one containing %q", err, tc.want)
 			}
