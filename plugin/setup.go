@@ -334,6 +334,12 @@ func loadWith(cfg *config, contents map[string][]byte) (*snapshot, error) {
 			errs = append(errs, err.(fileerr.ErrorList)...)
 			continue
 		}
+		if cfg.store == nil {
+			// Only a shared store's registrations rebuild a file zone
+			// from its text (store_zones.go): without one, keeping it
+			// would double a big zone's memory for nothing.
+			z.DropSource()
+		}
 		if other, dup := zones[z.Origin()]; dup {
 			errs = append(errs, fileerr.FileError{File: f, Msg: fmt.Sprintf("zone %s is also defined in %s", z.Origin(), other.File())})
 			continue

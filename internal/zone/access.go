@@ -22,6 +22,10 @@ func (z *Zone) Services() []*Service { return z.services }
 // backends added (ParseWithBackends).
 func (z *Zone) Source() ([]byte, time.Time) { return z.src, z.mtime }
 
+// DropSource lets the zone's text go: Source then returns nil, and nothing
+// can be rebuilt from it. For a zone nothing will rebuild.
+func (z *Zone) DropSource() { z.src = nil }
+
 // Names returns every owner name of the zone and its empty non-terminals,
 // sorted.
 func (z *Zone) Names() []string {
