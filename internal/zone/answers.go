@@ -438,88 +438,36 @@ func selectSRV(s *Service, owner int, health []Health, o sites.Order) ServiceAns
 	if len(ts) == 0 {
 		return ServiceAnswer{result: NoData}
 	}
-	type pick struct {
-		prio uint16
-		bi   int
-	}
-	var picks []pick
-	prio := uint16(0)
-	for _, t := range ts {
-		var in []int
-		for _, bi := range t.backends {
-			if Usable(health[bi]) {
-				in = append(in, bi)
-			}
-		}
-		if len(in) == 0 {
-			continue
-		}
-		prio++
-		for _, bi := range in {
-			picks = append(picks, pick{prio, bi})
-		}
-	}
-	ttl := s.ttl
-	var deg *Degradation
-	served := ""
-	if len(picks) == 0 {
-		switch s.onAllDown {
-		case noData, servFail:
-			r := allDown(s, ts, health, 0)
-			r.rotations = nil
-			return r
-		}
-		pool, ti := failOpenPool(ts, health)
-		if len(pool) == 0 {
-			return drainedOut()
-		}
-		for _, bi := range pool {
-			picks = append(picks, pick{1, bi})
-		}
-		ttl = s.degradedTTL
-		deg = &Degradation{Code: edeOther, Text: "fail-open: no healthy backend in any site", Kind: "fail_open"}
-		served = ts[ti].site
-	} else {
-		if !tierHasUsable(ts[0], health) {
-			ttl = s.degradedTTL
-			deg = fallbackDegradation(ts, health)
-		}
-		served = ts[firstUsableTier(ts, health)].site
-		for _, p := range picks {
-			if health[p.bi] == Suspect {
-				ttl = suspectTTL
-			}
-		}
-	}
-	// Count targets per tier: RFC 2782 asks for weight 0 when there is no
-	// choice to make.
-	perTier := map[uint16]int{}
-	for _, p := range picks {
-		perTier[p.prio]++
+	groups, ttl, deg, served, done := tierTerms(s, ts, health)
+	if done != nil {
+		return *done
 	}
 	var answer, extra []dns.RR
-	members := make([]int, 0, len(picks))
+	var members []int
 	seenGlue := map[string]bool{}
-	for _, p := range picks {
-		members = append(members, p.bi)
-		b := s.backends[p.bi]
-		w := b.weight
-		if perTier[p.prio] == 1 {
-			w = 0
-		}
-		port := so.port
-		if port == 0 {
-			port = b.port
-		}
-		answer = append(answer, &dns.SRV{
-			Hdr:      dns.RR_Header{Name: so.name, Rrtype: dns.TypeSRV, Class: dns.ClassINET, Ttl: ttl},
-			Priority: p.prio, Weight: w, Port: port, Target: b.target,
-		})
-		if b.generated {
-			key := b.glue.String()
-			if !seenGlue[key] {
-				seenGlue[key] = true
-				extra = append(extra, withTTL(b.glue, ttl))
+	for i, g := range groups {
+		prio := uint16(i + 1)
+		for _, bi := range g {
+			members = append(members, bi)
+			b := s.backends[bi]
+			w := b.weight
+			if len(g) == 1 {
+				w = 0 // RFC 2782: weight 0 when there is no choice to make
+			}
+			port := so.port
+			if port == 0 {
+				port = b.port
+			}
+			answer = append(answer, &dns.SRV{
+				Hdr:      dns.RR_Header{Name: so.name, Rrtype: dns.TypeSRV, Class: dns.ClassINET, Ttl: ttl},
+				Priority: prio, Weight: w, Port: port, Target: b.target,
+			})
+			if b.generated {
+				key := b.glue.String()
+				if !seenGlue[key] {
+					seenGlue[key] = true
+					extra = append(extra, withTTL(b.glue, ttl))
+				}
 			}
 		}
 	}
@@ -570,4 +518,49 @@ func (set *AnswerSet) For(site int, qtype uint16, i int) *ServiceAnswer {
 		return &sa.svcb[i]
 	}
 	return &sa.srv[i]
+}
+
+// tierTerms is what the tiered answers (SRV, ServiceMode HTTPS and SVCB)
+// share: the usable backends of each tier that has any, in the client's
+// order, or the fail-open pool as one tier when none has; and the answer's
+// TTL, degradation and serving site. When the answer is not made of tiers
+// (on_all_down nodata or servfail, or every backend drained), done is it.
+func tierTerms(s *Service, ts []tier, health []Health) (groups [][]int, ttl uint32, deg *Degradation, served string, done *ServiceAnswer) {
+	for _, t := range ts {
+		var in []int
+		for _, bi := range t.backends {
+			if Usable(health[bi]) {
+				in = append(in, bi)
+			}
+		}
+		if len(in) > 0 {
+			groups = append(groups, in)
+		}
+	}
+	ttl = s.ttl
+	if len(groups) == 0 {
+		switch s.onAllDown {
+		case noData, servFail:
+			a := allDown(s, ts, health, 0)
+			a.rotations = nil
+			return nil, 0, nil, "", &a
+		}
+		pool, ti := failOpenPool(ts, health)
+		if len(pool) == 0 {
+			a := drainedOut()
+			return nil, 0, nil, "", &a
+		}
+		deg = &Degradation{Code: edeOther, Text: "fail-open: no healthy backend in any site", Kind: "fail_open"}
+		return [][]int{pool}, s.degradedTTL, deg, ts[ti].site, nil
+	}
+	if !tierHasUsable(ts[0], health) {
+		ttl = s.degradedTTL
+		deg = fallbackDegradation(ts, health)
+	}
+	for _, g := range groups {
+		if anySuspect(g, health) {
+			ttl = suspectTTL
+		}
+	}
+	return groups, ttl, deg, ts[firstUsableTier(ts, health)].site, nil
 }

@@ -40,47 +40,9 @@ func selectSVCB(s *Service, r *svcbRecord, health []Health, o sites.Order, sa *s
 	if len(ts) == 0 {
 		return ServiceAnswer{result: NoData}
 	}
-	var groups [][]int // usable backends, by tier with any
-	for _, t := range ts {
-		var in []int
-		for _, bi := range t.backends {
-			if Usable(health[bi]) {
-				in = append(in, bi)
-			}
-		}
-		if len(in) > 0 {
-			groups = append(groups, in)
-		}
-	}
-	ttl := s.ttl
-	var deg *Degradation
-	var served string
-	if len(groups) == 0 {
-		switch s.onAllDown {
-		case noData, servFail:
-			a := allDown(s, ts, health, 0)
-			a.rotations = nil
-			return a
-		}
-		pool, ti := failOpenPool(ts, health)
-		if len(pool) == 0 {
-			return drainedOut()
-		}
-		groups = [][]int{pool}
-		ttl = s.degradedTTL
-		deg = &Degradation{Code: edeOther, Text: "fail-open: no healthy backend in any site", Kind: "fail_open"}
-		served = ts[ti].site
-	} else {
-		if !tierHasUsable(ts[0], health) {
-			ttl = s.degradedTTL
-			deg = fallbackDegradation(ts, health)
-		}
-		served = ts[firstUsableTier(ts, health)].site
-		for _, g := range groups {
-			if anySuspect(g, health) {
-				ttl = suspectTTL
-			}
-		}
+	groups, ttl, deg, served, done := tierTerms(s, ts, health)
+	if done != nil {
+		return *done
 	}
 	answer := make([]dns.RR, 0, len(groups))
 	var members []int
